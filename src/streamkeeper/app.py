@@ -1,0 +1,163 @@
+"""The ASGI application: one app, one port, every API surface mounted on shared services."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.responses import JSONResponse
+
+from . import __version__
+from .admin.config_file import DEMO, load_config
+from .admin.service import AdminError, AdminService
+from .cm.rendering import advice_body
+from .concurrency.embedded import EmbeddedStore
+from .concurrency.ids import SessionIds
+from .concurrency.policy import PolicyCatalog
+from .concurrency.service import ConcurrencyService
+from .concurrency.store import SessionStore
+from .database import create_engine, migrate, sessionmaker
+from .settings import Settings
+
+log = logging.getLogger("streamkeeper")
+
+
+def build_store(settings: Settings, clock: Callable[[], float]) -> SessionStore:
+    if settings.redis_url:
+        raise SystemExit("STREAMKEEPER_REDIS_URL is set but this build has no Redis session store yet")
+    return EmbeddedStore(settings.data_dir / "sessions.db", clock=clock)
+
+
+async def _load_configuration(settings: Settings, admin: AdminService) -> None:
+    if settings.config is not None:
+        await admin.apply(load_config(settings.config))
+    elif await admin.is_empty():
+        log.info("empty catalog and no --config: loading the demo configuration")
+        await admin.apply(load_config(DEMO))
+
+
+@dataclass(slots=True)
+class Context:
+    """What every API surface shares: settings, the catalog database, the clock, the CM service."""
+
+    settings: Settings
+    clock: Callable[[], float]
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    concurrency: ConcurrencyService
+    admin: AdminService
+
+
+def features() -> list[ModuleType]:
+    """Modules mounted on the app: each has a `router`, and may have `startup(app, ctx)` and
+    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse)."""
+    from .admin import endpoints as admin
+    from .cm import endpoints as cm
+
+    return [cm, admin]
+
+
+def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
+    settings = settings or Settings.from_env()
+    mounted = features()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = create_engine(settings)
+        await migrate(engine)
+        store = build_store(settings, clock)
+        await store.start()
+        service = ConcurrencyService(store, SessionIds(settings.session_secret()), PolicyCatalog(), clock=clock)
+
+        def publish(catalog: PolicyCatalog) -> None:
+            service.catalog = catalog
+
+        sessions = sessionmaker(engine)
+        admin = AdminService(sessions, on_change=publish)
+        ctx = Context(settings, clock, engine, sessions, service, admin)
+        started: list[ModuleType] = []
+        try:
+            await _load_configuration(settings, admin)
+            service.catalog = await admin.catalog()
+            key, generated = settings.resolve_admin_key()
+            if generated:
+                log.warning("generated admin API key (stored in %s): %s", settings.data_dir / "admin.key", key)
+            app.state.ctx = ctx
+            app.state.settings = settings
+            app.state.concurrency = service
+            app.state.admin = admin
+            app.state.admin_key = key
+            for feature in mounted:
+                if hasattr(feature, "startup"):
+                    await feature.startup(app, ctx)
+                started.append(feature)
+            yield
+        finally:
+            for feature in reversed(started):
+                if hasattr(feature, "shutdown"):
+                    await feature.shutdown(app, ctx)
+            await store.close()
+            await engine.dispose()
+
+    app = FastAPIOffline(
+        title="streamkeeper",
+        version=__version__,
+        description="Concurrency monitoring (`/v2`), viewer experience (`/oxm/v1`) and media platform "
+                    "(`/apis`) for video services. Administration under `/admin/v1`.",
+        lifespan=lifespan,
+    )
+    for feature in mounted:
+        app.include_router(feature.router)
+    _install_error_handlers(app)
+    _install_openapi(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AdminError)
+    async def _admin_error(_request: Request, exc: AdminError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()
+        )
+        if request.url.path.startswith("/v2/"):
+            return JSONResponse(advice_body("bad-request", problems), status_code=400)
+        return JSONResponse({"code": "invalid", "message": problems}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if request.url.path.startswith("/v2/"):
+            return JSONResponse(advice_body("http-error", str(exc.detail)), status_code=exc.status_code,
+                                headers=headers)
+        return JSONResponse({"code": "http-error", "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=headers)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["cmBasic"] = {
+            "type": "http", "scheme": "basic",
+            "description": "Username: the application id; password: empty",
+        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,166 @@
+"""The `streamkeeper` command: `serve`, and `admin ...` to manage the catalog without the API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from .settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, config=args.config,
+                                 workers=args.workers)
+    if settings.workers > 1 and not settings.redis_url:
+        print("streamkeeper: --workers > 1 needs STREAMKEEPER_REDIS_URL: the embedded session store "
+              "lives in one process", file=sys.stderr)
+        return 2
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "streamkeeper.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        date_header=False,
+        server_header=False,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+async def _with_admin(settings: Settings, fn) -> Any:
+    from .admin.service import AdminService
+    from .database import create_engine, migrate, sessionmaker
+
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+        return await fn(AdminService(sessionmaker(engine)))
+    finally:
+        await engine.dispose()
+
+
+def _print(value: Any) -> None:
+    if isinstance(value, list):
+        value = [v.model_dump(by_alias=True) for v in value]
+    elif hasattr(value, "model_dump"):
+        value = value.model_dump(by_alias=True)
+    if value is not None:
+        print(json.dumps(value, indent=2))
+
+
+def _admin(args: argparse.Namespace) -> int:
+    from .admin import schemas
+    from .admin.config_file import ConfigFileError, load_config
+    from .admin.service import AdminError
+
+    settings = Settings.from_env(data_dir=args.data_dir)
+    kind, action = args.kind, args.action
+
+    async def run(admin):
+        if kind == "apply":
+            await admin.apply(load_config(args.file))
+            return None
+        if kind == "key":
+            return {"adminKey": settings.resolve_admin_key()[0]}
+        plural = {"tenant": "tenants", "policy": "policies", "app": "applications"}[kind]
+        singular = {"tenant": "tenant", "policy": "policy", "app": "application"}[kind]
+        if action == "list":
+            return await getattr(admin, f"list_{plural}")()
+        if action == "show":
+            return await getattr(admin, f"get_{singular}")(args.id)
+        if action == "delete":
+            await getattr(admin, f"delete_{singular}")(args.id)
+            return None
+        model = {"tenant": schemas.Tenant, "policy": schemas.Policy, "app": schemas.Application}[kind]
+        data = json.loads(args.json) if args.json else {}
+        data["id"] = args.id
+        if kind == "app":
+            for attr, key in (("name", "name"), ("tenant", "tenant"), ("interval", "heartbeatInterval")):
+                if getattr(args, attr, None) is not None:
+                    data[key] = getattr(args, attr)
+            if args.policies is not None:
+                data["policies"] = [p for p in args.policies.split(",") if p]
+            if args.disable:
+                data["enabled"] = False
+            if args.enable:
+                data["enabled"] = True
+            if action == "update":
+                current = (await admin.get_application(args.id)).model_dump(by_alias=True)
+                data = {**current, **data}
+        elif getattr(args, "name", None) is not None:
+            data["name"] = args.name
+        if getattr(args, "tenant", None) is not None and kind == "policy":
+            data["tenant"] = args.tenant
+        spec = model.model_validate(data)
+        return await getattr(admin, f"save_{singular}")(spec, create=(action == "create"))
+
+    try:
+        _print(asyncio.run(_with_admin(settings, run)))
+    except (AdminError, ConfigFileError) as exc:
+        print(f"streamkeeper: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # pydantic validation and bad JSON
+        print(f"streamkeeper: invalid input: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamkeeper", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir")
+    serve.add_argument("--config", help="TOML file of tenants, policies and applications")
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(func=_serve)
+
+    admin = sub.add_parser("admin", help="manage tenants, policies and applications")
+    admin.add_argument("--data-dir")
+    kinds = admin.add_subparsers(dest="kind", required=True)
+    apply = kinds.add_parser("apply", help="create or replace everything a TOML file lists")
+    apply.add_argument("file")
+    apply.set_defaults(action="apply")
+    kinds.add_parser("key", help="print the admin API key").set_defaults(action="key")
+    for kind in ("tenant", "policy", "app"):
+        k = kinds.add_parser(kind)
+        actions = k.add_subparsers(dest="action", required=True)
+        actions.add_parser("list")
+        for action in ("show", "delete"):
+            actions.add_parser(action).add_argument("id")
+        for action in ("create", "update"):
+            a = actions.add_parser(action)
+            a.add_argument("id")
+            a.add_argument("--name")
+            a.add_argument("--json", help="the full object as JSON (fields given as flags win)")
+            if kind != "tenant":
+                a.add_argument("--tenant")
+            if kind == "app":
+                a.add_argument("--interval", type=int, help="heartbeat interval in seconds")
+                a.add_argument("--policies", help="comma-separated policy ids")
+                a.add_argument("--disable", action="store_true")
+                a.add_argument("--enable", action="store_true")
+    admin.set_defaults(func=_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

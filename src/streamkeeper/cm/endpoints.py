@@ -1,0 +1,158 @@
+"""`/v2` routes: parse the request, call the concurrency service, render the answer.
+
+These are the hot paths (players call them many times a minute), so they take the raw
+request and do their own cheap parsing instead of going through dependency injection.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
+from ..concurrency.session import StreamSession
+from . import openapi as doc
+from .rendering import NO_STORE, error_response, http_date, json_response
+
+router = APIRouter(prefix="/v2", tags=["Concurrency Monitoring"])
+
+MAX_METADATA = 64
+MAX_KEY = 128
+MAX_VALUE = 2048
+
+
+def application_id(request: Request) -> str | None:
+    """The application id from HTTP Basic credentials (the password is empty by convention)."""
+    header = request.headers.get("authorization")
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:
+    for key, value in pairs:
+        if not key or len(key) > MAX_KEY or len(value) > MAX_VALUE:
+            raise InvalidRequest(f"metadata attribute {key[:MAX_KEY]!r} has an invalid name or a value too long")
+        into[key] = value
+    if len(into) > MAX_METADATA:
+        raise InvalidRequest(f"at most {MAX_METADATA} metadata attributes are accepted")
+
+
+async def read_metadata(request: Request) -> dict[str, str]:
+    """Metadata from the query string and from an url-encoded or multipart form body."""
+    metadata: dict[str, str] = {}
+    if request.url.query:
+        _pairs_to_metadata(list(request.query_params.multi_items()), metadata)
+    body = await request.body()
+    if not body:
+        return metadata
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("", "application/x-www-form-urlencoded"):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest("the form body is not UTF-8") from None
+        _pairs_to_metadata(parse_qsl(text, keep_blank_values=True), metadata)
+    elif ctype == "multipart/form-data":
+        form = await request.form()
+        _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
+    else:
+        raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
+    return metadata
+
+
+def _service(request: Request) -> ConcurrencyService:
+    return request.app.state.concurrency
+
+
+def _accepted(session: StreamSession, now: float, location: bool = False) -> Response:
+    headers = {"Date": http_date(now), "Expires": http_date(session.expires), "Cache-Control": NO_STORE}
+    if location:
+        headers["Location"] = session.id
+    return Response(status_code=202, headers=headers)
+
+
+@router.get("/metadata", **doc.METADATA)
+async def get_metadata(request: Request) -> Response:
+    service = _service(request)
+    try:
+        app = service.application(application_id(request))
+    except ConcurrencyError as exc:
+        return error_response(exc, service.clock())
+    headers = {"Date": http_date(service.clock()), "Cache-Control": NO_STORE}
+    return json_response(200, list(service.required_metadata(app)), headers)
+
+
+@router.post("/sessions/{idp}/{subject}", **doc.INIT)
+async def init_session(request: Request, idp: str, subject: str) -> Response:
+    service = _service(request)
+    try:
+        app = service.application(application_id(request))
+        metadata = await read_metadata(request)
+        codes = parse_terminate(request.headers.getlist("x-terminate"))
+        started = await service.start(app, idp, subject, metadata, codes)
+    except ConcurrencyError as exc:
+        return error_response(exc, service.clock())
+    return _accepted(started.session, started.session.started, location=True)
+
+
+@router.post("/sessions/{idp}/{subject}/{session_id}", **doc.HEARTBEAT)
+async def heartbeat(request: Request, idp: str, subject: str, session_id: str) -> Response:
+    service = _service(request)
+    try:
+        app = service.application(application_id(request))
+        metadata = await read_metadata(request)
+        session = await service.heartbeat(app, idp, subject, session_id, metadata)
+    except ConcurrencyError as exc:
+        return error_response(exc, service.clock())
+    return _accepted(session, session.expires - session.interval)
+
+
+@router.delete("/sessions/{idp}/{subject}/{session_id}", **doc.DELETE)
+async def delete_session(request: Request, idp: str, subject: str, session_id: str) -> Response:
+    service = _service(request)
+    try:
+        app = service.application(application_id(request))
+        session = await service.stop(app, idp, subject, session_id)
+    except ConcurrencyError as exc:
+        return error_response(exc, service.clock())
+    assert session.ended is not None
+    return Response(status_code=202, headers={"Date": http_date(session.ended.at), "Cache-Control": NO_STORE})
+
+
+def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
+    app = app_names.get(s.app_id)
+    return {
+        "sessionId": s.id,
+        "startTime": int(s.started * 1000),
+        "applicationId": s.app_id,
+        "applicationName": app.name if app else s.app_id,
+        "terminationCode": s.code,
+        "metadata": s.metadata,
+    }
+
+
+@router.get("/runningStreams/{idp}/{subject}", **doc.RUNNING)
+async def running_streams(request: Request, idp: str, subject: str) -> Response:
+    service = _service(request)
+    now = service.clock()
+    try:
+        app = service.application(application_id(request))
+        running = await service.running(app, idp, subject)
+    except ConcurrencyError as exc:
+        return error_response(exc, now)
+    apps = service.catalog.applications
+    headers = {"Date": http_date(now), "Cache-Control": NO_STORE}
+    if running.mine:
+        headers["Expires"] = http_date(running.mine[0].expires)
+    body = {"runningStreams": [_stream(s, apps) for s in running.mine], "otherStreams": running.others}
+    return json_response(200, body, headers)

@@ -1,0 +1,109 @@
+"""The admission engine: given a viewer's live sessions, may one more start, and at whose cost?
+
+Pure functions over plain data; the stores make them atomic, the APIs render the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+from .policy import Application, Policy, PolicyCatalog, Rule
+from .session import StreamSession
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule that the new session would break, and the sessions standing in its way."""
+
+    policy: Policy
+    rule: Rule
+    scope: dict[str, str]
+    current: int
+    conflicts: tuple[StreamSession, ...]
+
+
+@dataclass(slots=True)
+class Decision:
+    missing: tuple[str, ...] = ()
+    denials: list[Violation] = field(default_factory=list)
+    evictions: list[tuple[StreamSession, Violation]] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return not self.missing and not self.denials
+
+
+def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(a for a in catalog.required_metadata(app.id) if not metadata.get(a))
+
+
+def _peers(
+    catalog: PolicyCatalog,
+    policy: Policy,
+    rule: Rule,
+    metadata: Mapping[str, str],
+    sessions: Iterable[StreamSession],
+    removed: set[str],
+) -> list[StreamSession]:
+    """Live sessions that count against `rule` together with a session carrying `metadata`."""
+    peers = []
+    for s in sessions:
+        if s.id in removed or not catalog.shares(s.app_id, policy.id):
+            continue
+        if rule.condition is not None and not rule.condition.matches(s.metadata):
+            continue
+        if any(s.metadata.get(a) != metadata.get(a) for a in rule.scope):
+            continue
+        peers.append(s)
+    peers.sort(key=lambda s: (s.started, s.id))
+    return peers
+
+
+def _overflow(rule: Rule, metadata: Mapping[str, str], peers: Sequence[StreamSession]) -> tuple[int, list[list[StreamSession]]]:
+    """Count with the new session included, and the peers grouped by counted unit, oldest first."""
+    if rule.distinct is None:
+        return len(peers) + 1, [[p] for p in peers]
+    groups: dict[str, list[StreamSession]] = {}
+    for p in peers:
+        groups.setdefault(p.metadata.get(rule.distinct, ""), []).append(p)
+    value = metadata.get(rule.distinct, "")
+    current = len(groups) + (0 if value in groups else 1)
+    return current, [g for v, g in groups.items() if v != value]
+
+
+def evaluate(
+    catalog: PolicyCatalog,
+    app: Application,
+    metadata: Mapping[str, str],
+    live: Sequence[StreamSession],
+) -> Decision:
+    """Decide whether a new session of `app` with `metadata` may start next to `live`.
+
+    FIFO rules are settled first (their evictions may relieve other rules), then every
+    LIFO rule must hold. A FIFO rule that cannot be satisfied even by evicting every
+    peer (threshold 0) denies like a LIFO rule.
+    """
+    decision = Decision(missing=missing_metadata(catalog, app, metadata))
+    if decision.missing:
+        return decision
+    removed: set[str] = set()
+    rules = [(p, r) for p in catalog.policies_of(app.id) for r in p.rules
+             if r.condition is None or r.condition.matches(metadata)]
+    for policy, rule in sorted(rules, key=lambda pr: pr[1].conflict != "FIFO"):
+        peers = _peers(catalog, policy, rule, metadata, live, removed)
+        current, units = _overflow(rule, metadata, peers)
+        if current <= rule.threshold:
+            continue
+        violation = Violation(policy, rule, {a: metadata[a] for a in rule.scope}, current, tuple(peers))
+        excess = current - rule.threshold
+        if rule.conflict == "FIFO" and excess <= len(units):
+            for unit in units[:excess]:
+                for s in unit:
+                    removed.add(s.id)
+                    decision.evictions.append((s, violation))
+        else:
+            decision.denials.append(violation)
+    if decision.denials:
+        decision.evictions.clear()
+    return decision

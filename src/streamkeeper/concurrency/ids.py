@@ -1,0 +1,49 @@
+"""Session ids that carry an HMAC tag, so a never-issued id (404) is told from an ended one (410)
+without keeping a tombstone for every session ever started."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+
+_RAND = 10
+_TAG = 8
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class SessionIds:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the session id secret must be at least 16 bytes")
+        self._secret = secret
+
+    def _tag(self, app_id: str, idp: str, subject: str, rand: bytes) -> bytes:
+        msg = b"\x00".join((app_id.encode(), idp.encode(), subject.encode(), rand))
+        return hmac.new(self._secret, msg, hashlib.sha256).digest()[:_TAG]
+
+    def issue(self, app_id: str, idp: str, subject: str) -> str:
+        rand = secrets.token_bytes(_RAND)
+        return _b64(rand + self._tag(app_id, idp, subject, rand))
+
+    def issued(self, session_id: str, app_id: str, idp: str, subject: str) -> bool:
+        """True if this server minted `session_id` for this application and viewer."""
+        if len(session_id) != 24:
+            return False
+        try:
+            raw = base64.urlsafe_b64decode(session_id + "==")
+        except (binascii.Error, ValueError):
+            return False
+        if len(raw) != _RAND + _TAG:
+            return False
+        rand, tag = raw[:_RAND], raw[_RAND:]
+        return hmac.compare_digest(tag, self._tag(app_id, idp, subject, rand))
+
+    def termination_code(self, session_id: str) -> str:
+        """A short code that lets another stream of the same viewer end this one."""
+        return _b64(hmac.new(self._secret, b"tc\x00" + session_id.encode(), hashlib.sha256).digest()[:6])

@@ -1,0 +1,261 @@
+"""Use cases of concurrency monitoring: start, heartbeat, stop and list a viewer's streams.
+
+The service ties the pure engine to a store and the policy catalog. Errors are raised as
+:class:`ConcurrencyError` subclasses that each API renders in its own wire format.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Mapping
+
+from .engine import Decision, evaluate
+from .ids import SessionIds
+from .policy import Application, PolicyCatalog
+from .session import Ending, StreamSession
+from .store import SessionStore, SubjectView
+
+# Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
+IMMUTABLE_METADATA = ("channel", "assetId", "platform", "package", "mobileDevice", "hba")
+RATE_LIMIT = 200
+RATE_WINDOW = 60.0
+
+
+class ConcurrencyError(Exception):
+    """Base of every refusal the concurrency service can give."""
+
+
+class UnknownApplication(ConcurrencyError):
+    pass
+
+
+class ApplicationDisabled(ConcurrencyError):
+    pass
+
+
+class MetadataMissing(ConcurrencyError):
+    def __init__(self, attributes: tuple[str, ...]) -> None:
+        super().__init__(f"missing metadata: {', '.join(attributes)}")
+        self.attributes = attributes
+
+
+class MetadataImmutable(ConcurrencyError):
+    def __init__(self, attributes: list[str]) -> None:
+        super().__init__(f"metadata cannot change once set: {', '.join(attributes)}")
+        self.attributes = attributes
+
+
+class PolicyDenied(ConcurrencyError):
+    def __init__(self, decision: Decision) -> None:
+        super().__init__("a policy denies this stream")
+        self.decision = decision
+
+
+class SessionNotFound(ConcurrencyError):
+    """The id was never issued by this server for this application and viewer."""
+
+
+class SessionGone(ConcurrencyError):
+    """The session ended; `ending` says how when another stream ended it."""
+
+    def __init__(self, ending: Ending | None) -> None:
+        super().__init__("the session is no longer active")
+        self.ending = ending
+
+
+class SessionEvicted(ConcurrencyError):
+    """A FIFO rule made room for a newer stream by ending this one."""
+
+    def __init__(self, ending: Ending) -> None:
+        super().__init__("the session was evicted by a newer stream")
+        self.ending = ending
+
+
+class RateLimited(ConcurrencyError):
+    def __init__(self, retry_at: float) -> None:
+        super().__init__("too many requests")
+        self.retry_at = retry_at
+
+
+@dataclass(slots=True)
+class Started:
+    session: StreamSession
+    terminated: list[StreamSession] = field(default_factory=list)
+    evicted: list[StreamSession] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Running:
+    mine: list[StreamSession]
+    others: int
+
+
+def parse_terminate(values: Iterable[str]) -> list[str]:
+    """Termination codes from one or more X-Terminate values, comma- or newline-separated."""
+    codes: list[str] = []
+    for value in values:
+        for part in value.replace("\n", ",").replace("\r", ",").split(","):
+            part = part.strip()
+            if part and part not in codes:
+                codes.append(part)
+    return codes
+
+
+class ConcurrencyService:
+    def __init__(
+        self,
+        store: SessionStore,
+        ids: SessionIds,
+        catalog: PolicyCatalog,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.ids = ids
+        self.catalog = catalog
+        self.clock = clock
+
+    # -- applications -------------------------------------------------------------------
+
+    def application(self, app_id: str | None) -> Application:
+        app = self.catalog.applications.get(app_id or "")
+        if app is None:
+            raise UnknownApplication(f"unknown application {app_id!r}")
+        if not app.enabled:
+            raise ApplicationDisabled(f"application {app_id!r} is disabled")
+        return app
+
+    def required_metadata(self, app: Application) -> tuple[str, ...]:
+        return self.catalog.required_metadata(app.id)
+
+    async def _limit(self, bucket: str, now: float) -> None:
+        retry_at = await self.store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now)
+        if retry_at is not None:
+            raise RateLimited(retry_at)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    async def start(
+        self,
+        app: Application,
+        idp: str,
+        subject: str,
+        metadata: Mapping[str, str],
+        terminate: Iterable[str] = (),
+    ) -> Started:
+        now = self.clock()
+        await self._limit(f"init\x00{app.tenant}\x00{idp}\x00{subject}", now)
+        codes = set(terminate)
+        catalog = self.catalog
+        meta = dict(metadata)
+
+        def admit(view: SubjectView) -> Started:
+            view.forget_old(now)
+            live = view.live(now)
+            doomed = [s for s in live if s.code in codes and s.tenant == app.tenant]
+            remaining = [s for s in live if s not in doomed] if doomed else live
+            decision = evaluate(catalog, app, meta, remaining)
+            if decision.missing:
+                raise MetadataMissing(decision.missing)
+            if decision.denials:
+                raise PolicyDenied(decision)
+            sid = self.ids.issue(app.id, idp, subject)
+            session = StreamSession(
+                id=sid,
+                app_id=app.id,
+                tenant=app.tenant,
+                idp=idp,
+                subject=subject,
+                metadata=meta,
+                started=now,
+                expires=now + app.heartbeat_interval,
+                code=self.ids.termination_code(sid),
+                interval=app.heartbeat_interval,
+            )
+            view.put(session)
+            by = dict(by=sid, by_app=app.id, by_code=session.code, by_metadata=meta)
+            started = Started(session)
+            for s in doomed:
+                view.put(replace(s, ended=Ending("terminated", now, **by)))
+                started.terminated.append(s)
+            for s, v in decision.evictions:
+                ending = Ending("evicted", now, policy=v.policy.name, rule=v.rule.name,
+                                threshold=v.rule.threshold, scope=v.scope, **by)
+                view.put(replace(s, ended=ending))
+                started.evicted.append(s)
+            return started
+
+        return await self.store.transact((idp, subject), admit)
+
+    def _check_issued(self, app: Application, idp: str, subject: str, sid: str) -> None:
+        if not self.ids.issued(sid, app.id, idp, subject):
+            raise SessionNotFound(f"session {sid!r} was not issued by this service")
+
+    @staticmethod
+    def _active(view: SubjectView, sid: str, now: float) -> StreamSession:
+        session = view.sessions.get(sid)
+        if session is None:
+            raise SessionGone(None)
+        if session.ended is not None:
+            if session.ended.reason == "evicted":
+                raise SessionEvicted(session.ended)
+            if session.ended.reason == "terminated":
+                raise SessionGone(session.ended)
+            raise SessionGone(None)
+        if not session.is_live(now):
+            raise SessionGone(None)
+        return session
+
+    async def heartbeat(
+        self, app: Application, idp: str, subject: str, sid: str, metadata: Mapping[str, str]
+    ) -> StreamSession:
+        self._check_issued(app, idp, subject, sid)
+        now = self.clock()
+        await self._limit(f"hb\x00{sid}", now)
+        meta = dict(metadata)
+
+        def beat(view: SubjectView) -> StreamSession:
+            session = self._active(view, sid, now)
+            clash = [k for k in IMMUTABLE_METADATA
+                     if k in meta and k in session.metadata and meta[k] != session.metadata[k]]
+            if clash:
+                raise MetadataImmutable(clash)
+            merged = {**session.metadata, **meta} if meta else session.metadata
+            changed = merged != session.metadata
+            renewed = replace(session, metadata=merged, expires=now + session.interval)
+            view.put(renewed, durable=changed)
+            return renewed
+
+        return await self.store.transact((idp, subject), beat)
+
+    async def stop(self, app: Application, idp: str, subject: str, sid: str) -> StreamSession:
+        self._check_issued(app, idp, subject, sid)
+        now = self.clock()
+        await self._limit(f"hb\x00{sid}", now)
+
+        def end(view: SubjectView) -> StreamSession:
+            session = self._active(view, sid, now)
+            ended = replace(session, ended=Ending("deleted", now))
+            view.put(ended)
+            return ended
+
+        return await self.store.transact((idp, subject), end)
+
+    async def running(self, app: Application, idp: str, subject: str) -> Running:
+        now = self.clock()
+
+        def look(view: SubjectView) -> Running:
+            live = sorted(view.live(now), key=lambda s: (s.started, s.id))
+            mine = [s for s in live if s.tenant == app.tenant]
+            return Running(mine, len(live) - len(mine))
+
+        return await self.store.transact((idp, subject), look)
+
+
+
+class InvalidRequest(ConcurrencyError):
+    """Input that no policy decision can be made on (malformed metadata and the like)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

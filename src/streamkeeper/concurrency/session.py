@@ -1,0 +1,98 @@
+"""Stream sessions as the stores keep them, and how a session came to an end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EndReason = Literal["deleted", "terminated", "evicted"]
+
+# The real service keeps counting a stream for a while after its Expires time; so do we.
+GRACE_SECONDS = 30.0
+# Ended and expired sessions are remembered this long so that late heartbeats get a proper 410/409.
+RETENTION_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """Why a session stopped before it expired; `by` is the session that caused it, if any."""
+
+    reason: EndReason
+    at: float
+    by: str | None = None
+    by_app: str | None = None
+    by_code: str | None = None
+    by_metadata: dict[str, str] | None = None
+    policy: str | None = None
+    rule: str | None = None
+    threshold: int | None = None
+    scope: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Ending":
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class StreamSession:
+    id: str
+    app_id: str
+    tenant: str
+    idp: str
+    subject: str
+    metadata: dict[str, str]
+    started: float
+    expires: float
+    code: str
+    ended: Ending | None = None
+    interval: int = 60
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def is_live(self, now: float) -> bool:
+        return self.ended is None and now < self.expires + GRACE_SECONDS
+
+    def forgettable(self, now: float) -> bool:
+        """True once nobody can need this record any more (ended or expired long ago)."""
+        last = self.ended.at if self.ended else self.expires + GRACE_SECONDS
+        return now >= last + RETENTION_SECONDS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "app_id": self.app_id,
+            "tenant": self.tenant,
+            "idp": self.idp,
+            "subject": self.subject,
+            "metadata": self.metadata,
+            "started": self.started,
+            "expires": self.expires,
+            "code": self.code,
+            "ended": self.ended.to_dict() if self.ended else None,
+            "interval": self.interval,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StreamSession":
+        ended = data.get("ended")
+        return cls(
+            id=data["id"],
+            app_id=data["app_id"],
+            tenant=data["tenant"],
+            idp=data["idp"],
+            subject=data["subject"],
+            metadata=dict(data["metadata"]),
+            started=float(data["started"]),
+            expires=float(data["expires"]),
+            code=data["code"],
+            ended=Ending.from_dict(ended) if ended else None,
+            interval=int(data.get("interval", 60)),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+SubjectKey = tuple[str, str]
+"""(idp, subject): every session of one viewer, whatever the application, lives under this key."""

@@ -1,0 +1,89 @@
+"""The session store interface: one viewer's sessions, changed atomically.
+
+The engine is pure; a store makes "look at the viewer's sessions, decide, write the
+decision" one indivisible step. The embedded store does it in process memory backed by
+a SQLite journal; the Redis store (for several processes) does it with a compare-and-set
+script. Both hand the same :class:`SubjectView` to the service.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, TypeVar
+
+from .session import StreamSession, SubjectKey
+
+T = TypeVar("T")
+
+
+class SubjectView:
+    """A viewer's sessions inside one transaction, and what the transaction changed.
+
+    Sessions are never mutated in place: `put` replaces a record, so a store can keep the
+    previous state until the transaction is committed.
+    """
+
+    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version")
+
+    def __init__(self, key: SubjectKey, sessions: dict[str, StreamSession], version: int = 0) -> None:
+        self.key = key
+        self.sessions = sessions
+        self.version = version
+        self.written: dict[str, StreamSession] = {}
+        self.touched: dict[str, StreamSession] = {}
+        self.dropped: set[str] = set()
+
+    def put(self, session: StreamSession, *, durable: bool = True) -> None:
+        """Record a new or changed session; `durable=False` for heartbeats, written lazily."""
+        self.sessions[session.id] = session
+        self.dropped.discard(session.id)
+        if durable:
+            self.written[session.id] = session
+            self.touched.pop(session.id, None)
+        elif session.id not in self.written:
+            self.touched[session.id] = session
+
+    def drop(self, session_id: str) -> None:
+        self.sessions.pop(session_id, None)
+        self.written.pop(session_id, None)
+        self.touched.pop(session_id, None)
+        self.dropped.add(session_id)
+
+    def live(self, now: float) -> list[StreamSession]:
+        return [s for s in self.sessions.values() if s.is_live(now)]
+
+    def forget_old(self, now: float) -> None:
+        """Lazy expiry: drop records nobody can ask about any more (cost: this viewer only)."""
+        for sid in [sid for sid, s in self.sessions.items() if s.forgettable(now)]:
+            self.drop(sid)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.touched or self.dropped)
+
+
+class SessionStore(ABC):
+    """Where sessions live. Implementations must make `transact` atomic per viewer."""
+
+    async def start(self) -> None:  # pragma: no cover - default no-op
+        return None
+
+    async def close(self) -> None:  # pragma: no cover - default no-op
+        return None
+
+    @abstractmethod
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+        """Run `fn` on the viewer's sessions and commit its changes as one step.
+
+        `fn` must be synchronous and free of side effects other than on the view: a store
+        may run it more than once (optimistic retries). Durable changes are persisted
+        before this returns.
+        """
+
+    @abstractmethod
+    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
+        """Count one call against `bucket`; over `limit` in the current window, return when
+        calls are accepted again, else None."""
+
+    async def count_live(self, now: float) -> int:  # pragma: no cover - optional
+        return 0

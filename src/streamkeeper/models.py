@@ -1,0 +1,4 @@
+"""Every catalog table, imported in one place so migrations see the whole schema."""
+
+from .admin.models import ApplicationPolicyRow, ApplicationRow, PolicyRow, TenantRow  # noqa: F401
+from .orm import Base  # noqa: F401

@@ -1,0 +1,251 @@
+"""The concurrency-monitoring walkthrough, step by step, over HTTP against the demo configuration."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+
+from tests.conftest import basic
+
+DEMO = basic("demo-app")
+DEMO2 = basic("demo-app-2")
+SESSIONS = "/v2/sessions/adobe/12345"
+
+
+async def start(client, auth=DEMO, data=None, terminate=None):
+    headers = {"X-Terminate": terminate} if terminate else {}
+    return await client.post(SESSIONS, auth=auth, data=data, headers=headers)
+
+
+async def test_metadata_of_both_demo_applications(client):
+    first = await client.get("/v2/metadata", auth=DEMO)
+    assert first.status_code == 200
+    assert first.json() == []
+    second = await client.get("/v2/metadata", auth=DEMO2)
+    assert second.json() == ["channel"]
+
+
+async def test_session_init_answers_202_with_location_date_and_expires(client, clock):
+    r = await start(client)
+    assert r.status_code == 202
+    assert r.content == b""
+    assert r.headers["cache-control"] == "no-store"
+    sid = r.headers["location"]
+    assert sid and "/" not in sid
+    date = parsedate_to_datetime(r.headers["date"]).timestamp()
+    expires = parsedate_to_datetime(r.headers["expires"]).timestamp()
+    assert date == int(clock.now)
+    assert expires - date == 60
+
+
+async def test_heartbeat_renews_and_moves_expires(client, clock):
+    sid = (await start(client)).headers["location"]
+    clock.advance(50)
+    r = await client.post(f"{SESSIONS}/{sid}", auth=DEMO)
+    assert r.status_code == 202
+    assert parsedate_to_datetime(r.headers["expires"]).timestamp() == int(clock.now) + 60
+    assert parsedate_to_datetime(r.headers["date"]).timestamp() == int(clock.now)
+
+
+async def test_session_expires_after_interval_plus_grace(client, clock):
+    sid = (await start(client)).headers["location"]
+    clock.advance(60 + 29)
+    assert (await client.post(f"{SESSIONS}/{sid}", auth=DEMO)).status_code == 202
+    clock.advance(60 + 31)
+    r = await client.post(f"{SESSIONS}/{sid}", auth=DEMO)
+    assert r.status_code == 410
+    assert r.content == b""
+
+
+async def test_delete_then_delete_again_is_gone(client):
+    sid = (await start(client)).headers["location"]
+    assert (await client.delete(f"{SESSIONS}/{sid}", auth=DEMO)).status_code == 202
+    again = await client.delete(f"{SESSIONS}/{sid}", auth=DEMO)
+    assert again.status_code == 410
+    assert again.content == b""
+    beat = await client.post(f"{SESSIONS}/{sid}", auth=DEMO)
+    assert beat.status_code == 410
+
+
+async def test_fourth_stream_breaks_the_three_streams_policy(client):
+    sids = [(await start(client)).headers["location"] for _ in range(3)]
+    r = await start(client)
+    assert r.status_code == 409
+    body = r.json()
+    advice = body["associatedAdvice"][0]
+    assert advice["type"] == "rule-violation"
+    assert advice["ruleName"] == "3 streams"
+    assert advice["policyName"] == "3 streams policy"
+    assert advice["threshold"] == 3
+    assert set(advice["conflicts"]) == set(sids)
+    assert body["obligations"] == []
+    result = body["evaluationResult"]
+    assert result["decision"] == "DENY"
+    attrs = result["associatedAdvice"][0]["attributes"]
+    assert attrs["threshold"] == 3 and attrs["current"] == 4
+    assert {c["sessionId"] for c in attrs["conflicts"]} == set(sids)
+    assert all(c["terminationCode"] for c in attrs["conflicts"])
+
+
+async def test_termination_code_frees_a_slot_and_victim_sees_remote_termination(client):
+    sids = [(await start(client)).headers["location"] for _ in range(3)]
+    denied = (await start(client)).json()
+    conflicts = denied["evaluationResult"]["associatedAdvice"][0]["attributes"]["conflicts"]
+    victim = conflicts[0]
+    r = await start(client, terminate=victim["terminationCode"])
+    assert r.status_code == 202
+    newcomer = r.headers["location"]
+    gone = await client.post(f"{SESSIONS}/{victim['sessionId']}", auth=DEMO)
+    assert gone.status_code == 410
+    body = gone.json()
+    assert body["associatedAdvice"][0]["type"] == "remote-termination"
+    assert body["associatedAdvice"][0]["terminator"]["sessionId"] == newcomer
+    assert body["evaluationResult"]["associatedAdvice"][0]["adviceType"] == "remote-termination"
+    survivors = [s for s in sids if s != victim["sessionId"]]
+    for sid in survivors:
+        assert (await client.post(f"{SESSIONS}/{sid}", auth=DEMO)).status_code == 202
+
+
+async def test_several_termination_codes_in_one_header(client):
+    for _ in range(3):
+        await start(client)
+    conflicts = (await start(client)).json()["evaluationResult"]["associatedAdvice"][0]["attributes"]["conflicts"]
+    codes = [c["terminationCode"] for c in conflicts[:2]]
+    assert (await start(client, terminate=f"{codes[0]},\n{codes[1]}")).status_code == 202
+    running = (await client.get("/v2/runningStreams/adobe/12345", auth=DEMO)).json()
+    assert len(running["runningStreams"]) == 2
+
+
+async def test_unknown_termination_code_changes_nothing(client):
+    for _ in range(3):
+        await start(client)
+    assert (await start(client, terminate="not-a-code")).status_code == 409
+
+
+async def test_denied_init_with_codes_terminates_nobody(client):
+    """X-Terminate only takes effect when the new stream is admitted."""
+    for _ in range(3):
+        await start(client)
+    conflicts = (await start(client)).json()["evaluationResult"]["associatedAdvice"][0]["attributes"]["conflicts"]
+    # Demo app 2 needs a channel: its init fails, and must not end demo-app's stream.
+    r = await start(client, auth=DEMO2, terminate=conflicts[0]["terminationCode"])
+    assert r.status_code == 400
+    assert (await client.post(f"{SESSIONS}/{conflicts[0]['sessionId']}", auth=DEMO)).status_code == 202
+
+
+async def test_expired_streams_free_their_slots(client, clock):
+    for _ in range(3):
+        await start(client)
+    clock.advance(91)
+    assert (await start(client)).status_code == 202
+
+
+async def test_second_app_requires_channel(client):
+    r = await start(client, auth=DEMO2)
+    assert r.status_code == 400
+    assert r.json()["obligations"] == [
+        {"namespace": "adobe.primetime.cm", "action": "refresh", "arguments": ["metadata"]}
+    ]
+
+
+async def test_second_app_two_per_channel_scoped_by_value(client):
+    assert (await start(client, auth=DEMO2, data={"channel": "Channel1"})).status_code == 202
+    assert (await start(client, auth=DEMO2, data={"channel": "Channel1"})).status_code == 202
+    third = await start(client, auth=DEMO2, data={"channel": "Channel1"})
+    assert third.status_code == 409
+    advice = third.json()["associatedAdvice"][0]
+    assert advice["scope"] == {"channel": "Channel1"}
+    assert advice["threshold"] == 2
+    for channel in ("Channel2", "Channel3", "Channel2"):
+        assert (await start(client, auth=DEMO2, data={"channel": channel})).status_code == 202
+
+
+async def test_channel_may_come_in_the_query_string(client):
+    r = await client.post(f"{SESSIONS}?channel=News", auth=DEMO2)
+    assert r.status_code == 202
+
+
+async def test_running_streams_lists_sessions_and_expires(client, clock):
+    first = (await start(client)).headers["location"]
+    clock.advance(5)
+    await start(client, auth=DEMO2, data={"channel": "C"})
+    r = await client.get("/v2/runningStreams/adobe/12345", auth=DEMO)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["otherStreams"] == 0
+    streams = body["runningStreams"]
+    assert [s["applicationId"] for s in streams] == ["demo-app", "demo-app-2"]
+    assert streams[0]["sessionId"] == first
+    assert streams[0]["startTime"] == int((clock.now - 5) * 1000)
+    assert streams[1]["metadata"] == {"channel": "C"}
+    assert streams[0]["applicationName"] == "Demo application"
+    assert parsedate_to_datetime(r.headers["expires"]).timestamp() == int(clock.now - 5 + 60)
+
+
+async def test_running_streams_without_streams_has_no_expires(client):
+    r = await client.get("/v2/runningStreams/adobe/nobody", auth=DEMO)
+    assert r.json() == {"runningStreams": [], "otherStreams": 0}
+    assert "expires" not in r.headers
+
+
+async def test_immutable_metadata_cannot_change_at_heartbeat(client):
+    sid = (await start(client, auth=DEMO2, data={"channel": "A"})).headers["location"]
+    r = await client.post(f"{SESSIONS}/{sid}", auth=DEMO2, data={"channel": "B"})
+    assert r.status_code == 400
+    assert r.json()["associatedAdvice"][0]["attributes"] == ["channel"]
+    ok = await client.post(f"{SESSIONS}/{sid}", auth=DEMO2, data={"channel": "A", "deviceId": "d1"})
+    assert ok.status_code == 202
+    running = (await client.get("/v2/runningStreams/adobe/12345", auth=DEMO2)).json()
+    assert running["runningStreams"][0]["metadata"] == {"channel": "A", "deviceId": "d1"}
+
+
+async def test_never_issued_session_is_404_not_410(client):
+    sid = (await start(client)).headers["location"]
+    forged = sid[:-2] + ("AA" if not sid.endswith("AA") else "BB")
+    assert (await client.post(f"{SESSIONS}/{forged}", auth=DEMO)).status_code == 404
+    assert (await client.post(f"{SESSIONS}/garbage", auth=DEMO)).status_code == 404
+    # An id issued for another subject is not this subject's.
+    assert (await client.post(f"/v2/sessions/adobe/other/{sid}", auth=DEMO)).status_code == 404
+    assert (await client.delete(f"{SESSIONS}/garbage", auth=DEMO)).status_code == 404
+
+
+async def test_authentication(client, settings):
+    assert (await client.get("/v2/metadata")).status_code == 401
+    r = await client.post(SESSIONS, auth=basic("nope"))
+    assert r.status_code == 401
+    assert r.json()["associatedAdvice"][0]["type"] == "unauthorized"
+    assert (await client.get("/v2/metadata", headers={"Authorization": "Basic !!!"})).status_code == 401
+    headers = {"Authorization": f"Bearer {settings.admin_key}"}
+    app = (await client.get("/admin/v1/applications/demo-app", headers=headers)).json()
+    app["enabled"] = False
+    del app["id"]
+    assert (await client.put("/admin/v1/applications/demo-app", json=app, headers=headers)).status_code == 200
+    assert (await client.get("/v2/metadata", auth=DEMO)).status_code == 403
+    assert (await start(client)).status_code == 403
+
+
+async def test_rate_limit_per_subject_at_init(client, clock):
+    for _ in range(200):
+        r = await client.post("/v2/sessions/adobe/busy", auth=DEMO2, data={})
+        assert r.status_code == 400  # counted even when refused
+    limited = await client.post("/v2/sessions/adobe/busy", auth=DEMO2)
+    assert limited.status_code == 429
+    retry = parsedate_to_datetime(limited.headers["expires"]).timestamp()
+    assert clock.now < retry <= clock.now + 60
+    clock.now = retry
+    assert (await client.post("/v2/sessions/adobe/busy", auth=DEMO)).status_code == 202
+
+
+async def test_rate_limit_per_session_at_heartbeat(client, clock):
+    sid = (await start(client)).headers["location"]
+    clock.now -= clock.now % 60  # the start of a rate window
+    for _ in range(200):
+        assert (await client.post(f"{SESSIONS}/{sid}", auth=DEMO)).status_code == 202
+    r = await client.post(f"{SESSIONS}/{sid}", auth=DEMO)
+    assert r.status_code == 429
+    assert "expires" in r.headers
+
+
+async def test_metadata_in_unsupported_content_type_is_415(client):
+    r = await client.post(SESSIONS, auth=DEMO, json={"channel": "x"})
+    assert r.status_code == 415
+    assert r.json()["associatedAdvice"][0]["type"] == "bad-request"
