@@ -1,0 +1,135 @@
+"""The policy engine on plain data: conditions, scopes, distinct counts, LIFO and FIFO."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamkeeper.concurrency.engine import evaluate
+from streamkeeper.concurrency.policy import (
+    Application,
+    Condition,
+    Policy,
+    PolicyCatalog,
+    PolicyError,
+    Rule,
+    Tenant,
+)
+from streamkeeper.concurrency.session import StreamSession
+
+
+def catalog(*rules: Rule, apps=("app",), extra_policy: Policy | None = None) -> PolicyCatalog:
+    policies = {"p": Policy("p", "t", "policy", tuple(rules))}
+    if extra_policy:
+        policies[extra_policy.id] = extra_policy
+    return PolicyCatalog(
+        tenants={"t": Tenant("t", "T")},
+        policies=policies,
+        applications={a: Application(a, "t", a, ("p",)) for a in apps},
+    )
+
+
+def session(n: int, app="app", **meta) -> StreamSession:
+    return StreamSession(id=f"s{n}", app_id=app, tenant="t", idp="i", subject="u", metadata=meta,
+                         started=float(n), expires=1000.0, code=f"c{n}")
+
+
+def test_condition_parsing_and_matching():
+    cond = Condition.parse("contentType = live and platform in (ios, 'android') and hba != true")
+    assert cond.matches({"contentType": "live", "platform": "ios"})
+    assert not cond.matches({"contentType": "live", "platform": "ios", "hba": "true"})
+    assert not cond.matches({"contentType": "vod", "platform": "ios"})
+    assert not cond.matches({"platform": "ios"})
+    assert Condition.parse(cond.render()) == cond
+    assert Condition.parse("x not in (a,b)").matches({"x": "c"})
+    for bad in ("", "contentType", "a == b", "x in ()", "= live"):
+        with pytest.raises(PolicyError):
+            Condition.parse(bad)
+
+
+def test_stream_count_lifo_denies_with_all_conflicts():
+    cat = catalog(Rule("3 streams", 3))
+    live = [session(i) for i in range(3)]
+    decision = evaluate(cat, cat.applications["app"], {}, live)
+    assert not decision.allowed
+    (v,) = decision.denials
+    assert v.current == 4 and [s.id for s in v.conflicts] == ["s0", "s1", "s2"]
+    assert evaluate(cat, cat.applications["app"], {}, live[:2]).allowed
+
+
+def test_scope_counts_each_value_apart():
+    cat = catalog(Rule("2 per channel", 2, scope=("channel",)))
+    live = [session(0, channel="a"), session(1, channel="a"), session(2, channel="b")]
+    app = cat.applications["app"]
+    assert not evaluate(cat, app, {"channel": "a"}, live).allowed
+    assert evaluate(cat, app, {"channel": "b"}, live).allowed
+    assert evaluate(cat, app, {}, live).missing == ("channel",)
+
+
+def test_distinct_devices_count_values_not_streams():
+    cat = catalog(Rule("2 devices", 2, distinct="deviceId"))
+    app = cat.applications["app"]
+    live = [session(0, deviceId="d1"), session(1, deviceId="d1"), session(2, deviceId="d2")]
+    assert evaluate(cat, app, {"deviceId": "d1"}, live).allowed
+    denied = evaluate(cat, app, {"deviceId": "d3"}, live)
+    assert denied.denials[0].current == 3
+
+
+def test_condition_limits_which_streams_count():
+    cat = catalog(Rule("1 live", 1, condition=Condition.parse("contentType = live")))
+    app = cat.applications["app"]
+    live = [session(0, contentType="vod"), session(1, contentType="live")]
+    assert evaluate(cat, app, {"contentType": "vod"}, live).allowed
+    assert not evaluate(cat, app, {"contentType": "live"}, live).allowed
+
+
+def test_fifo_evicts_the_oldest():
+    cat = catalog(Rule("2 streams", 2, conflict="FIFO"))
+    live = [session(5), session(1), session(3)]
+    decision = evaluate(cat, cat.applications["app"], {}, live)
+    assert decision.allowed
+    assert sorted(s.id for s, _ in decision.evictions) == ["s1", "s3"]
+
+
+def test_fifo_distinct_evicts_every_stream_of_the_oldest_value():
+    cat = catalog(Rule("1 device", 1, distinct="deviceId", conflict="FIFO"))
+    live = [session(0, deviceId="old"), session(2, deviceId="old")]
+    decision = evaluate(cat, cat.applications["app"], {"deviceId": "new"}, live)
+    assert decision.allowed
+    assert {s.id for s, _ in decision.evictions} == {"s0", "s2"}
+
+
+def test_fifo_with_threshold_zero_denies():
+    cat = catalog(Rule("none", 0, conflict="FIFO"))
+    decision = evaluate(cat, cat.applications["app"], {}, [session(0)])
+    assert not decision.allowed and not decision.evictions
+
+
+def test_lifo_denial_cancels_fifo_evictions():
+    cat = catalog(Rule("fifo", 1, conflict="FIFO"), Rule("lifo", 0))
+    decision = evaluate(cat, cat.applications["app"], {}, [session(0)])
+    assert not decision.allowed
+    assert decision.evictions == []
+
+
+def test_applications_sharing_a_policy_count_together():
+    cat = catalog(Rule("2 streams", 2), apps=("web", "tv"))
+    live = [session(0, app="web"), session(1, app="tv")]
+    assert not evaluate(cat, cat.applications["web"], {}, live).allowed
+
+
+def test_sessions_of_other_policies_do_not_count():
+    other = Policy("q", "t", "other", (Rule("10", 10),))
+    cat = PolicyCatalog(
+        tenants={"t": Tenant("t", "T")},
+        policies={"p": Policy("p", "t", "p", (Rule("1", 1),)), "q": other},
+        applications={"a": Application("a", "t", "a", ("p",)), "b": Application("b", "t", "b", ("q",))},
+    )
+    assert evaluate(cat, cat.applications["a"], {}, [session(0, app="b")]).allowed
+
+
+def test_catalog_rejects_dangling_references():
+    with pytest.raises(PolicyError):
+        PolicyCatalog(tenants={"t": Tenant("t", "T")}, policies={},
+                      applications={"a": Application("a", "t", "a", ("missing",))})
+    with pytest.raises(PolicyError):
+        Rule("bad", -1)
