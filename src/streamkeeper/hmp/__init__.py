@@ -1,0 +1,1 @@
+"""The media-platform API (`/apis`): accounts, permissions and the video catalog."""
