@@ -92,9 +92,53 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
+def redis_prefix_for_test() -> str:
+    """A key prefix no other test (or test run) uses, so runs never collide on one Redis."""
+    return f"skt:{uuid.uuid4().hex[:12]}:"
+
+
+async def drop_redis_keys(url: str, prefix: str) -> None:
+    """Delete only the keys under `prefix` (never FLUSHDB: others share the server)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        batch = []
+        async for key in client.scan_iter(match=prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                await client.unlink(*batch)
+                batch = []
+        if batch:
+            await client.unlink(*batch)
+    finally:
+        await client.aclose()
+
+
+def redis_available() -> None:
+    """Skip (locally) or fail (in CI) when the test Redis does not answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any connection problem
+        _unavailable("Redis", exc)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def store(request) -> dict:
+    """Session store settings: the embedded store, and Redis under a private key prefix."""
+    if request.param == "embedded":
+        return {}
+    redis_available()
+    prefix = redis_prefix_for_test()
+    request.addfinalizer(lambda: asyncio.run(drop_redis_keys(REDIS_URL, prefix)))
+    return {"redis_url": REDIS_URL, "redis_prefix": prefix}
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(tmp_path: Path, store: dict) -> Settings:
+    return make_settings(tmp_path, **store)
 
 
 class Running:

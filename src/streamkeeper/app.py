@@ -34,7 +34,9 @@ log = logging.getLogger("streamkeeper")
 
 def build_store(settings: Settings, clock: Callable[[], float]) -> SessionStore:
     if settings.redis_url:
-        raise SystemExit("STREAMKEEPER_REDIS_URL is set but this build has no Redis session store yet")
+        from .concurrency.redis_store import RedisStore
+
+        return RedisStore(settings.redis_url, prefix=settings.redis_prefix, clock=clock)
     return EmbeddedStore(settings.data_dir / "sessions.db", clock=clock)
 
 

@@ -20,6 +20,7 @@ class Settings:
     database_url: str | None = None
     database_schema: str | None = None
     redis_url: str | None = None
+    redis_prefix: str | None = None
     admin_key: str | None = None
     secret: str | None = None
     workers: int = 1

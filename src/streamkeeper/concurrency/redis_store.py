@@ -1,0 +1,262 @@
+"""The shared store: every viewer's sessions in Redis, for several server processes.
+
+One hash per viewer holds the session bodies (compact JSON) and, under the empty field
+name, a version number. A transaction reads the hash (HGETALL: one atomic round trip),
+lets the service decide on a :class:`SubjectView`, then commits with one Lua script that
+writes only if the version is still the one it read (compare-and-set). On a conflict the
+read/decide/commit is retried, a bounded number of times with jittered back-off; since
+the decision function is pure, a retry is the same decision made on fresher data.
+
+Every key of one viewer carries the same hash tag, so the store works on Redis Cluster.
+Keys expire once nobody can ask about their sessions any more, so idle viewers cost
+nothing. Time comes from the service's clock (not Redis TIME): all processes must keep
+their clocks in sync (NTP), which a fleet behind one load balancer does anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from typing import Any, Callable, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .service import InvalidRequest
+from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
+from .store import SessionStore, SubjectView
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "sk:"
+MAX_ATTEMPTS = 64
+MAX_CONNECTIONS = 64
+VERSION_FIELD = b""
+# Idle keys live this much longer than the last moment their content can matter.
+TTL_MARGIN = 60
+
+# KEYS[1] viewer hash, KEYS[2] (optional) live-session index.
+# ARGV: expected version, ttl seconds, now, number of puts, then per put (id, body, live
+# until or 0 when not live), then the ids to drop.
+COMMIT = """
+local cur = redis.call('HGET', KEYS[1], '')
+if not cur then cur = '0' end
+if cur ~= ARGV[1] then return 0 end
+local index = KEYS[2]
+local n = tonumber(ARGV[4])
+local i = 5
+for _ = 1, n do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  if index then
+    if ARGV[i + 2] == '0' then
+      redis.call('ZREM', index, ARGV[i])
+    else
+      redis.call('ZADD', index, ARGV[i + 2], ARGV[i])
+    end
+  end
+  i = i + 3
+end
+while i <= #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  if index then redis.call('ZREM', index, ARGV[i]) end
+  i = i + 1
+end
+redis.call('HSET', KEYS[1], '', tonumber(cur) + 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if index then redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. ARGV[3]) end
+return 1
+"""
+
+# KEYS[1] counter of one bucket and window; ARGV[1] its lifetime in milliseconds.
+HIT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+class StoreUnavailable(InvalidRequest):
+    """Redis did not answer, or the viewer's state kept changing under us: try again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=503)
+
+
+def tag(*parts: str) -> str:
+    """A Redis Cluster hash tag naming `parts` unambiguously (no braces, no separator clash)."""
+    escaped = (
+        p.replace("\\", "\\\\").replace("\x00", "\\0").replace("{", "\\(").replace("}", "\\)") for p in parts
+    )
+    return "{" + "\x00".join(escaped) + "}"
+
+
+def encode(session: StreamSession) -> bytes:
+    """Compact body: positional fields; idp/subject/id are already in the key and field name."""
+    body: list[Any] = [session.app_id, session.tenant, session.metadata, session.started, session.expires,
+                       session.code, session.interval, session.ended.to_dict() if session.ended else None]
+    if session.extra:
+        body.append(session.extra)
+    return orjson.dumps(body)
+
+
+def decode(key: SubjectKey, sid: str, raw: bytes) -> StreamSession:
+    body = orjson.loads(raw)
+    return StreamSession(
+        id=sid, app_id=body[0], tenant=body[1], idp=key[0], subject=key[1], metadata=body[2],
+        started=body[3], expires=body[4], code=body[5], interval=body[6],
+        ended=Ending.from_dict(body[7]) if body[7] else None,
+        extra=body[8] if len(body) > 8 else {},
+    )
+
+
+def _last_relevant(s: StreamSession) -> float:
+    return s.ended.at if s.ended else s.expires + GRACE_SECONDS
+
+
+def parse_url(url: str) -> tuple[str, bool]:
+    """The URL redis-py understands, and whether it names a Redis Cluster.
+
+    Cluster is asked for with a `redis+cluster://` / `rediss+cluster://` scheme or a
+    `cluster=true` query parameter.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    cluster = False
+    if scheme.endswith("+cluster"):
+        scheme, cluster = scheme[: -len("+cluster")], True
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r}")
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "cluster":
+            cluster = value.lower() in ("1", "true", "yes", "on")
+        else:
+            query.append((name, value))
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment)), cluster
+
+
+class RedisStore(SessionStore):
+    """Sessions in Redis, shared by every process that uses the same URL and key prefix."""
+
+    def __init__(self, url: str, prefix: str | None = None, clock: Callable[[], float] | None = None,
+                 cluster: bool = False, max_connections: int = MAX_CONNECTIONS) -> None:
+        import time
+
+        self.url, url_cluster = parse_url(url)
+        self.cluster = cluster or url_cluster
+        self.prefix = DEFAULT_PREFIX if prefix is None else prefix
+        if "{" in self.prefix or "}" in self.prefix:
+            raise ValueError("the Redis key prefix must not contain braces")
+        self._clock = clock or time.time
+        self._max_connections = max_connections
+        self._client: Any = None
+        self._commit: Any = None
+        self._hit: Any = None
+        # A global index of live sessions (for the active-sessions gauge) would span hash
+        # slots, so it exists only on a single Redis server.
+        self.index_key = None if self.cluster else f"{self.prefix}live"
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.cluster:
+            from redis.asyncio.cluster import RedisCluster
+
+            self._client = RedisCluster.from_url(self.url, max_connections=self._max_connections)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=self._max_connections, timeout=10)
+            self._client = aioredis.Redis.from_pool(pool)
+        self._commit = self._client.register_script(COMMIT)
+        self._hit = self._client.register_script(HIT)
+        try:
+            await self._client.ping()
+        except RedisError as exc:
+            await self.close()
+            raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer (readiness checks)."""
+        await self.client.ping()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("the session store is not started")
+        return self._client
+
+    def viewer_key(self, key: SubjectKey) -> str:
+        return self.prefix + tag(key[0], key[1])
+
+    # -- the interface ------------------------------------------------------------------
+
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+        hkey = self.viewer_key(key)
+        keys = [hkey] if self.index_key is None else [hkey, self.index_key]
+        try:
+            for attempt in range(MAX_ATTEMPTS):
+                raw = await self.client.hgetall(hkey)
+                version = int(raw.pop(VERSION_FIELD, 0))
+                sessions = {f.decode(): decode(key, f.decode(), body) for f, body in raw.items()}
+                view = SubjectView(key, sessions, version)
+                result = fn(view)
+                if not view.changed:
+                    return result
+                if await self._commit(keys=keys, args=self._commit_args(view)):
+                    return result
+                await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
+        log.warning("gave up on %r after %d conflicting attempts", key, MAX_ATTEMPTS)
+        raise StoreUnavailable("too many simultaneous changes to this viewer's sessions; try again")
+
+    def _commit_args(self, view: SubjectView) -> list:
+        now = self._clock()
+        horizon = max((_last_relevant(s) for s in view.sessions.values()), default=now)
+        ttl = max(TTL_MARGIN, math.ceil(horizon - now + RETENTION_SECONDS) + TTL_MARGIN)
+        puts = {**view.touched, **view.written}
+        args: list = [view.version, ttl, repr(now), len(puts)]
+        for sid, s in puts.items():
+            args += (sid, encode(s), repr(s.expires + GRACE_SECONDS) if s.ended is None else 0)
+        args.extend(view.dropped)
+        return args
+
+    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
+        start = now - (now % window)
+        key = f"{self.prefix}rate:{tag(bucket)}:{int(start)}"
+        try:
+            count = await self._hit(keys=[key], args=[int(window * 2000)])
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
+        return start + window if count > limit else None
+
+    async def count_live(self, now: float) -> int:
+        if self.index_key is None:
+            return 0
+        return await self.client.zcount(self.index_key, f"({now!r}", "+inf")
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    async def memory_of(self, key: SubjectKey) -> int:
+        """Bytes Redis uses for one viewer's hash (MEMORY USAGE, all fields sampled)."""
+        return int(await self.client.memory_usage(self.viewer_key(key), samples=0) or 0)
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
