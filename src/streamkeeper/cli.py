@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from .settings import Settings
@@ -69,7 +70,7 @@ def _admin(args: argparse.Namespace) -> int:
 
     async def run(admin):
         if kind == "apply":
-            await admin.apply(load_config(args.file))
+            await admin.apply(load_config(Path(args.file)))
             return None
         if kind == "key":
             return {"adminKey": settings.resolve_admin_key()[0]}
