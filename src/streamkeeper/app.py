@@ -21,6 +21,8 @@ from . import __version__
 from .admin.config_file import DEMO, load_config
 from .admin.service import AdminError, AdminService
 from .cm.rendering import advice_body
+from .hmp import api as hmp_api
+from .hmp.errors import HmpError
 from .concurrency.embedded import EmbeddedStore
 from .concurrency.ids import SessionIds
 from .concurrency.policy import PolicyCatalog
@@ -62,11 +64,15 @@ class Context:
 
 def features() -> list[ModuleType]:
     """Modules mounted on the app: each has a `router`, and may have `startup(app, ctx)` and
-    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse)."""
+    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), and `install(app)`
+    called once when the app is built (middleware)."""
     from .admin import endpoints as admin
     from .cm import endpoints as cm
+    from .hmp import api as hmp
+    from .ops import endpoints as ops
+    from .oxm import endpoints as oxm
 
-    return [cm, admin]
+    return [cm, admin, ops, oxm, hmp]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
@@ -120,6 +126,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     )
     for feature in mounted:
         app.include_router(feature.router)
+        if hasattr(feature, "install"):
+            feature.install(app)
     _install_error_handlers(app)
     _install_openapi(app)
     return app
@@ -130,21 +138,37 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _admin_error(_request: Request, exc: AdminError) -> JSONResponse:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
 
+    @app.exception_handler(HmpError)
+    async def _hmp_error(_request: Request, exc: HmpError) -> JSONResponse:
+        return hmp_api.render_error(exc)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if hmp_api.is_hmp(request):
+            return hmp_api.render_validation(exc)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()
         )
         if request.url.path.startswith("/v2/"):
             return JSONResponse(advice_body("bad-request", problems), status_code=400)
+        if request.url.path.startswith("/oxm/"):
+            from .oxm.errors import from_validation
+
+            return from_validation(list(exc.errors())).response()
         return JSONResponse({"code": "invalid", "message": problems}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = getattr(exc, "headers", None)
+        if hmp_api.is_hmp(request):
+            return hmp_api.render_http(exc.status_code, exc.detail, headers)
         if request.url.path.startswith("/v2/"):
             return JSONResponse(advice_body("http-error", str(exc.detail)), status_code=exc.status_code,
                                 headers=headers)
+        if request.url.path.startswith("/oxm/"):
+            from .oxm.errors import from_http_status
+
+            return from_http_status(exc.status_code, str(exc.detail)).response()
         return JSONResponse({"code": "http-error", "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=headers)
 

@@ -1,0 +1,77 @@
+"""`/healthz`, `/readyz` and `/metrics`, and the wiring of the ops middleware into the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.responses import Response
+
+from ..cm.rendering import json_response
+from .metrics import Metrics, ObservedStore
+from .middleware import OpsMiddleware
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["Operations"])
+PROBE_TIMEOUT = 2.0
+
+
+def install(app: FastAPI) -> None:
+    """Called once when the app is built: metrics registry and the per-request middleware."""
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.add_middleware(OpsMiddleware, metrics=metrics)
+
+
+async def startup(app: FastAPI, ctx) -> None:
+    """Count session outcomes on the store the concurrency service uses."""
+    service = ctx.concurrency
+    if not isinstance(service.store, ObservedStore):
+        service.store = ObservedStore(service.store, app.state.metrics)
+
+
+@router.get("/healthz", summary="Liveness: the process runs and serves HTTP")
+async def healthz() -> Response:
+    return json_response(200, {"status": "ok"}, {"Cache-Control": "no-store"})
+
+
+async def _check(probe) -> str:
+    try:
+        await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure makes the process not ready
+        return f"error: {type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
+@router.get("/readyz", summary="Readiness: the catalog database and (if configured) Redis answer",
+            responses={503: {"description": "A dependency does not answer; `checks` says which"}})
+async def readyz(request: Request) -> Response:
+    ctx = request.app.state.ctx
+
+    async def database() -> None:
+        async with ctx.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    checks = {"database": await _check(database)}
+    ping = getattr(ctx.concurrency.store, "ping", None)
+    if ping is not None:
+        checks["redis"] = await _check(ping)
+    ready = all(v == "ok" for v in checks.values())
+    if not ready:
+        log.warning("not ready: %s", checks)
+    return json_response(200 if ready else 503, {"status": "ready" if ready else "unavailable", "checks": checks},
+                         {"Cache-Control": "no-store"})
+
+
+@router.get("/metrics", summary="Prometheus metrics of this process")
+async def metrics(request: Request) -> Response:
+    ctx = request.app.state.ctx
+    registry: Metrics = request.app.state.metrics
+    try:
+        registry.active.set(await ctx.concurrency.store.count_live(ctx.clock()))
+    except Exception:  # noqa: BLE001 - a scrape must still answer when the store does not
+        log.warning("could not count active sessions", exc_info=True)
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,86 @@
+"""A pure ASGI middleware for every HTTP request: request id, metrics, one access log line.
+
+No Starlette request object and no dependency injection: the per-request cost is a
+context-variable set, two clock reads, two cached metric updates and (when enabled) one
+log record.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import time
+
+from .logs import request_id
+from .metrics import Metrics
+
+access_log = logging.getLogger("streamkeeper.access")
+
+HEADER = b"x-request-id"
+MAX_ID = 128
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+INIT_ROUTE = "/v2/sessions/{idp}/{subject}"
+
+
+def _acceptable(value: bytes) -> bool:
+    """A caller's id is echoed only if it is short printable ASCII (it goes into logs)."""
+    return 0 < len(value) <= MAX_ID and all(0x21 <= b <= 0x7E for b in value)
+
+
+def _basic_user(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"authorization" and value[:6].lower() == b"basic ":
+            try:
+                return base64.b64decode(value[6:].strip(), validate=True).decode("utf-8").partition(":")[0]
+            except (binascii.Error, ValueError):
+                return ""
+    return ""
+
+
+class OpsMiddleware:
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for name, value in scope["headers"]:
+            if name == HEADER:
+                if _acceptable(value):
+                    rid = value
+                break
+        if rid is None:
+            rid = os.urandom(12).hex().encode()
+        rid_text = rid.decode("ascii")
+        token = request_id.set(rid_text)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (HEADER, rid)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            self.metrics.observe_request(method, template, status, elapsed)
+            if status == 409 and template == INIT_ROUTE and method == "POST":
+                self.metrics.denials.labels(_basic_user(scope["headers"]) or "<unknown>").inc()
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %d", method, scope["path"], status, extra={
+                    "method": method, "path": scope["path"], "route": template, "status": status,
+                    "ms": round(elapsed * 1000, 3), "request_id": rid_text,
+                })
+            request_id.reset(token)

@@ -1,0 +1,108 @@
+"""Operations endpoints over HTTP: probes, Prometheus metrics, request ids and JSON logs."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from streamkeeper.ops.logs import JsonFormatter
+from tests.conftest import Running, basic, make_settings
+
+DEMO = basic("demo-app")
+FIFO = basic("fifo-app")
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page, keyed by name and sorted labels."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+async def test_healthz_answers_while_the_process_runs(client):
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_each_dependency(client, settings):
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ready"
+    expected = {"database": "ok", "redis": "ok"} if settings.redis_url else {"database": "ok"}
+    assert body["checks"] == expected
+
+
+async def test_readyz_says_503_and_names_redis_when_redis_refuses(tmp_path, clock, redis_user):
+    settings = make_settings(tmp_path, redis_url=redis_user["url"], redis_prefix=redis_user["prefix"])
+    async with Running(settings, clock) as client:
+        started = await client.post("/v2/sessions/adobe/cut", auth=DEMO)
+        assert started.status_code == 202
+        redis_user["cut_off"]()
+        r = await client.get("/readyz")
+        assert r.status_code == 503
+        body = r.json()
+        assert body["status"] == "unavailable"
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["redis"].startswith("error")
+        # The concurrency API answers with a documented 503 too, not a 500.
+        beat = await client.post(f"/v2/sessions/adobe/cut/{started.headers['location']}", auth=DEMO)
+        assert beat.status_code == 503
+        assert beat.json()["associatedAdvice"][0]["type"] == "bad-request"
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_metrics_count_requests_and_session_outcomes(fifo_settings, clock):
+    async with Running(fifo_settings, clock) as client:
+        for _ in range(4):
+            await client.post("/v2/sessions/adobe/m1", auth=DEMO)
+        first = (await client.post("/v2/sessions/adobe/m2", auth=FIFO)).headers["location"]
+        await client.post("/v2/sessions/adobe/m2", auth=FIFO)  # evicts the first
+        assert (await client.post(f"/v2/sessions/adobe/m2/{first}", auth=FIFO)).status_code == 409
+        await client.get("/v2/runningStreams/adobe/m1", auth=DEMO)
+        await client.get("/no/such/page")
+
+        r = await client.get("/metrics")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/plain")
+        m = samples(r.text)
+        init = "/v2/sessions/{idp}/{subject}"
+        assert m[("streamkeeper_http_requests_total", (("method", "POST"), ("route", init), ("status", "202")))] == 5
+        assert m[("streamkeeper_http_requests_total", (("method", "POST"), ("route", init), ("status", "409")))] == 1
+        assert m[("streamkeeper_http_requests_total",
+                  (("method", "GET"), ("route", "<unmatched>"), ("status", "404")))] == 1
+        assert m[("streamkeeper_http_request_duration_seconds_count", (("method", "POST"), ("route", init)))] == 6
+        assert m[("streamkeeper_admissions_total", (("application", "demo-app"),))] == 3
+        assert m[("streamkeeper_admissions_total", (("application", "fifo-app"),))] == 2
+        assert m[("streamkeeper_denials_total", (("application", "demo-app"),))] == 1
+        assert m[("streamkeeper_evictions_total", (("application", "fifo-app"),))] == 1
+        assert m[("streamkeeper_active_sessions", ())] == 4
+
+        # A session nobody stopped counts as expired once the store forgets it.
+        clock.advance(2 * 3600)
+        assert (await client.post("/v2/sessions/adobe/m1", auth=DEMO)).status_code == 202
+        m = samples((await client.get("/metrics")).text)
+        assert m[("streamkeeper_expiries_total", (("application", "demo-app"),))] == 3
+        assert m[("streamkeeper_active_sessions", ())] == 1
+
+
+async def test_request_id_is_echoed_or_generated_and_logged(client, caplog):
+    caplog.set_level(logging.INFO, logger="streamkeeper.access")
+    r = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    generated = (await client.get("/healthz")).headers["x-request-id"]
+    other = (await client.get("/healthz")).headers["x-request-id"]
+    assert generated and other and generated != other
+    bad = await client.get("/healthz", headers={"X-Request-ID": "x" * 500})
+    assert bad.headers["x-request-id"] != "x" * 500
+
+    lines = [orjson.loads(JsonFormatter().format(rec)) for rec in caplog.records if rec.name == "streamkeeper.access"]
+    first = lines[0]
+    assert first["request_id"] == "abc-123"
+    assert first["status"] == 200 and first["route"] == "/healthz" and first["method"] == "GET"
+    assert {line["request_id"] for line in lines[1:3]} == {generated, other}
