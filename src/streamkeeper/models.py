@@ -2,3 +2,4 @@
 
 from .admin.models import ApplicationPolicyRow, ApplicationRow, PolicyRow, TenantRow  # noqa: F401
 from .orm import Base  # noqa: F401
+from .oxm import models as oxm_models  # noqa: F401

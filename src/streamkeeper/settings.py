@@ -21,6 +21,7 @@ class Settings:
     database_schema: str | None = None
     redis_url: str | None = None
     redis_prefix: str | None = None
+    trusted_proxies: str | None = None  # addresses/networks (comma-separated) whose X-Forwarded-For is believed
     admin_key: str | None = None
     secret: str | None = None
     workers: int = 1

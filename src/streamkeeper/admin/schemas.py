@@ -85,6 +85,7 @@ class ConfigFile(_Strict):
     tenants: list[Tenant] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
     applications: list[Application] = Field(default_factory=list)
+    oxm: dict | None = Field(default=None, description="Experience API section, read by streamkeeper.oxm.config")
 
 
 class AdminErrorBody(BaseModel):

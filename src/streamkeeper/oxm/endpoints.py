@@ -1,0 +1,282 @@
+"""`/oxm/v1` routes: authenticate, parse, call :class:`OxmService`, render.
+
+`PUT /streams/{assetID}/streaming` is the hot path (every player, every two minutes): it
+takes the raw request and parses its few parameters itself. The other routes use FastAPI's
+parameter handling for their documentation. Every refusal leaves as the one OXM error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from starlette.responses import Response
+
+from . import errors
+from . import openapi as doc
+from .admin import router as admin_router
+from .assets import AssetCatalog, NoAssets
+from .service import MAX_ID, MAX_PROGRESS, OxmService
+from .tokens import Principal
+
+log = logging.getLogger(__name__)
+RELOAD_SECONDS = 5.0
+
+
+class OxmRoute(APIRoute):
+    """Renders OxmError and parameter validation failures of these routes as OXM error bodies."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except errors.OxmError as exc:
+                return exc.response()
+            except RequestValidationError as exc:
+                return errors.from_validation(list(exc.errors())).response()
+
+        return run
+
+
+api = APIRouter(prefix="/oxm/v1", tags=["Experience"], route_class=OxmRoute)
+_bearer = HTTPBearer(auto_error=False, scheme_name="oxmBearer",
+                     description="A JWT signed with one of the tenant's token keys")
+
+
+def _service(request: Request) -> OxmService:
+    return request.app.state.oxm
+
+
+def caller(request: Request, _doc: Any = Depends(_bearer)) -> Principal:
+    return _service(request).authenticate(request.headers.get("authorization"))
+
+
+Caller = Depends(caller)
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def asset_path():
+    return Path(min_length=1, max_length=MAX_ID, description="Asset id")
+
+
+def user_query():
+    return Query(None, alias="userId", min_length=1, max_length=MAX_ID,
+                 description="Another user of your tenant (tenant admins only); yourself by default")
+
+
+# -- tenant stream policy ---------------------------------------------------------------
+
+
+@api.get("/streampolicy/{tenant}", **doc.GET_POLICY)
+async def get_stream_policy(request: Request, tenant: str = Path(max_length=MAX_ID), who: Principal = Caller):
+    limits = await _service(request).stream_policy(who, tenant)
+    return _json(200, limits.to_wire())
+
+
+@api.put("/streampolicy/{tenant}", **doc.PUT_POLICY)
+async def put_stream_policy(request: Request, tenant: str = Path(max_length=MAX_ID), who: Principal = Caller):
+    limits = await _service(request).set_stream_policy(who, tenant, await request.body())
+    return _json(200, limits.to_wire())
+
+
+# -- streams ----------------------------------------------------------------------------
+
+
+@api.get("/streams/counts", **doc.COUNTS)
+async def stream_counts(request: Request, include: str | None = Query(None, max_length=MAX_ID),
+                        who: Principal = Caller):
+    if include not in (None, "", "device"):
+        raise errors.bad_request("include accepts only 'device'")
+    return _json(200, await _service(request).counts(who, include == "device"))
+
+
+@api.get("/streams/history", **doc.HISTORY)
+async def stream_history(request: Request, user: str | None = user_query(), who: Principal = Caller):
+    return _json(200, await _service(request).history(who, user))
+
+
+def _client_address(request: Request, trusted: tuple) -> str:
+    """The viewer's address: the peer, or the nearest untrusted hop of X-Forwarded-For when the
+    peer is a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer or "unknown"
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                break
+    return peer
+
+
+def _is_trusted(address: str, trusted: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+async def _stream_params(request: Request) -> tuple[str, int | None]:
+    """`device` and `progress` from the query string (or a form body, as some players send)."""
+    device = progress = None
+    pairs: list[tuple[str, str]] = []
+    if request.url.query:
+        pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        pairs.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    for key, value in pairs:
+        if key == "device" and value:
+            device = value
+        elif key == "progress" and value:
+            progress = value
+    if device is not None and len(device) > MAX_ID:
+        raise errors.bad_request(f"device must be at most {MAX_ID} characters")
+    number = None
+    if progress is not None:
+        if not progress.isascii() or not progress.isdigit() or len(progress) > 13 or int(progress) > MAX_PROGRESS:
+            raise errors.bad_request("progress must be a whole number of seconds")
+        number = int(progress)
+    if device is None:
+        device = _client_address(request, request.app.state.oxm_trusted_proxies)
+    return device, number
+
+
+def _asset(asset: str) -> str:
+    if not asset or len(asset) > MAX_ID:
+        raise errors.bad_request(f"assetID must be 1 to {MAX_ID} characters")
+    return asset
+
+
+@api.put("/streams/{assetID}/streaming", status_code=204, **doc.STREAMING)
+async def streaming(request: Request, assetID: str) -> Response:
+    service: OxmService = request.app.state.oxm
+    try:
+        who = service.authenticate(request.headers.get("authorization"))
+        device, progress = await _stream_params(request)
+        await service.streaming(who, _asset(assetID), device, progress)
+    except errors.OxmError as exc:
+        return exc.response()
+    return Response(status_code=204)
+
+
+@api.put("/streams/{assetID}/stopped", status_code=204, **doc.STOPPED)
+async def stopped(request: Request, assetID: str) -> Response:
+    service: OxmService = request.app.state.oxm
+    who = service.authenticate(request.headers.get("authorization"))
+    device, progress = await _stream_params(request)
+    await service.stopped(who, _asset(assetID), device, progress)
+    return Response(status_code=204)
+
+
+@api.get("/streams/{assetID}", **doc.PROGRESS)
+async def get_progress(request: Request, assetID: str = asset_path(), user: str | None = user_query(),
+                       who: Principal = Caller):
+    return _json(200, await _service(request).progress(who, assetID, user))
+
+
+@api.delete("/streams/{assetID}", status_code=204, **doc.DELETE_PROGRESS)
+async def delete_progress(request: Request, assetID: str = asset_path(), user: str | None = user_query(),
+                          who: Principal = Caller):
+    await _service(request).delete_progress(who, assetID, user)
+    return Response(status_code=204)
+
+
+# -- watchlist --------------------------------------------------------------------------
+
+
+@api.get("/towatch", **doc.WATCHLIST)
+async def get_watchlist(request: Request, full: bool = Query(False), user: str | None = user_query(),
+                        who: Principal = Caller):
+    return _json(200, await _service(request).watchlist(who, full, user))
+
+
+@api.put("/towatch/{assetID}", **doc.WATCH)
+async def watch(request: Request, assetID: str = asset_path(), who: Principal = Caller):
+    await _service(request).watch(who, assetID)
+    return Response(status_code=200)
+
+
+@api.delete("/towatch/{assetID}", **doc.UNWATCH)
+async def unwatch(request: Request, assetID: str = asset_path(), user: str | None = user_query(),
+                  who: Principal = Caller):
+    await _service(request).unwatch(who, assetID, user)
+    return Response(status_code=200)
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(admin_router)
+
+
+# -- lifecycle --------------------------------------------------------------------------
+
+
+def parse_trusted(spec: str | None) -> tuple:
+    nets = []
+    for part in (spec or "").split(","):
+        if part.strip():
+            nets.append(ipaddress.ip_network(part.strip(), strict=False))
+    return tuple(nets)
+
+
+def asset_catalog(ctx) -> AssetCatalog:
+    """The media library's catalog when this build has one, else a catalog that finds nothing."""
+    try:
+        from .hmp_assets import library_catalog
+    except ImportError:
+        return NoAssets()
+    return library_catalog(ctx)
+
+
+async def startup(app, ctx) -> None:
+    service = OxmService(
+        ctx.concurrency.store, ctx.sessions, lambda: ctx.concurrency.catalog.tenants,
+        dialect=ctx.engine.dialect.name, assets=asset_catalog(ctx), clock=ctx.clock,
+    )
+    if ctx.settings.config is not None:
+        from .config import apply_config_file
+
+        await apply_config_file(ctx.sessions, ctx.settings.config)
+    await service.reload()
+    app.state.oxm = service
+    app.state.oxm_trusted_proxies = parse_trusted(getattr(ctx.settings, "trusted_proxies", None))
+    app.state.oxm_reloader = asyncio.create_task(_keep_fresh(service))
+
+
+async def _keep_fresh(service: OxmService) -> None:
+    """Pick up keys and policies changed by other processes (this one applies its own at once)."""
+    while True:
+        await asyncio.sleep(RELOAD_SECONDS)
+        try:
+            await service.reload()
+        except Exception:  # noqa: BLE001 - keep serving with what we have
+            log.exception("reloading OXM keys and stream policies failed")
+
+
+async def shutdown(app, ctx) -> None:
+    task = getattr(app.state, "oxm_reloader", None)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
