@@ -23,6 +23,7 @@ class Settings:
     redis_prefix: str | None = None
     trusted_proxies: str | None = None  # addresses/networks (comma-separated) whose X-Forwarded-For is believed
     admin_key: str | None = None
+    admin_password: str | None = None  # first media-platform administrator (generated when unset)
     secret: str | None = None
     workers: int = 1
     log_level: str = "info"

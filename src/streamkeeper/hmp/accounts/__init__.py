@@ -1,0 +1,1 @@
+"""Users, groups, roles and logins of the media-platform API."""

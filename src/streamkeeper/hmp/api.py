@@ -1,0 +1,64 @@
+"""The `/apis` feature: mounts every media-platform router and prepares accounts at start."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import JSONResponse
+
+from .accounts import admin_endpoints as account_admin
+from .accounts import endpoints as accounts
+from .accounts import service as account_service
+from .deps import json_only
+from .errors import INPUT_VALIDATION, HmpError, error_body, for_status
+
+log = logging.getLogger("streamkeeper.hmp")
+
+PREFIX = "/apis"
+
+apis = APIRouter(prefix=PREFIX, dependencies=[Depends(json_only)])
+for _module in (accounts,):
+    apis.include_router(_module.router)
+
+router = APIRouter()
+router.include_router(apis)
+for _module in (account_admin,):
+    router.include_router(_module.router)
+
+
+async def startup(app, ctx) -> None:
+    password = ctx.settings.admin_password if hasattr(ctx.settings, "admin_password") else None
+    async with ctx.sessions() as db:
+        generated = await account_service.ensure_defaults(db, ctx.clock(), password)
+    if generated:
+        message = (f"created the media-platform administrator: user '{account_service.ADMIN_USERNAME}', "
+                   f"password '{generated}' (shown once; set STREAMKEEPER_ADMIN_PASSWORD to choose it)")
+        log.warning(message)
+        print(f"streamkeeper: {message}", file=sys.stderr, flush=True)
+
+
+def is_hmp(request: Request) -> bool:
+    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+
+
+def render_error(exc: HmpError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+def render_validation(exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return JSONResponse(error_body(INPUT_VALIDATION, "; ".join(problems) or INPUT_VALIDATION.message),
+                        status_code=400)
+
+
+def render_http(status: int, detail: str | None, headers: dict | None) -> JSONResponse:
+    kind = for_status(status)
+    body = error_body(kind, kind.message if status in (404, 405) or not detail else str(detail))
+    body["httpStatusCode"] = status
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,1 @@
+"""Videos (assets): finished or in-progress recordings, their metadata and HotMarks."""

@@ -1,0 +1,1 @@
+"""Sessions: named groups of sources to watch live and record."""

@@ -1,0 +1,1 @@
+"""Live inputs (MPEG-TS over UDP or SRT) that sessions are made of."""
