@@ -292,7 +292,7 @@ class Program:
 class _Unwrapper:
     """Turns a wrapping counter into a monotonic-ish integer line, tracking its span."""
 
-    __slots__ = ("wrap", "raw", "value", "first", "low", "high")
+    __slots__ = ("wrap", "raw", "value", "first", "low", "high", "count")
 
     def __init__(self, wrap: int) -> None:
         self.wrap = wrap
@@ -300,8 +300,10 @@ class _Unwrapper:
         self.value = 0
         self.first: int | None = None
         self.low = self.high = 0
+        self.count = 0
 
     def add(self, raw: int) -> int:
+        self.count += 1
         if self.raw is None:
             self.first = raw
             self.value = self.low = self.high = 0
