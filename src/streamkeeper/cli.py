@@ -22,7 +22,13 @@ def _serve(args: argparse.Namespace) -> int:
         print("streamkeeper: --workers > 1 needs STREAMKEEPER_REDIS_URL: the embedded session store "
               "lives in one process", file=sys.stderr)
         return 2
+    from .ops.logs import log_config
+
+    if settings.workers > 1:
+        _prepare_for_workers(settings)
     os.environ.update(settings.to_env())
+    if settings.workers > 1:
+        os.environ.pop("STREAMKEEPER_CONFIG", None)  # applied once above, not once per worker
     uvicorn.run(
         "streamkeeper.app:create_app",
         factory=True,
@@ -34,9 +40,35 @@ def _serve(args: argparse.Namespace) -> int:
         date_header=False,
         server_header=False,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=False,
+        timeout_graceful_shutdown=30,  # in-flight requests get this long to finish on SIGTERM
     )
     return 0
+
+
+def _prepare_for_workers(settings: Settings) -> None:
+    """Do once, before N workers start, what each would otherwise race for: generated secrets,
+    schema migrations and the configuration file (or the demo catalog)."""
+    from .admin.service import AdminService
+    from .app import _load_configuration
+    from .database import create_engine, migrate, sessionmaker
+
+    settings.session_secret()
+    key, generated = settings.resolve_admin_key()
+    if generated:
+        print(f"streamkeeper: generated admin API key (stored in {settings.data_dir / 'admin.key'}): {key}",
+              file=sys.stderr)
+
+    async def catalog() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate(engine)
+            await _load_configuration(settings, AdminService(sessionmaker(engine)))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(catalog())
 
 
 async def _with_admin(settings: Settings, fn) -> Any:

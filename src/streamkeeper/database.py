@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from .settings import Settings
@@ -65,4 +65,7 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(cfg, "heads")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes may start at once on one schema: one migrates, the others wait.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
         await conn.run_sync(upgrade)
