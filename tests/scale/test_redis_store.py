@@ -1,0 +1,136 @@
+"""What is particular to the Redis store: scripts surviving SCRIPT FLUSH, compare-and-set
+retries, key layout (one hash tag per viewer, braces escaped), expiry of idle viewers, and
+memory per session."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from urllib.parse import quote
+
+import pytest
+import redis
+
+from streamkeeper.concurrency.redis_store import RedisStore, encode, parse_url, tag
+from streamkeeper.concurrency.session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession
+from tests.conftest import REDIS_URL, Running, basic, drop_redis_keys, make_settings, redis_prefix_for_test
+
+DEMO = basic("demo-app")
+
+
+@pytest.fixture
+def redis_settings(tmp_path, request):
+    from tests.conftest import redis_available
+
+    redis_available()
+    prefix = redis_prefix_for_test()
+    request.addfinalizer(lambda: asyncio.run(drop_redis_keys(REDIS_URL, prefix)))
+    return make_settings(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix)
+
+
+def session(sid: str, now: float, **meta) -> StreamSession:
+    return StreamSession(id=sid, app_id="a", tenant="t", idp="i", subject="u", metadata=meta,
+                         started=now, expires=now + 60, code="c" + sid)
+
+
+async def test_scripts_are_reloaded_after_script_flush(redis_settings, clock, redis_client):
+    async with Running(redis_settings, clock) as client:
+        sid = (await client.post("/v2/sessions/adobe/flush", auth=DEMO)).headers["location"]
+        await redis_client.script_flush()
+        assert (await client.post(f"/v2/sessions/adobe/flush/{sid}", auth=DEMO)).status_code == 202
+        await redis_client.script_flush()
+        assert (await client.post("/v2/sessions/adobe/flush", auth=DEMO)).status_code == 202
+        running = (await client.get("/v2/runningStreams/adobe/flush", auth=DEMO)).json()["runningStreams"]
+        assert len(running) == 2
+
+
+async def test_a_commit_that_lost_a_race_is_decided_again_on_fresh_data(redis_settings, clock):
+    """Another process changes the viewer between our read and our commit: the commit is
+    refused by the version check, and the decision is made again on what is there now."""
+    store = RedisStore(REDIS_URL, prefix=redis_settings.redis_prefix, clock=clock)
+    other = redis.Redis.from_url(REDIS_URL)
+    await store.start()
+    try:
+        key = ("i", "u")
+        first = session("first", clock.now)
+        await store.transact(key, lambda v: v.put(first))
+        seen: list[set[str]] = []
+
+        def add_second(view):
+            seen.append({sid for sid, s in view.sessions.items() if s.is_live(clock.now)})
+            if len(seen) == 1:  # meanwhile, another process stops the first session
+                ended = replace(first, ended=Ending("deleted", clock.now))
+                other.hset(store.viewer_key(key), "first", encode(ended))
+                other.hincrby(store.viewer_key(key), "", 1)
+            view.put(session("second", clock.now))
+
+        await store.transact(key, add_second)
+        assert seen == [{"first"}, set()]  # decided twice, the second time without the stopped one
+        after = await store.transact(key, lambda v: {sid: s.ended for sid, s in v.sessions.items()})
+        assert after["first"] is not None and after["first"].reason == "deleted"  # not overwritten
+        assert after["second"] is None
+    finally:
+        other.close()
+        await store.close()
+
+
+def test_hash_tags_are_unambiguous_and_brace_free():
+    assert tag("a\x00b", "c") != tag("a", "b\x00c")
+    assert tag("a{b", "c") != tag("a", "{b}c")
+    for parts in (("x{y}", "z"), ("}{", "\\0"), ("plain", "ids")):
+        inner = tag(*parts)[1:-1]
+        assert "{" not in inner and "}" not in inner
+
+
+async def test_viewer_with_braces_in_its_id_keeps_one_hash_tag(redis_settings, clock, redis_client):
+    subject = "we{ird}\\sub"
+    path = f"/v2/sessions/adobe/{quote(subject, safe='')}"
+    async with Running(redis_settings, clock) as client:
+        assert (await client.post(path, auth=DEMO)).status_code == 202
+        running = await client.get(f"/v2/runningStreams/adobe/{quote(subject, safe='')}", auth=DEMO)
+        assert len(running.json()["runningStreams"]) == 1
+    keys = [k.decode() async for k in redis_client.scan_iter(match=redis_settings.redis_prefix + "{*")]
+    assert len(keys) == 1
+    assert keys[0].count("{") == 1 and keys[0].count("}") == 1
+
+
+async def test_idle_viewers_expire_after_their_sessions_stop_mattering(redis_settings, clock, redis_client):
+    async with Running(redis_settings, clock) as client:
+        assert (await client.post("/v2/sessions/adobe/idle", auth=DEMO)).status_code == 202
+        store = client._transport.app.state.concurrency.store.inner
+        ttl = await redis_client.ttl(store.viewer_key(("adobe", "idle")))
+    # Kept while a late heartbeat could still ask about the session, then dropped.
+    assert 60 + GRACE_SECONDS + RETENTION_SECONDS <= ttl <= 60 + GRACE_SECONDS + RETENTION_SECONDS + 200
+
+
+async def test_memory_per_active_session_stays_under_one_kib(redis_settings, clock, redis_client):
+    viewers, per_viewer = 100, 3
+    async with Running(redis_settings, clock) as client:
+        store = client._transport.app.state.concurrency.store.inner
+        for v in range(viewers):
+            for n in range(per_viewer):
+                meta = {"channel": f"channel-{n}", "assetId": f"urn:asset:{v:06d}-{n}", "platform": "android",
+                        "deviceId": f"device-{v:06d}-{n}", "contentType": "live"}
+                r = await client.post(f"/v2/sessions/idp-{v % 7}/subscriber-{v:08d}", auth=DEMO, data=meta)
+                assert r.status_code == 202
+        hashes = sum([await store.memory_of((f"idp-{v % 7}", f"subscriber-{v:08d}")) for v in range(viewers)])
+        index = await redis_client.memory_usage(store.index_key, samples=0)
+    per_session = (hashes + index) / (viewers * per_viewer)
+    print(f"\nRedis memory per active session: {per_session:.0f} bytes "
+          f"({hashes / (viewers * per_viewer):.0f} in the viewer hash, {index / (viewers * per_viewer):.0f} in the index)")
+    assert per_session <= 1024
+
+
+async def test_unreachable_redis_stops_the_server_from_starting(tmp_path, clock):
+    settings = make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(RuntimeError, match="cannot reach Redis"):
+        async with Running(settings, clock):
+            pass
+
+
+def test_cluster_is_chosen_by_the_url():
+    assert parse_url("redis://h:6379/0") == ("redis://h:6379/0", False)
+    assert parse_url("rediss+cluster://u:p@h:7000") == ("rediss://u:p@h:7000", True)
+    assert parse_url("redis://h:7000?cluster=yes&socket_timeout=2") == ("redis://h:7000?socket_timeout=2", True)
+    with pytest.raises(ValueError):
+        parse_url("http://h")
