@@ -6,9 +6,17 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 
 STREAMS = "/oxm/v1/streams"
+
+
+@pytest.fixture
+async def oxm(oxm_lite):
+    """Streams live in the session store; the catalog database only holds the policy, which
+    test_policy.py covers on both databases."""
+    return oxm_lite
 
 
 async def test_a_stream_starts_and_renews_with_204(oxm):

@@ -43,6 +43,11 @@ def rfc3339(ns: int) -> str:
     return f"{stamp}.{frac:09d}Z"
 
 
+def to_ns(t: float) -> int:
+    """Clock seconds to integer nanoseconds, rounded to the microsecond a float can carry."""
+    return round(t * 1_000_000) * 1000
+
+
 def check_id(value: str, what: str) -> str:
     if not value or len(value) > MAX_ID:
         raise errors.bad_request(f"{what} must be 1 to {MAX_ID} characters")
@@ -186,7 +191,7 @@ class OxmService:
             f"over the tenant's {limit} limit of {v.rule.threshold}: stop one of the listed streams first",
             limit=limit, max=v.rule.threshold, current=v.current,
             streams=[{"assetId": s.metadata.get(ASSET, ""), "deviceId": s.metadata.get(DEVICE, ""),
-                      "startedAt": rfc3339(int(s.started * 1e9))} for s in in_the_way],
+                      "startedAt": rfc3339(to_ns(s.started))} for s in in_the_way],
         )
 
     async def stopped(self, who: Principal, asset: str, device: str, progress: int | None) -> None:
@@ -233,7 +238,7 @@ class OxmService:
         raise errors.forbidden(errors.FORBIDDEN_READ, "only your own data can be read")
 
     async def _record_progress(self, who: Principal, asset: str, progress: int, now: float) -> None:
-        ns = int(now * 1e9)
+        ns = to_ns(now)
         stmt = self._insert(ProgressRow).values(tenant_id=who.tenant, user_id=who.user, asset_id=asset,
                                                 progress=progress, updated_ns=ns)
         stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "user_id", "asset_id"],
@@ -275,7 +280,7 @@ class OxmService:
 
     async def watch(self, who: Principal, asset: str) -> None:
         stmt = self._insert(WatchlistRow).values(tenant_id=who.tenant, user_id=who.user, asset_id=asset,
-                                                 added_ns=int(self.clock() * 1e9))
+                                                 added_ns=to_ns(self.clock()))
         stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "asset_id"])
         async with self._sessions() as db:
             await db.execute(stmt)
@@ -299,7 +304,7 @@ class OxmService:
                 .where(WatchlistRow.tenant_id == who.tenant, WatchlistRow.user_id == target)
                 .order_by(WatchlistRow.added_ns, WatchlistRow.asset_id)
             )).all())
-        answer: dict[str, Any] = {"requestID": str(uuid.uuid4()), "timestamp": rfc3339(int(now * 1e9))}
+        answer: dict[str, Any] = {"requestID": str(uuid.uuid4()), "timestamp": rfc3339(to_ns(now))}
         if not full:
             answer["assetIDs"] = ids
             answer["count"] = {"returned": len(ids)}
