@@ -103,6 +103,9 @@ def _admin(args: argparse.Namespace) -> int:
     async def run(admin):
         if kind == "apply":
             await admin.apply(load_config(Path(args.file)))
+            from .oxm.cli import apply_section
+
+            await apply_section(settings, Path(args.file))
             return None
         if kind == "key":
             return {"adminKey": settings.resolve_admin_key()[0]}
@@ -186,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                 a.add_argument("--policies", help="comma-separated policy ids")
                 a.add_argument("--disable", action="store_true")
                 a.add_argument("--enable", action="store_true")
+    from .oxm.cli import add_commands
+
+    add_commands(kinds)
     admin.set_defaults(func=_admin)
     return parser
 
