@@ -11,6 +11,13 @@ from starlette.responses import JSONResponse
 
 from .accounts import admin_endpoints as account_admin
 from .accounts import endpoints as accounts
+from .assets import endpoints as assets
+from .categories import endpoints as categories
+from .events import endpoints as events
+from .permissions import admin_endpoints as permission_admin
+from .sessions import endpoints as sessions
+from .sources import endpoints as sources
+from .system import endpoints as system
 from .accounts import service as account_service
 from .deps import json_only
 from .errors import INPUT_VALIDATION, HmpError, error_body, for_status
@@ -20,13 +27,14 @@ log = logging.getLogger("streamkeeper.hmp")
 PREFIX = "/apis"
 
 apis = APIRouter(prefix=PREFIX, dependencies=[Depends(json_only)])
-for _module in (accounts,):
+for _module in (accounts, sources, sessions, events, categories, assets, system):
     apis.include_router(_module.router)
 
 router = APIRouter()
 router.include_router(apis)
-for _module in (account_admin,):
-    router.include_router(_module.router)
+router.include_router(account_admin.router)
+router.include_router(permission_admin.router)
+router.include_router(categories.admin_router)
 
 
 async def startup(app, ctx) -> None:

@@ -26,6 +26,10 @@ class AssetRow(Base):
     creator_display_name: Mapped[str] = mapped_column(String(256), default="")
     meta: Mapped[list] = mapped_column("metadata", JSON, default=list)
 
+    @property
+    def recorded_from(self) -> str | None:
+        return self.session_id
+
 
 class HotmarkRow(Base):
     __tablename__ = "hmp_hotmarks"

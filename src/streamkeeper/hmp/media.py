@@ -1,0 +1,55 @@
+"""What the catalog needs from the media engine, as a protocol with a do-nothing default.
+
+The media engine (ingest, recording, thumbnails, re-streaming) installs its implementation as
+`app.state.hmp_media` before the `/apis` feature starts; until then sources are idle, nothing
+records and nothing streams.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class MediaBackend(Protocol):
+    def source_status(self, source_id: str) -> tuple[bool, int]:
+        """(active, bitrate in bits per second) as measured from the packets."""
+
+    def session_recording(self, session_id: str) -> bool:
+        """Whether a recording of this session is in progress."""
+
+    def asset_streaming(self, asset_id: str) -> bool:
+        """Whether this video is being re-streamed."""
+
+    async def source_saved(self, source: dict) -> None:
+        """A source was created or changed (start or re-tune the receiver)."""
+
+    async def source_deleted(self, source_id: str) -> None:
+        """A source was deleted (stop receiving)."""
+
+    async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
+        """A video was deleted (remove its files)."""
+
+
+class NoMedia:
+    def source_status(self, source_id: str) -> tuple[bool, int]:
+        return False, 0
+
+    def session_recording(self, session_id: str) -> bool:
+        return False
+
+    def asset_streaming(self, asset_id: str) -> bool:
+        return False
+
+    async def source_saved(self, source: dict) -> None:
+        return None
+
+    async def source_deleted(self, source_id: str) -> None:
+        return None
+
+    async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
+        return None
+
+
+def media_of(app) -> MediaBackend:
+    media = getattr(app.state, "hmp_media", None)
+    return media if media is not None else NoMedia()

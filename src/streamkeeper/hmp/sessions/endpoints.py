@@ -1,0 +1,99 @@
+"""`/apis/sessions`: CRUD, sources, metadata, shares, public share and the session's videos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..assets import service as assets
+from ..collections import ListParams, list_params, listing, page
+from ..deps import Db, User, get_clock
+from ..errors import invalid
+from ..media import media_of
+from ..metadata import add_metadata_routes
+from ..permissions.endpoints import add_share_routes
+from ..permissions.guard import load, require, visible
+from ..permissions.rights import Principal
+from . import service
+from .service import KIND
+
+router = APIRouter(tags=["Sessions"])
+
+
+def _object(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    return body
+
+
+@router.get("/sessions")
+async def list_sessions(request: Request, user: Principal = User, db: AsyncSession = Db,
+                        params: ListParams = Depends(list_params)):
+    rows = [row for row, _ in await visible(db, user, KIND)]
+    return listing(request, await service.entries(db, rows, media_of(request.app)), params)
+
+
+@router.post("/sessions", status_code=201)
+async def create_session(request: Request, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
+    require(user, "Sessions", "CREATE")
+    return {"data": await service.create(db, user, _object(body), get_clock(request)(), media_of(request.app))}
+
+
+@router.get("/sessions/{object_id}")
+async def get_session(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    row, _ = await load(db, user, KIND, object_id, "VIEW")
+    return {"data": await service.render(db, row, media_of(request.app))}
+
+
+@router.put("/sessions/{object_id}")
+async def update_session(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
+                         db: AsyncSession = Db):
+    row, _ = await load(db, user, KIND, object_id, "EDIT")
+    return {"data": await service.update(db, row, _object(body), get_clock(request)(), media_of(request.app))}
+
+
+@router.delete("/sessions/{object_id}")
+async def delete_session(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    row, _ = await load(db, user, KIND, object_id, "DELETE")
+    await service.delete(db, row, media_of(request.app))
+    return Response(status_code=200)
+
+
+@router.get("/sessions/{object_id}/assets")
+async def session_assets(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
+                         params: ListParams = Depends(list_params)):
+    await load(db, user, KIND, object_id, "VIEW")
+    query = select(assets.KIND.row).where(assets.KIND.row.session_id == object_id)
+    rows = [row for row, _ in await visible(db, user, assets.KIND, query)]
+    return listing(request, await assets.entries(db, rows, media_of(request.app)), params)
+
+
+@router.get("/sessions/{object_id}/sources")
+async def session_sources(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
+                          params: ListParams = Depends(list_params)):
+    row, _ = await load(db, user, KIND, object_id, "VIEW")
+    return page(request, await service.list_sources(db, row), params)
+
+
+@router.post("/sessions/{object_id}/sources", status_code=201)
+async def add_session_source(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
+                             db: AsyncSession = Db):
+    row, _ = await load(db, user, KIND, object_id, "CHANGE_SOURCES")
+    data = _object(body)
+    return {"data": await service.add_source(db, user, row, data.get("sourceId"), get_clock(request)(),
+                                             media_of(request.app))}
+
+
+@router.delete("/sessions/{object_id}/sources/{source_id}")
+async def remove_session_source(object_id: str, source_id: str, request: Request, user: Principal = User,
+                                db: AsyncSession = Db):
+    row, _ = await load(db, user, KIND, object_id, "CHANGE_SOURCES")
+    await service.remove_source(db, row, source_id, get_clock(request)(), media_of(request.app))
+    return Response(status_code=200)
+
+
+add_metadata_routes(router, KIND, "/sessions/{object_id}")
+add_share_routes(router, KIND, "/sessions/{object_id}", public=True)

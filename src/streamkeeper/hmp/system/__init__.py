@@ -1,0 +1,1 @@
+"""System information of the media platform."""
