@@ -157,6 +157,7 @@ class RedisStore(SessionStore):
         self._clock = clock or time.time
         self._max_connections = max_connections
         self._client: Any = None
+        self._gate = asyncio.Semaphore(max_connections)
         self._commit: Any = None
         self._hit: Any = None
         # A global index of live sessions (for the active-sessions gauge) would span hash
@@ -171,9 +172,11 @@ class RedisStore(SessionStore):
 
             self._client = RedisCluster.from_url(self.url, max_connections=self._max_connections)
         else:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=self._max_connections, timeout=10)
+            # A plain pool is much cheaper per command than redis-py's blocking pool; the
+            # semaphore keeps it from ever needing more than its size (a few spare for probes).
+            pool = aioredis.ConnectionPool.from_url(self.url, max_connections=self._max_connections + 8)
             self._client = aioredis.Redis.from_pool(pool)
+        self._gate = asyncio.Semaphore(self._max_connections)
         self._commit = self._client.register_script(COMMIT)
         self._hit = self._client.register_script(HIT)
         try:
@@ -207,14 +210,17 @@ class RedisStore(SessionStore):
         keys = [hkey] if self.index_key is None else [hkey, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
-                raw = await self.client.hgetall(hkey)
+                async with self._gate:
+                    raw = await self.client.hgetall(hkey)
                 version = int(raw.pop(VERSION_FIELD, 0))
                 sessions = {f.decode(): decode(key, f.decode(), body) for f, body in raw.items()}
                 view = SubjectView(key, sessions, version)
                 result = fn(view)
                 if not view.changed:
                     return result
-                if await self._commit(keys=keys, args=self._commit_args(view)):
+                async with self._gate:
+                    committed = await self._commit(keys=keys, args=self._commit_args(view))
+                if committed:
                     return result
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -237,7 +243,8 @@ class RedisStore(SessionStore):
         start = now - (now % window)
         key = f"{self.prefix}rate:{tag(bucket)}:{int(start)}"
         try:
-            count = await self._hit(keys=[key], args=[int(window * 2000)])
+            async with self._gate:
+                count = await self._hit(keys=[key], args=[int(window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         return start + window if count > limit else None
