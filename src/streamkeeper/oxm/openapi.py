@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from .errors import ERROR_SCHEMA
 from .service import MAX_ID, MAX_PROGRESS
 
@@ -147,9 +149,11 @@ WATCHLIST = dict(
 )
 WATCH = dict(
     summary="Add an asset to the watchlist",
+    response_class=Response,
     responses={200: _ok("Added (or already there)"), 400: BAD, 401: AUTH},
 )
 UNWATCH = dict(
     summary="Remove an asset from the watchlist",
+    response_class=Response,
     responses={200: _ok("Removed"), 400: BAD, 401: AUTH, 403: WRITE, 404: MISSING},
 )
