@@ -89,6 +89,8 @@ class TrackWriter:
         self._cc_expect: dict[int, int] = {}  # while paused: first dropped cc per PID
         self._cc_pending: dict[int, int] = {}  # after resuming: output cc due next per PID
         self._resume = False
+        self._psi_version = -1
+        self._pids: tuple = (None, set(), set())
         self._first_pts: int | None = None  # output timeline of the main stream
         self._last_pts: int | None = None
         self._frame = 0
@@ -112,9 +114,11 @@ class TrackWriter:
     def __call__(self, data: bytes) -> None:
         if self.state == self.CLOSED:
             return
-        main = self._main_pid()
-        pmt_pids = {p.pmt_pid for p in self.psi.programs.values()}
-        es_pids = {s.pid for s in self.psi.streams}
+        if self._psi_version != self.psi.psi_version:
+            self._psi_version = self.psi.psi_version
+            self._pids = (self._main_pid(), {p.pmt_pid for p in self.psi.programs.values()},
+                          {s.pid for s in self.psi.streams})
+        main, pmt_pids, es_pids = self._pids
         n = len(data) - len(data) % PACKET_SIZE
         ranges: list[tuple[int, int]] = []
         begin = 0 if self.state in (self.RECORDING, self.PAUSING) else None

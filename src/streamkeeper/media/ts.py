@@ -341,6 +341,7 @@ class Analyzer:
         self.transport_errors = 0
         self.programs: dict[int, Program] = {}
         self.pat_seen = False
+        self.psi_version = 0  # changes whenever programs or their streams change
         self._cc: dict[int, int] = {}  # pid -> last cc, | 0x10 once a duplicate was seen
         self._psi: dict[int, bytearray | None] = {PAT_PID: None}
         self._es: dict[int, ElementaryStream] = {}
@@ -451,12 +452,13 @@ class Analyzer:
                 if prog is None or prog.pmt_pid != pmt_pid:
                     self.programs[number] = Program(number, pmt_pid)
                     self._psi.setdefault(pmt_pid, None)
+                    self.psi_version += 1
         elif table_id == 0x02 and len(s) >= 16:
             number = (s[3] << 8) | s[4]
             prog = self.programs.get(number)
             if prog is None or prog.pmt_pid != pid:
                 return
-            prog.pcr_pid = ((s[8] & 0x1F) << 8) | s[9]
+            pcr_pid = ((s[8] & 0x1F) << 8) | s[9]
             info_len = ((s[10] & 0x0F) << 8) | s[11]
             streams = []
             i = 12 + info_len
@@ -466,7 +468,11 @@ class Analyzer:
                 es_len = ((s[i + 3] & 0x0F) << 8) | s[i + 4]
                 streams.append(ElementaryStream(es_pid, stype))
                 i += 5 + es_len
+            if streams == prog.streams and pcr_pid == prog.pcr_pid:
+                return  # the usual repeat of an unchanged table
             prog.streams = streams
+            prog.pcr_pid = pcr_pid
+            self.psi_version += 1
             for st in streams:
                 self._es[st.pid] = st
             if self._pcr_pid is None and prog.pcr_pid != NULL_PID:
