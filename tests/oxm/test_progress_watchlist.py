@@ -131,20 +131,22 @@ async def test_full_watchlist_reports_assets_the_library_does_not_have(oxm_lite)
     assert body["count"] == {"acquired": 0, "notFound": 2, "returned": 0, "unwanted": 0}
 
 
-async def test_full_watchlist_with_assets_from_the_catalog(oxm_lite):
-    oxm = oxm_lite
-    from streamkeeper.oxm.assets import StaticAssets
+async def test_full_watchlist_describes_videos_of_the_media_library(oxm):
+    from streamkeeper.hmp.assets.service import create
 
-    oxm.running.app.state.oxm.assets = StaticAssets({
-        "known": {"name": "Known film", "description": "A film", "duration": 5400, "genres": ["Drama"]},
-    })
-    for asset in ("known", "unknown"):
+    genre = [{"name": "calypso:category:Genre", "field": [{"fieldType": "STRING", "valueString": "Drama"},
+                                                            {"fieldType": "STRING", "valueString": "Mystery"}]}]
+    async with oxm.running.app.state.ctx.sessions() as db:
+        video = await create(db, title="Known film", description="A film", now=oxm.clock.now, state="ready",
+                             duration=5400.0, metadata=genre)
+    for asset in ("unknown", video.id):
         assert (await oxm.client.put(f"{TOWATCH}/{asset}", headers=oxm.auth("ann"))).status_code == 200
+        oxm.clock.advance(1)
     body = (await oxm.client.get(TOWATCH, params={"full": "true"}, headers=oxm.auth("ann"))).json()
-    assert body["assetIDs"] == ["known"]
+    assert body["assetIDs"] == [video.id]
     assert body["assetIDsNotFound"] == ["unknown"]
-    assert body["assets"] == [{"id": "known", "name": "Known film", "description": "A film", "duration": 5400,
-                               "genres": ["Drama"]}]
+    assert body["assets"] == [{"id": video.id, "name": "Known film", "description": "A film", "duration": 5400.0,
+                               "genres": ["Drama", "Mystery"], "categories": {"Genre": ["Drama", "Mystery"]}}]
     assert body["count"] == {"acquired": 1, "notFound": 1, "returned": 1, "unwanted": 0}
 
 

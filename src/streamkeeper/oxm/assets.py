@@ -21,13 +21,3 @@ class NoAssets:
 
     async def describe(self, tenant: str, asset_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {}
-
-
-class StaticAssets:
-    """Assets from a fixed table (config files, demos and tests)."""
-
-    def __init__(self, assets: dict[str, dict[str, Any]]) -> None:
-        self._assets = assets
-
-    async def describe(self, tenant: str, asset_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return {i: {"id": i, **self._assets[i]} for i in asset_ids if i in self._assets}

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
-from .assets import AssetCatalog, NoAssets
+from .assets import AssetCatalog
 from .service import MAX_ID, MAX_PROGRESS, OxmService
 from .tokens import Principal
 
@@ -239,11 +239,9 @@ def parse_trusted(spec: str | None) -> tuple:
 
 
 def asset_catalog(ctx) -> AssetCatalog:
-    """The media library's catalog when this build has one, else a catalog that finds nothing."""
-    try:
-        from .hmp_assets import library_catalog
-    except ImportError:
-        return NoAssets()
+    """Watchlists describe their assets from the `/apis` media library."""
+    from .hmp_assets import library_catalog
+
     return library_catalog(ctx)
 
 
