@@ -77,6 +77,11 @@ async def test_metrics_count_requests_and_session_outcomes(fifo_settings, clock)
         assert m[("streamkeeper_http_requests_total",
                   (("method", "GET"), ("route", "<unmatched>"), ("status", "404")))] == 1
         assert m[("streamkeeper_http_request_duration_seconds_count", (("method", "POST"), ("route", init)))] == 6
+        buckets = sorted((float(dict(labels)["le"]), v) for (name, labels), v in m.items()
+                         if name == "streamkeeper_http_request_duration_seconds_bucket"
+                         and dict(labels)["route"] == init)
+        assert buckets[-1] == (float("inf"), 6)
+        assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))  # cumulative
         assert m[("streamkeeper_admissions_total", (("application", "demo-app"),))] == 3
         assert m[("streamkeeper_admissions_total", (("application", "fifo-app"),))] == 2
         assert m[("streamkeeper_denials_total", (("application", "demo-app"),))] == 1

@@ -8,9 +8,11 @@ change, are counted from `/v2` init answers.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Callable, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 from ..concurrency.session import StreamSession, SubjectKey
 from ..concurrency.store import SessionStore, SubjectView
@@ -20,15 +22,55 @@ T = TypeVar("T")
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+class _HttpCollector:
+    """Request counts and latency histograms kept in plain lists, rendered at scrape time.
+
+    prometheus-client takes a lock on every increment; the event loop is one thread, so
+    the hot path here is a dict lookup, a bisect and three additions.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], list[int]] = {}
+        # (method, route) -> [bucket counts..., +Inf count, sum of seconds]
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        count = self.counts.get(key)
+        if count is None:
+            count = self.counts[key] = [0]
+        count[0] += 1
+        hist = self.latency.get((method, route))
+        if hist is None:
+            hist = self.latency[(method, route)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        hist[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        hist[-1] += seconds
+
+    def collect(self):
+        requests = CounterMetricFamily("streamkeeper_http_requests",
+                                       "HTTP requests by method, route template and status",
+                                       labels=["method", "route", "status"])
+        for (method, route, status), (n,) in list(self.counts.items()):
+            requests.add_metric([method, route, str(status)], n)
+        yield requests
+        latency = HistogramMetricFamily("streamkeeper_http_request_duration_seconds",
+                                        "Time to answer an HTTP request, by method and route template",
+                                        labels=["method", "route"])
+        for (method, route), hist in list(self.latency.items()):
+            cumulative, buckets = 0.0, []
+            for bound, n in zip((*map(str, LATENCY_BUCKETS), "+Inf"), hist[:-1]):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            latency.add_metric([method, route], buckets, hist[-1])
+        yield latency
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.requests = Counter("streamkeeper_http_requests", "HTTP requests by method, route template and status",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("streamkeeper_http_request_duration_seconds",
-                                 "Time to answer an HTTP request, by method and route template",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.http = _HttpCollector()
+        r.register(self.http)
         self.admissions = Counter("streamkeeper_admissions", "Sessions started, by application",
                                   ["application"], registry=r)
         self.denials = Counter("streamkeeper_denials", "Session starts refused by a policy, by application",
@@ -42,17 +84,7 @@ class Metrics:
                                 "Sessions that ran out without being stopped, counted when forgotten, by application",
                                 ["application"], registry=r)
         self.active = Gauge("streamkeeper_active_sessions", "Sessions live right now (all processes)", registry=r)
-        # Label lookups cost more than the increments; cache the children on the hot path.
-        self._http: dict[tuple[str, str, int], tuple] = {}
-
-    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._http.get(key)
-        if children is None:
-            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
-            self._http[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.observe_request = self.http.observe
 
     def record(self, events: list[tuple[str, str]]) -> None:
         for outcome, app_id in events:
