@@ -116,6 +116,16 @@ async def oxm(tmp_path, clock, es_keys, catalog_db):
 
 
 @pytest.fixture
+async def oxm_stores(tmp_path, clock, es_keys, store):
+    """The app (SQLite catalog) on each session store: embedded, and Redis."""
+    api = await start_oxm(tmp_path, clock, es_keys, {}, **store)
+    try:
+        yield api
+    finally:
+        await api.running.__aexit__(None, None, None)
+
+
+@pytest.fixture
 async def oxm_lite(tmp_path, clock, es_keys):
     """The app on SQLite only, for tests about the session store rather than the catalog."""
     api = await start_oxm(tmp_path, clock, es_keys, {}, trusted_proxies="10.0.0.0/8")

@@ -83,7 +83,8 @@ async def test_stopped_frees_the_slot_and_records_progress(oxm):
     assert progress.json()["progress"] == 321
 
 
-async def test_a_stream_is_gone_after_two_minutes_plus_grace(oxm):
+async def test_a_stream_is_gone_after_two_minutes_plus_grace(oxm_stores):
+    oxm = oxm_stores
     assert (await oxm.set_policy(1, 0, 0)).status_code == 200
     assert (await oxm.streaming("ann", "movie-1", device="tv")).status_code == 204
     oxm.clock.advance(149)
@@ -94,7 +95,8 @@ async def test_a_stream_is_gone_after_two_minutes_plus_grace(oxm):
     assert (await oxm.streaming("ann", "movie-2", device="tv")).status_code == 204
 
 
-async def test_policy_tightened_mid_stream_refuses_the_newest_at_its_next_heartbeat(oxm):
+async def test_policy_tightened_mid_stream_refuses_the_newest_at_its_next_heartbeat(oxm_stores):
+    oxm = oxm_stores
     for asset, device in (("a", "tv"), ("b", "phone"), ("c", "tablet")):
         assert (await oxm.streaming("ann", asset, device=device)).status_code == 204
         oxm.clock.advance(1)
@@ -165,8 +167,8 @@ async def test_streams_are_kept_apart_per_tenant(oxm):
     assert acme.json() == {"a": 1}
 
 
-async def test_200_racing_devices_against_max_devices_2_admit_exactly_2(oxm_lite):
-    oxm = oxm_lite
+async def test_200_racing_devices_against_max_devices_2_admit_exactly_2(oxm_stores):
+    oxm = oxm_stores
     assert (await oxm.set_policy(0, 0, 2)).status_code == 200
     headers = oxm.auth("racer")
 
