@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", help="manage tenants, policies and applications")
     admin.add_argument("--data-dir")
     kinds = admin.add_subparsers(dest="kind", required=True)
+    from .hmp.accounts.cli import register as register_accounts
+
+    register_accounts(kinds)
     apply = kinds.add_parser("apply", help="create or replace everything a TOML file lists")
     apply.add_argument("file")
     apply.set_defaults(action="apply")
