@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from . import __version__
 from .admin.config_file import DEMO, load_config
@@ -159,7 +160,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = getattr(exc, "headers", None)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
         if hmp_api.is_hmp(request):
             return hmp_api.render_http(exc.status_code, exc.detail, headers)
         if request.url.path.startswith("/v2/"):
@@ -171,6 +174,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             return from_http_status(exc.status_code, str(exc.detail)).response()
         return JSONResponse({"code": "http-error", "message": str(exc.detail)}, status_code=exc.status_code,
                             headers=headers)
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
+    """Every method some route accepts at this path (Starlette only names the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches({**scope, "method": "GET"})[0] != Match.NONE:
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 def _install_openapi(app: FastAPI) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 _obligation = {
     "type": "object",
     "properties": {
@@ -110,7 +112,12 @@ _FORM = {
         "required": False,
         "content": {
             "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 2048}},
+                "schema": {
+                    "type": "object",
+                    "maxProperties": 64,
+                    "propertyNames": {"minLength": 1, "maxLength": 128},
+                    "additionalProperties": {"type": "string", "maxLength": 2048},
+                },
             }
         },
     }
@@ -124,6 +131,7 @@ METADATA: dict[str, Any] = {
     },
 }
 INIT: dict[str, Any] = {
+    "response_class": Response,
     "summary": "Start a session",
     "status_code": 202,
     "responses": {
@@ -145,6 +153,7 @@ INIT: dict[str, Any] = {
     },
 }
 HEARTBEAT: dict[str, Any] = {
+    "response_class": Response,
     "summary": "Keep a session alive (metadata may be added, not changed)",
     "status_code": 202,
     "responses": {
@@ -158,6 +167,7 @@ HEARTBEAT: dict[str, Any] = {
     "openapi_extra": _FORM,
 }
 DELETE: dict[str, Any] = {
+    "response_class": Response,
     "summary": "Stop a session",
     "status_code": 202,
     "responses": {
