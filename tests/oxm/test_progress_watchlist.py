@@ -159,3 +159,15 @@ async def test_unknown_oxm_path_and_method_answer_in_oxm_form(oxm_lite):
     assert r.json()["code"] == 1101
     bad = await oxm.client.get(TOWATCH, params={"full": "maybe"}, headers=oxm.auth("ann"))
     assert (bad.status_code, bad.json()["code"]) == (400, 1100)
+
+
+async def test_control_characters_in_ids_are_400_on_every_database(oxm):
+    for method, path in (("GET", f"{STREAMS}/a%00b"), ("DELETE", f"{STREAMS}/a%00b"),
+                         ("PUT", f"{STREAMS}/a%00b/streaming"), ("PUT", f"{STREAMS}/a%01b/stopped"),
+                         ("PUT", f"{TOWATCH}/a%00b"), ("DELETE", f"{TOWATCH}/a%00b"),
+                         ("PUT", f"{STREAMS}/a/streaming?device=t%00v"), ("GET", f"{TOWATCH}?userId=a%00b")):
+        r = await oxm.client.request(method, path, headers=oxm.auth("ann", admin=True))
+        assert (r.status_code, r.json()["code"]) == (400, 1100), (method, path)
+    nul_user = oxm.token("ann", sub="a\x00b")
+    r = await oxm.client.get(f"{STREAMS}/history", headers={"Authorization": f"Bearer {nul_user}"})
+    assert (r.status_code, r.json()["code"]) == (401, 1001)

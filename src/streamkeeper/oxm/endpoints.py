@@ -24,7 +24,7 @@ from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
 from .assets import AssetCatalog
-from .service import MAX_ID, MAX_PROGRESS, OxmService
+from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS, OxmService, check_id
 from .tokens import Principal
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,15 @@ def _json(status: int, body: Any) -> Response:
 
 
 def asset_path():
-    return Path(min_length=1, max_length=MAX_ID, description="Asset id")
+    return Path(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN, description="Asset id")
+
+
+def tenant_path():
+    return Path(max_length=MAX_ID, pattern=ID_PATTERN, description="Tenant id")
 
 
 def user_query():
-    return Query(None, alias="userId", min_length=1, max_length=MAX_ID,
+    return Query(None, alias="userId", min_length=1, max_length=MAX_ID, pattern=ID_PATTERN,
                  description="Another user of your tenant (tenant admins only); yourself by default")
 
 
@@ -81,13 +85,13 @@ def user_query():
 
 
 @api.get("/streampolicy/{tenant}", **doc.GET_POLICY)
-async def get_stream_policy(request: Request, tenant: str = Path(max_length=MAX_ID), who: Principal = Caller):
+async def get_stream_policy(request: Request, tenant: str = tenant_path(), who: Principal = Caller):
     limits = await _service(request).stream_policy(who, tenant)
     return _json(200, limits.to_wire())
 
 
 @api.put("/streampolicy/{tenant}", **doc.PUT_POLICY)
-async def put_stream_policy(request: Request, tenant: str = Path(max_length=MAX_ID), who: Principal = Caller):
+async def put_stream_policy(request: Request, tenant: str = tenant_path(), who: Principal = Caller):
     limits = await _service(request).set_stream_policy(who, tenant, await request.body())
     return _json(200, limits.to_wire())
 
@@ -148,8 +152,8 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
             device = value
         elif key == "progress" and value:
             progress = value
-    if device is not None and len(device) > MAX_ID:
-        raise errors.bad_request(f"device must be at most {MAX_ID} characters")
+    if device is not None:
+        check_id(device, "device")
     number = None
     if progress is not None:
         if not progress.isascii() or not progress.isdigit() or len(progress) > 13 or int(progress) > MAX_PROGRESS:
@@ -161,9 +165,7 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
 
 
 def _asset(asset: str) -> str:
-    if not asset or len(asset) > MAX_ID:
-        raise errors.bad_request(f"assetID must be 1 to {MAX_ID} characters")
-    return asset
+    return check_id(asset, "assetID")
 
 
 @api.put("/streams/{assetID}/streaming", status_code=204, **doc.STREAMING)

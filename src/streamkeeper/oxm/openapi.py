@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from .errors import ERROR_SCHEMA
-from .service import MAX_ID, MAX_PROGRESS
+from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS
 
 _JSON = "application/json"
 
@@ -90,9 +90,9 @@ _SECURITY = [{"oxmBearer": []}]
 def _stream_parameters() -> list[dict[str, Any]]:
     return [
         {"name": "assetID", "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID}},
+         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": ID_PATTERN}},
         {"name": "device", "in": "query", "required": False,
-         "schema": {"type": "string", "maxLength": MAX_ID},
+         "schema": {"type": "string", "maxLength": MAX_ID, "pattern": ID_PATTERN},
          "description": "Device name or id; the client address when absent"},
         {"name": "progress", "in": "query", "required": False,
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_PROGRESS},

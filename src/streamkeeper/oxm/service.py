@@ -8,6 +8,7 @@ token keys live in the catalog database.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
@@ -33,6 +34,9 @@ from .tokens import KeyRing, Principal, TokenKey
 # A player calls `streaming` at least every two minutes; the store adds its grace period.
 STREAM_INTERVAL = 120
 MAX_ID = 256
+# Ids are free text, but never control characters (PostgreSQL refuses NUL in text).
+ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,256}$"
+_ID = re.compile(ID_PATTERN)
 MAX_PROGRESS = 10**12
 
 
@@ -49,8 +53,8 @@ def to_ns(t: float) -> int:
 
 
 def check_id(value: str, what: str) -> str:
-    if not value or len(value) > MAX_ID:
-        raise errors.bad_request(f"{what} must be 1 to {MAX_ID} characters")
+    if not _ID.match(value):
+        raise errors.bad_request(f"{what} must be 1 to {MAX_ID} characters, none of them control characters")
     return value
 
 

@@ -12,6 +12,7 @@ token rather than once per heartbeat.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -28,6 +29,7 @@ ADMIN_ROLE = "admin"
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_CHARS = 8192
 _CACHE_SIZE = 10_000
+_USER = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
 _DECODE_OPTIONS: Any = {
     "verify_exp": False,  # checked against our clock below
     "verify_nbf": False,
@@ -154,7 +156,7 @@ class KeyRing:
 
 def _principal(claims: dict[str, Any], invalid: errors.OxmError) -> Principal:
     user, tenant, roles = claims.get("sub"), claims.get(TENANT_CLAIM), claims.get(ROLES_CLAIM, [])
-    if not isinstance(user, str) or not user or len(user) > 256:
+    if not isinstance(user, str) or not _USER.match(user):
         raise invalid
     if isinstance(roles, str):
         roles = roles.split()
