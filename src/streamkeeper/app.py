@@ -70,10 +70,11 @@ def features() -> list[ModuleType]:
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .hmp import api as hmp
+    from .media import feature as media
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [cm, admin, ops, oxm, hmp]
+    return [cm, admin, ops, oxm, media, hmp]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:

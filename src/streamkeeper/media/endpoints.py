@@ -1,0 +1,404 @@
+"""The `/apis` endpoints that move media: recordings, thumbnails, downloads, streams.
+
+Thin: each one checks the caller with the catalog's guards, asks the
+:class:`~streamkeeper.media.engine.MediaEngine` to act, and records in the
+catalog what became of the video.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..hmp.assets import service as assets
+from ..hmp.collections import page
+from ..hmp.deps import Db, User, get_clock, json_only
+from ..hmp.errors import (
+    ADDRESS_PORT_IN_USE, ASSET_NOT_FOUND, BEING_PROCESSED, INSUFFICIENT_SPACE, MULTI_SOURCES_STREAM,
+    NO_RECORDING_ACTIVE, RECORDING_IN_PROGRESS, RECORDING_NOT_FOUND, SERVICE_UNAVAILABLE, SESSION_HAS_NO_SOURCE,
+    STREAM_NOT_FOUND, THUMBNAIL_NOT_FOUND, TRACK_NOT_FOUND, HmpError, invalid,
+)
+from ..hmp.permissions.guard import load, require, visible
+from ..hmp.permissions.rights import Principal
+from ..hmp.sessions import service as sessions
+from ..hmp.sessions.models import SessionRow
+from ..hmp.sources import service as sources
+from .engine import MediaEngine, MultiSourceStream, NoSource, NotActive, TrackNotFound
+from .ingest import PortConflict
+from .recorder import InsufficientSpace
+from .thumbnails import ThumbnailNotFound
+
+router = APIRouter(prefix="/apis", dependencies=[Depends(json_only)])
+
+
+def engine_of(request: Request) -> MediaEngine:
+    return request.app.state.hmp_media
+
+
+def _object(body: Any) -> dict:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    return body
+
+
+def _jpeg(make) -> Response:
+    try:
+        return Response(make(), media_type="image/jpeg")
+    except ThumbnailNotFound:
+        raise HmpError(THUMBNAIL_NOT_FOUND) from None
+    except TrackNotFound:
+        raise HmpError(TRACK_NOT_FOUND) from None
+
+
+def _size(request: Request) -> tuple[int | None, int | None]:
+    """Optional ``width``/``height`` query parameters (our addition), 16 to 4096 pixels."""
+    out = []
+    for name in ("width", "height"):
+        raw = request.query_params.get(name)
+        if raw is None:
+            out.append(None)
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            raise invalid(f"{name} must be an integer") from None
+        if not 16 <= value <= 4096:
+            raise invalid(f"{name} must be between 16 and 4096")
+        out.append(value)
+    return out[0], out[1]
+
+
+# -- recordings ------------------------------------------------------------------------------------
+
+@router.get("/sessions/{object_id}/recordings", tags=["Sessions"])
+async def session_recordings(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await load(db, user, sessions.KIND, object_id, "RECORD")
+    engine = engine_of(request)
+    return page(request, [r.view() for r in engine.recordings.values() if r.session_id == object_id])
+
+
+@router.post("/sessions/{object_id}/recordings", tags=["Sessions"], status_code=201)
+async def start_recording(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                          db: AsyncSession = Db):
+    session, _ = await load(db, user, sessions.KIND, object_id, "RECORD")
+    data = _object(body)
+    engine = engine_of(request)
+    if engine.session_recording(object_id):
+        raise HmpError(RECORDING_IN_PROGRESS)
+    ordered = (await sessions.source_ids(db, [object_id]))[object_id]
+    wanted = data.get("recorders")
+    if wanted is not None:
+        if not isinstance(wanted, list) or not all(isinstance(r, dict) and isinstance(r.get("source"), str)
+                                                   for r in wanted):
+            raise invalid("recorders must be a list of {\"source\": id} objects")
+        listed = {r["source"] for r in wanted}
+        ordered = [sid for sid in ordered if sid in listed]  # sources not in the session are ignored
+    if not ordered:
+        raise HmpError(SESSION_HAS_NO_SOURCE)
+    now = get_clock(request)()
+    return {"data": await record_session(db, engine, session, ordered, user, now)}
+
+
+async def record_session(db: AsyncSession, engine: MediaEngine, session: SessionRow, source_ids: list[str],
+                         user: Principal | None, now: float) -> dict:
+    """Register the video and start writing its tracks (also used by scheduled events)."""
+    title = f"{session.title} - {datetime.fromtimestamp(now, timezone.utc):%d/%m/%Y, %H:%M}"
+    row = await assets.create(db, title=title, now=now, creator=user, description=session.description,
+                              session_id=session.id, state="recording", track_count=len(source_ids))
+    try:
+        active = engine.start_recording(row.id, session.id, source_ids, username=user.username if user else "",
+                                        title=title, ctime=int(now))
+    except (InsufficientSpace, NotActive, NoSource) as exc:
+        await db.delete(row)
+        await db.commit()
+        if isinstance(exc, InsufficientSpace):
+            raise HmpError(INSUFFICIENT_SPACE) from None
+        if isinstance(exc, NoSource):
+            raise HmpError(SESSION_HAS_NO_SOURCE) from None
+        raise HmpError(SERVICE_UNAVAILABLE, str(exc)) from None
+    await assets.update_media(db, row.id, now, media_path=str(engine.video_dir(row.id)))
+    return active.view()
+
+
+async def finish_recording(db: AsyncSession, engine: MediaEngine, asset_id: str, now: float) -> None:
+    duration, count = engine.stop_recording(asset_id)
+    await assets.update_media(db, asset_id, now, state="ready", duration=round(duration, 3), movie_track_count=count)
+
+
+async def _active(request: Request, db: AsyncSession, user: Principal, recording_id: str, action: str):
+    engine = engine_of(request)
+    if recording_id not in engine.recordings:
+        raise HmpError(RECORDING_NOT_FOUND)
+    try:
+        row, _ = await load(db, user, assets.KIND, recording_id, action)
+    except HmpError as exc:
+        if exc.kind == ASSET_NOT_FOUND:
+            raise HmpError(RECORDING_NOT_FOUND) from None
+        raise
+    return engine, row
+
+
+@router.get("/recordings", tags=["Recordings"])
+async def list_recordings(request: Request, user: Principal = User, db: AsyncSession = Db):
+    engine = engine_of(request)
+    mine = {row.id for row, _ in await visible(db, user, assets.KIND)}
+    return page(request, [r.view() for r in engine.recordings.values() if r.id in mine])
+
+
+@router.get("/recordings/{recording_id}", tags=["Recordings"])
+async def get_recording(recording_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    engine, _ = await _active(request, db, user, recording_id, "VIEW")
+    return {"data": engine.recording(recording_id).view()}
+
+
+@router.put("/recordings/{recording_id}", tags=["Recordings"])
+async def change_recording(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                           db: AsyncSession = Db):
+    engine, _ = await _active(request, db, user, recording_id, "RECORD")
+    state = _object(body).get("state")
+    if state not in ("PAUSED", "RECORDING"):
+        raise invalid("State should be either 'RECORDING' or 'PAUSED'")
+    return {"data": engine.set_recording_state(recording_id, state).view()}
+
+
+@router.delete("/recordings/{recording_id}", tags=["Recordings"])
+async def stop_recording(recording_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    engine, _ = await _active(request, db, user, recording_id, "RECORD")
+    await finish_recording(db, engine, recording_id, get_clock(request)())
+    return Response(status_code=200)
+
+
+@router.post("/recordings/{recording_id}/hotmarks", tags=["Recordings"], status_code=201)
+async def recording_hotmark(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                            db: AsyncSession = Db):
+    engine = engine_of(request)
+    row, _ = await load(db, user, assets.KIND, recording_id, "EDIT")
+    if recording_id not in engine.recordings:
+        raise HmpError(NO_RECORDING_ACTIVE, f"'{recording_id}' is not an active recording")
+    data = _object(body)
+    if data.get("timestamp") is None:
+        # "now" on the recording's own clock: paused spans do not count
+        data = {**data, "timestamp": int(engine.recording_position(recording_id) * 1000)}
+    return {"data": await assets.create_hotmark(db, user, row, data, get_clock(request)())}
+
+
+# -- thumbnails ------------------------------------------------------------------------------------
+
+@router.get("/sources/{object_id}/thumbnail", tags=["Sources"])
+async def source_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await load(db, user, sources.KIND, object_id, "VIEW")
+    width, height = _size(request)
+    return _jpeg(lambda: engine_of(request).source_thumbnail(object_id, width, height))
+
+
+@router.get("/sessions/{object_id}/thumbnail", tags=["Sessions"])
+async def session_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await load(db, user, sessions.KIND, object_id, "VIEW")
+    width, height = _size(request)
+    first = (await sessions.source_ids(db, [object_id]))[object_id][:1]
+    if not first:
+        raise HmpError(THUMBNAIL_NOT_FOUND)
+    return _jpeg(lambda: engine_of(request).source_thumbnail(first[0], width, height))
+
+
+@router.get("/assets/{object_id}/thumbnail", tags=["Recordings"])
+async def asset_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "VIEW")
+    width, height = _size(request)
+    return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, None, width, height))
+
+
+@router.get("/assets/{object_id}/tracks/{track_id}/thumbnail", tags=["Recordings"])
+async def track_thumbnail(object_id: str, track_id: str, request: Request, user: Principal = User,
+                          db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "VIEW")
+    if not track_id.isdigit():
+        raise HmpError(TRACK_NOT_FOUND)
+    width, height = _size(request)
+    return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, int(track_id), width, height))
+
+
+@router.put("/assets/{object_id}/thumbnail", tags=["Recordings"])
+async def set_thumbnail(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                        db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "EDIT")
+    data = _object(body)
+    data = _object(data.get("data")) if "data" in data else data
+    ts, track = data.get("timestamp"), data.get("trackId")
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts < 0:
+        raise invalid("timestamp must be a non-negative number of milliseconds")
+    if isinstance(track, bool) or not isinstance(track, int):
+        raise invalid("trackId must be an integer")
+    try:
+        engine_of(request).set_poster(object_id, track, ts / 1000)
+    except TrackNotFound:
+        raise HmpError(TRACK_NOT_FOUND) from None
+    return Response(status_code=200)
+
+
+# -- downloads -------------------------------------------------------------------------------------
+
+@router.get("/assets/{object_id}/download", tags=["Recordings"])
+async def download(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    row, _ = await load(db, user, assets.KIND, object_id, "DOWNLOAD")
+    file_type = request.query_params.get("fileType", "ts")
+    if file_type not in ("ts", "mp4"):
+        raise invalid("fileType must be ts or mp4")
+    engine = engine_of(request)
+    if row.state != "ready" or not engine.tracks(object_id):
+        raise HmpError(BEING_PROCESSED)
+    headers = {"Content-Disposition": f'attachment; filename="{object_id}.zip"'}
+    # A sync generator: Starlette pulls it in a worker thread, a chunk at a time.
+    return StreamingResponse(engine.download(object_id, file_type), media_type="application/zip", headers=headers)
+
+
+# -- streams ---------------------------------------------------------------------------------------
+
+def _address(value: Any, name: str = "address") -> str:
+    if not isinstance(value, str):
+        raise invalid(f"{name} must be an IPv4 address")
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise invalid(f"{name} must be an IPv4 address") from None
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise invalid("port must be an integer between 1 and 65535")
+    return value
+
+
+@router.get("/assets/{object_id}/streams", tags=["Recordings"])
+async def asset_streams(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "STREAM")
+    return page(request, [s.view() for s in engine_of(request).streams.values() if s.asset_id == object_id])
+
+
+@router.post("/assets/{object_id}/streams", tags=["Recordings"], status_code=201)
+async def create_stream(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                        db: AsyncSession = Db):
+    row, _ = await load(db, user, assets.KIND, object_id, "STREAM")
+    data = _object(body)
+    engine = engine_of(request)
+    tracks = engine.tracks(object_id)
+    if row.state != "ready" or not tracks:
+        raise HmpError(BEING_PROCESSED)
+    destinations = data.get("destinations")
+    if destinations is not None:
+        if not isinstance(destinations, list) or not destinations or not all(isinstance(d, dict) for d in destinations):
+            raise invalid("destinations must be a non-empty list of {trackId, address, port}")
+        wanted = []
+        for d in destinations:
+            track = d.get("trackId")
+            if isinstance(track, bool) or not isinstance(track, int):
+                raise invalid("trackId must be an integer")
+            wanted.append((track, _address(d.get("address")), _port(d.get("port"))))
+    elif len(tracks) > 1:
+        raise HmpError(MULTI_SOURCES_STREAM)
+    else:
+        wanted = [(1, _address(data.get("address")), _port(data.get("port")))]
+    ttl = data.get("ttl", 16)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 255:
+        raise invalid("ttl must be an integer between 0 and 255")
+    state = data.get("state", "playing")
+    if state not in ("playing", "paused"):
+        raise invalid(f"Invalid state {state}")
+    for _, host, port in wanted:
+        holder = engine.port_in_use(host, port)
+        if holder and holder.startswith("source"):
+            raise HmpError(ADDRESS_PORT_IN_USE, "Address or port already in use by a source")
+    try:
+        active = await engine.start_stream(object_id, wanted, username=user.username, ttl=ttl, state=state)
+    except PortConflict:
+        raise HmpError(ADDRESS_PORT_IN_USE) from None
+    except TrackNotFound:
+        raise HmpError(TRACK_NOT_FOUND) from None
+    except MultiSourceStream:
+        raise HmpError(MULTI_SOURCES_STREAM) from None
+    return {"data": active.view()}
+
+
+def _stream(request: Request, stream_id: str, asset_id: str | None = None):
+    try:
+        active = engine_of(request).stream(stream_id)
+    except NotActive:
+        raise HmpError(STREAM_NOT_FOUND) from None
+    if asset_id is not None and active.asset_id != asset_id:
+        raise HmpError(STREAM_NOT_FOUND)
+    return active
+
+
+@router.get("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
+async def asset_stream(object_id: str, stream_id: str, request: Request, user: Principal = User,
+                       db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "STREAM")
+    return {"data": _stream(request, stream_id, object_id).view()}
+
+
+@router.delete("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
+async def delete_asset_stream(object_id: str, stream_id: str, request: Request, user: Principal = User,
+                              db: AsyncSession = Db):
+    await load(db, user, assets.KIND, object_id, "STREAM")
+    _stream(request, stream_id, object_id)
+    await engine_of(request).stop_stream(stream_id)
+    return Response(status_code=200)
+
+
+async def _stream_for(request: Request, db: AsyncSession, user: Principal, stream_id: str):
+    active = _stream(request, stream_id)
+    await load(db, user, assets.KIND, active.asset_id, "STREAM")
+    return active
+
+
+@router.get("/streams", tags=["Streams"])
+async def list_streams(request: Request, user: Principal = User, db: AsyncSession = Db):
+    require(user, "System", "VIEW")
+    return page(request, [s.view() for s in engine_of(request).streams.values()])
+
+
+@router.get("/streams/{stream_id}", tags=["Streams"])
+async def get_stream(stream_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    return {"data": (await _stream_for(request, db, user, stream_id)).view()}
+
+
+@router.put("/streams/{stream_id}", tags=["Streams"])
+async def change_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                        db: AsyncSession = Db):
+    await _stream_for(request, db, user, stream_id)
+    state = _object(body).get("state")
+    if state not in (None, "playing", "paused"):
+        raise invalid(f"Invalid state {state}")
+    return {"data": engine_of(request).set_stream_state(stream_id, state).view()}
+
+
+@router.delete("/streams/{stream_id}", tags=["Streams"])
+async def stop_stream(stream_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
+    await _stream_for(request, db, user, stream_id)
+    await engine_of(request).stop_stream(stream_id)
+    return Response(status_code=200)
+
+
+@router.post("/streams/{stream_id}/seek", tags=["Streams"])
+async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+                      db: AsyncSession = Db):
+    await _stream_for(request, db, user, stream_id)
+    t = _object(body).get("time")
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**31:
+        raise invalid("time must be a non-negative number of seconds")
+    engine_of(request).seek_stream(stream_id, float(t))
+    return {"data": {"time": t}}
+
+
+async def all_source_rows(db: AsyncSession):
+    from ..hmp.sources.models import SourceRow
+
+    return (await db.scalars(select(SourceRow))).all()

@@ -1,0 +1,377 @@
+"""The media engine as one object: live sources, recordings, videos on disk, re-streams.
+
+It is what the `/apis` catalog talks to (it implements the catalog's
+``MediaBackend`` protocol and more). It knows nothing of HTTP or of the
+database: callers pass identifiers and source descriptions, and get back
+plain values or the domain exceptions of the media modules.
+
+Files: ``<data_dir>/media/videos/<asset id>/track-<n>.ts`` (n = position
+of the source in the session, from 1), next to ``recording.json``
+(recording state, HotMarks), ``tracks.json`` (source of each track) and
+``poster.json`` (chosen thumbnail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
+from .recorder import MIN_FREE_BYTES, Recording, recover, save_json
+from .remux import download_entries, zip_stream
+from .restream import Destination, Stream, claim_destinations
+from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_from_file
+
+log = logging.getLogger(__name__)
+
+
+class NotActive(Exception):
+    """No active recording / stream with that id."""
+
+
+class NoSource(Exception):
+    """A recording needs at least one source."""
+
+
+class MultiSourceStream(Exception):
+    """A video of several tracks needs a destination per track."""
+
+
+class TrackNotFound(Exception):
+    pass
+
+
+def spec_of(source: dict, interface: str | None = None) -> SourceSpec:
+    """The catalog's source object in media terms."""
+    return SourceSpec(
+        type=str(source.get("type", "UDP")).upper(), port=int(source["port"]),
+        host=source.get("host") or None, multicast=bool(source.get("multicast")),
+        interface=interface, mode=str(source.get("mode") or "LISTENER").upper(),
+        latency=source.get("latency"), passphrase=source.get("passphrase") or None,
+    )
+
+
+@dataclass
+class ActiveRecording:
+    id: str
+    session_id: str
+    source_ids: list[str]
+    recording: Recording
+    username: str = ""
+    title: str = ""
+    ctime: int = 0
+
+    def view(self) -> dict:
+        state = "PAUSED" if self.recording.state == "paused" else "RECORDING"
+        return {
+            "id": self.id, "session": self.session_id, "username": self.username, "state": state,
+            "duration": round(self.recording.position, 3), "ctime": self.ctime, "title": self.title,
+            "recorders": [{"source": sid, "chunk": f"asset-chunk://{self.id}/{i}/0/0", "id": str(i), "state": state}
+                          for i, sid in enumerate(self.source_ids, start=1)],
+        }
+
+
+@dataclass
+class ActiveStream:
+    id: str
+    asset_id: str
+    stream: Stream
+    destinations: list[tuple[int, Destination]]
+    username: str = ""
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+    def view(self) -> dict:
+        dests = [{"trackId": t, "address": d.host, "port": d.port} for t, d in self.destinations]
+        single = len(dests) == 1
+        return {"id": self.id, "asset": self.asset_id, "username": self.username,
+                "address": dests[0]["address"] if single else "multiple", "port": dests[0]["port"] if single else 0,
+                "state": "paused" if self.stream.state == "paused" else "playing", "destinations": dests}
+
+
+class MediaEngine:
+    def __init__(self, data_dir: str | Path, *, interface: str | None = None,
+                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES) -> None:
+        self.root = Path(data_dir) / "media"
+        self.videos = self.root / "videos"
+        self.interface = interface
+        self.clock = clock
+        self.min_free = min_free
+        self.registry = PortRegistry()
+        self.ingests: dict[str, Ingest] = {}
+        self.specs: dict[str, SourceSpec] = {}
+        self.live: dict[str, LiveThumbnails] = {}
+        self.source_errors: dict[str, str] = {}
+        self.recordings: dict[str, ActiveRecording] = {}
+        self.streams: dict[str, ActiveStream] = {}
+
+    # -- the catalog's MediaBackend protocol ------------------------------------
+
+    def source_status(self, source_id: str) -> tuple[bool, int]:
+        ingest = self.ingests.get(source_id)
+        return (ingest.active, ingest.bitrate) if ingest else (False, 0)
+
+    def session_recording(self, session_id: str) -> bool:
+        return any(r.session_id == session_id for r in self.recordings.values())
+
+    def asset_streaming(self, asset_id: str) -> bool:
+        return any(s.asset_id == asset_id for s in self.streams.values())
+
+    async def source_saved(self, source: dict) -> None:
+        """Start receiving a new source; re-tune one whose network settings changed."""
+        sid = source["id"]
+        spec = spec_of(source, self.interface)
+        if self.specs.get(sid) == spec and sid in self.ingests:
+            return
+        await self._stop_source(sid)
+        try:
+            self.registry.claim(spec.port_key(), f"source {sid}")
+            ingest = make_ingest(spec)
+            await ingest.start()
+        except (PortConflict, OSError, ValueError) as exc:
+            self.registry.release(f"source {sid}")
+            self.source_errors[sid] = str(exc)
+            log.warning("source %s not received: %s", sid, exc)
+            return
+        self.source_errors.pop(sid, None)
+        self.specs[sid] = spec
+        self.ingests[sid] = ingest
+        live = self.live[sid] = LiveThumbnails(ingest.analyzer)
+        ingest.subscribe(live)
+
+    async def source_deleted(self, source_id: str) -> None:
+        await self._stop_source(source_id)
+
+    async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
+        for s in [s for s in self.streams.values() if s.asset_id == asset_id]:
+            await self.stop_stream(s.id)
+        directory = Path(media_path) if media_path else self.videos / asset_id
+        if directory.is_dir() and self.root in directory.resolve().parents:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    async def _stop_source(self, source_id: str) -> None:
+        ingest = self.ingests.pop(source_id, None)
+        self.specs.pop(source_id, None)
+        self.live.pop(source_id, None)
+        self.registry.release(f"source {source_id}")
+        if ingest is not None:
+            await ingest.stop()
+
+    def port_in_use(self, host: str, port: int) -> str | None:
+        """Who holds a destination (a stream) or its local port (a source), if anyone."""
+        for key in Destination(host, port).keys():
+            holder = self.registry.holder(key)
+            if holder:
+                return holder
+        return None
+
+    # -- live sources --------------------------------------------------------------
+
+    def source_thumbnail(self, source_id: str, width: int | None = None, height: int | None = None) -> bytes:
+        live = self.live.get(source_id)
+        if live is None:
+            raise ThumbnailNotFound("source is not being received")
+        return live.jpeg(width, height)
+
+    # -- recordings ----------------------------------------------------------------
+
+    def video_dir(self, asset_id: str) -> Path:
+        return self.videos / asset_id
+
+    def start_recording(self, asset_id: str, session_id: str, source_ids: list[str], *, username: str = "",
+                        title: str = "", ctime: int | None = None) -> ActiveRecording:
+        """Record the given sources (in session order) into the video's directory."""
+        if not source_ids:
+            raise NoSource("the session has no source to record")
+        directory = self.video_dir(asset_id)
+        ingests = {}
+        for i, sid in enumerate(source_ids, start=1):
+            ingest = self.ingests.get(sid)
+            if ingest is None:
+                raise NotActive(f"source {sid} is not being received")
+            ingests[f"track-{i}"] = ingest
+        rec = Recording(directory, asset_id, ingests, clock=self.clock, min_free=self.min_free)
+        save_json(directory / "tracks.json", {f"track-{i}": sid for i, sid in enumerate(source_ids, start=1)})
+        active = ActiveRecording(asset_id, session_id, list(source_ids), rec, username, title,
+                                 int(self.clock() if ctime is None else ctime))
+        self.recordings[asset_id] = active
+        return active
+
+    def recording(self, asset_id: str) -> ActiveRecording:
+        try:
+            return self.recordings[asset_id]
+        except KeyError:
+            raise NotActive(asset_id) from None
+
+    def set_recording_state(self, asset_id: str, state: str) -> ActiveRecording:
+        active = self.recording(asset_id)
+        if state == "PAUSED":
+            active.recording.pause()
+        elif state == "RECORDING":
+            active.recording.resume()
+        else:
+            raise ValueError("State should be either 'RECORDING' or 'PAUSED'")
+        return active
+
+    def recording_position(self, asset_id: str) -> float | None:
+        """Seconds recorded so far (pauses excluded), for HotMarks without a timestamp."""
+        active = self.recordings.get(asset_id)
+        return active.recording.position if active else None
+
+    def stop_recording(self, asset_id: str) -> tuple[float, int]:
+        """Finish a recording; returns (duration in seconds, number of tracks)."""
+        active = self.recordings.pop(asset_id, None)
+        if active is None:
+            raise NotActive(asset_id)
+        infos = active.recording.stop()
+        return max((i.duration for i in infos.values()), default=0.0), len(infos)
+
+    def recover_unfinished(self) -> dict[str, tuple[float, int]]:
+        """At start-up: finalise recordings a previous process left open; {asset id: (duration, tracks)}."""
+        out = {}
+        if not self.videos.is_dir():
+            return out
+        for manifest in self.videos.glob(f"*/{Recording.MANIFEST}"):
+            try:
+                state = json.loads(manifest.read_text()).get("state")
+                if state == "stopped":
+                    continue
+                meta = recover(manifest.parent)
+            except (OSError, ValueError) as exc:
+                log.error("could not recover %s: %s", manifest.parent, exc)
+                continue
+            tracks = meta.tracks.values()
+            out[manifest.parent.name] = (max((t["duration"] for t in tracks), default=0.0), len(meta.tracks))
+        return out
+
+    # -- videos on disk ------------------------------------------------------------
+
+    def tracks(self, asset_id: str) -> list[Path]:
+        directory = self.video_dir(asset_id)
+        return sorted(directory.glob("track-*.ts"), key=lambda p: int(p.stem.split("-")[1]))
+
+    def track(self, asset_id: str, track_id: int) -> Path:
+        path = self.video_dir(asset_id) / f"track-{int(track_id)}.ts"
+        if not path.exists():
+            raise TrackNotFound(f"track {track_id}")
+        return path
+
+    def set_poster(self, asset_id: str, track_id: int, seconds: float) -> None:
+        self.track(asset_id, track_id)
+        save_json(self.video_dir(asset_id) / "poster.json", {"track": int(track_id), "seconds": float(seconds)})
+
+    def video_thumbnail(self, asset_id: str, track_id: int | None = None, width: int | None = None,
+                        height: int | None = None) -> bytes:
+        poster = {"track": 1, "seconds": 0.0}
+        with contextlib.suppress(OSError, ValueError):
+            poster.update(json.loads((self.video_dir(asset_id) / "poster.json").read_text()))
+        if track_id is None:
+            track_id = poster["track"]
+        seconds = poster["seconds"] if track_id == poster["track"] else 0.0
+        try:
+            path = self.track(asset_id, track_id)
+        except TrackNotFound:
+            if track_id == poster["track"] and not self.tracks(asset_id):
+                raise ThumbnailNotFound("no track written yet") from None
+            raise
+        if path.stat().st_size == 0:
+            raise ThumbnailNotFound("no picture recorded yet")
+        try:
+            return thumbnail_from_file(path, seconds, width, height)
+        except ThumbnailNotFound:
+            raise
+        except Exception as exc:  # a recording still without its first keyframe, a damaged file
+            raise ThumbnailNotFound(str(exc)) from exc
+
+    def download(self, asset_id: str, file_type: str = "ts") -> Iterator[bytes]:
+        tracks = self.tracks(asset_id)
+        entries = download_entries([(p.stem, p) for p in tracks], file_type)
+        return zip_stream(entries)
+
+    # -- re-streaming ----------------------------------------------------------------
+
+    async def start_stream(self, asset_id: str, destinations: list[tuple[int, str, int]], *, username: str = "",
+                           ttl: int = 16, state: str = "playing") -> ActiveStream:
+        """Re-stream a video: ``destinations`` are (track id, address, port), one or more per track."""
+        tracks = self.tracks(asset_id)
+        by_track: dict[int, list[Destination]] = {}
+        flat = []
+        for track_id, host, port in destinations:
+            if not 1 <= track_id <= len(tracks):
+                raise TrackNotFound(f"track {track_id}")
+            d = Destination(host, int(port))
+            by_track.setdefault(track_id, []).append(d)
+            flat.append((track_id, d))
+        if len(tracks) > 1 and len(by_track) < 1:
+            raise MultiSourceStream("Multi-Source recordings must have a destination list")
+        stream_id = str(uuid.uuid4())
+        claim_destinations(self.registry, f"stream {stream_id}", [d for _, d in flat])
+        try:
+            stream = Stream([(tracks[t - 1], ds) for t, ds in sorted(by_track.items())], ttl=ttl,
+                            interface=self.interface)
+        except Exception:
+            self.registry.release(f"stream {stream_id}")
+            raise
+        active = ActiveStream(stream_id, asset_id, stream, flat, username)
+        self.streams[stream_id] = active
+        stream.start()
+        if state == "paused":
+            stream.pause()
+        active.task = asyncio.create_task(self._reap(active))
+        return active
+
+    async def _reap(self, active: ActiveStream) -> None:
+        """A stream ends by itself at the end of the video: forget it then."""
+        await active.stream.wait()
+        if self.streams.get(active.id) is active:
+            del self.streams[active.id]
+            self.registry.release(f"stream {active.id}")
+
+    def stream(self, stream_id: str) -> ActiveStream:
+        try:
+            return self.streams[stream_id]
+        except KeyError:
+            raise NotActive(stream_id) from None
+
+    def set_stream_state(self, stream_id: str, state: str | None) -> ActiveStream:
+        active = self.stream(stream_id)
+        if state is None:
+            active.stream.toggle()
+        elif state == "playing":
+            active.stream.resume()
+        elif state == "paused":
+            active.stream.pause()
+        else:
+            raise ValueError(f"Invalid state {state}")
+        return active
+
+    def seek_stream(self, stream_id: str, seconds: float) -> None:
+        self.stream(stream_id).stream.seek(seconds)
+
+    async def stop_stream(self, stream_id: str) -> None:
+        active = self.streams.pop(stream_id, None)
+        if active is None:
+            raise NotActive(stream_id)
+        self.registry.release(f"stream {stream_id}")
+        await active.stream.stop()
+        if active.task is not None:
+            active.task.cancel()
+
+    # -- life cycle ------------------------------------------------------------------
+
+    async def close(self) -> None:
+        for sid in list(self.streams):
+            with contextlib.suppress(NotActive):
+                await self.stop_stream(sid)
+        for aid in list(self.recordings):
+            with contextlib.suppress(Exception):
+                self.stop_recording(aid)
+        for sid in list(self.ingests):
+            await self._stop_source(sid)

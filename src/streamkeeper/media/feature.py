@@ -1,0 +1,155 @@
+"""Mounts the media engine on the app: receivers for every source, crash recovery, events.
+
+At start-up, before the `/apis` feature: the engine becomes
+``app.state.hmp_media`` (the catalog's ``MediaBackend``), recordings a
+killed process left open are finalised into videos, every source in the
+catalog is received, and the event scheduler starts. At shutdown,
+recordings in progress are finished as videos.
+
+``STREAMKEEPER_MULTICAST_INTERFACE`` is the address of the local interface
+on which multicast groups are joined and multicast re-streams are sent. It
+defaults to the loopback address, so that nothing is joined or sent on a
+real network until an operator says which one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+
+from sqlalchemy import select
+
+from .endpoints import finish_recording, record_session, router  # noqa: F401  (router is mounted by the app)
+from .engine import MediaEngine, NotActive
+from .scheduler import JsonStateStore, ScheduledEvent, Scheduler
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+async def startup(app, ctx) -> None:
+    from ..hmp.assets import service as assets
+    from ..hmp.sources import service as sources
+    from ..hmp.sources.models import SourceRow
+
+    interface = os.environ.get("STREAMKEEPER_MULTICAST_INTERFACE") or "127.0.0.1"
+    engine = MediaEngine(ctx.settings.data_dir, interface=interface, clock=time.time)
+    app.state.hmp_media = engine
+    async with ctx.sessions() as db:
+        for asset_id, (duration, count) in engine.recover_unfinished().items():
+            with contextlib.suppress(Exception):  # a video deleted meanwhile: nothing to update
+                await assets.update_media(db, asset_id, ctx.clock(), state="ready", duration=round(duration, 3),
+                                          movie_track_count=count)
+                log.warning("finalised recording %s left open by a previous run (%.1f s)", asset_id, duration)
+        for row in (await db.scalars(select(SourceRow))).all():
+            await engine.source_saved(sources.out(row, engine))
+    runner = EventRunner(app, ctx, engine)
+    app.state.media_events = runner
+    runner.start()
+
+
+async def shutdown(app, ctx) -> None:
+    engine: MediaEngine | None = getattr(app.state, "hmp_media", None)
+    runner = getattr(app.state, "media_events", None)
+    if runner is not None:
+        await runner.stop()
+    if engine is None:
+        return
+    async with ctx.sessions() as db:
+        for asset_id in list(engine.recordings):
+            with contextlib.suppress(Exception):
+                await finish_recording(db, engine, asset_id, ctx.clock())
+    await engine.close()
+
+
+def scheduled(row) -> ScheduledEvent:
+    """A catalog event row as something the scheduler can plan."""
+    days = tuple(DAYS.index(d) for d in (row.type_data or {}).get("days", ())) if row.type == "weekly-recurring" else ()
+    return ScheduledEvent(id=row.id, start=float(row.start_time), duration=float(row.duration or 0),
+                          action=row.command, weekdays=days, parameters={**(row.parameters or {}),
+                                                                          "session": row.session_id})
+
+
+class EventRunner:
+    """Keeps the scheduler in step with the events table and carries out what it decides."""
+
+    def __init__(self, app, ctx, engine: MediaEngine) -> None:
+        self.app, self.ctx, self.engine = app, ctx, engine
+        store = JsonStateStore(engine.root / "events.json")
+        self.scheduler = Scheduler(store, ctx.clock, on_start=self._start, on_end=self._end, grace=300)
+        self._task: asyncio.Task | None = None
+        self._recordings: dict[str, str] = {}  # event id -> asset id it is recording
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="media-events")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.sync()
+                await self.scheduler.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event scheduler tick failed")
+            await asyncio.sleep(TICK)
+
+    async def sync(self) -> None:
+        from ..hmp.events.models import EventRow
+
+        async with self.ctx.sessions() as db:
+            rows = (await db.scalars(select(EventRow))).all()
+        current = {row.id: scheduled(row) for row in rows}
+        for event_id in set(self.scheduler.events) - set(current):
+            self.scheduler.remove(event_id)
+        for event_id, event in current.items():
+            if self.scheduler.events.get(event_id) != event:
+                self.scheduler.put(event)
+
+    async def _start(self, event: ScheduledEvent, occurrence: float) -> None:
+        from ..hmp.sessions import service as sessions
+        from ..hmp.sessions.models import SessionRow
+
+        session_id = event.parameters["session"]
+        async with self.ctx.sessions() as db:
+            session = await db.get(SessionRow, session_id)
+            if session is None:
+                return
+            if event.action == "set-live":
+                session.active = True
+                await db.commit()
+            if event.action == "record" or event.parameters.get("record"):
+                if self.engine.session_recording(session_id):
+                    return  # already being recorded by hand: leave that recording alone
+                ids = (await sessions.source_ids(db, [session_id]))[session_id]
+                try:
+                    view = await record_session(db, self.engine, session, ids, None, self.ctx.clock())
+                except Exception as exc:
+                    log.warning("event %s could not record session %s: %s", event.id, session_id, exc)
+                    return
+                self._recordings[event.id] = view["id"]
+
+    async def _end(self, event: ScheduledEvent, occurrence: float) -> None:
+        from ..hmp.sessions.models import SessionRow
+
+        async with self.ctx.sessions() as db:
+            asset_id = self._recordings.pop(event.id, None)
+            if asset_id is not None:
+                with contextlib.suppress(NotActive):
+                    await finish_recording(db, self.engine, asset_id, self.ctx.clock())
+            if event.action == "set-live":
+                session = await db.get(SessionRow, event.parameters["session"])
+                if session is not None:
+                    session.active = False
+                    await db.commit()

@@ -1,0 +1,207 @@
+"""The media engine behind `/apis`: real UDP sources recorded, thumbnails, downloads, streams, events."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import zipfile
+
+import av
+import pytest
+
+from streamkeeper.hmp.accounts import passwords
+from streamkeeper.media.testsignal import UdpSender, make_clip
+from tests.apis.conftest import start
+
+from .test_files import digests, jpeg_size
+from .test_ingest import free_udp_port
+from .test_restream import Receiver
+
+
+@pytest.fixture
+async def api(tmp_path, clock):
+    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
+    hmp = await start(tmp_path, clock, {})
+    try:
+        yield hmp
+    finally:
+        await hmp.close()
+        await hmp.running.__aexit__(None, None, None)
+
+
+async def make_session(c, ports: list[int]) -> tuple[str, list[str]]:
+    source_ids = []
+    for i, port in enumerate(ports):
+        r = await c.post("/apis/sources", json={"name": f"cam {i}", "type": "UDP", "host": "127.0.0.1",
+                                                "port": port, "multicast": False})
+        assert r.status_code == 201, r.text
+        source_ids.append(r.json()["data"]["id"])
+    r = await c.post("/apis/sessions", json={"title": "Studio"})
+    assert r.status_code == 201, r.text
+    session_id = r.json()["data"]["id"]
+    for sid in source_ids:
+        r = await c.post(f"/apis/sessions/{session_id}/sources", json={"sourceId": sid})
+        assert r.status_code == 201, r.text
+    return session_id, source_ids
+
+
+async def send(*senders: UdpSender) -> None:
+    for s in senders:
+        s.start()
+    for s in senders:
+        await asyncio.to_thread(s.join)
+        s.stop()
+    await asyncio.sleep(0.3)
+
+
+async def test_record_two_sources_then_thumbnails_downloads_and_streams(api, clip, clip_b):
+    c = api.admin
+    ports = [free_udp_port(), free_udp_port()]
+    session_id, source_ids = await make_session(c, ports)
+
+    r = await c.post(f"/apis/sessions/{session_id}/recordings", json={})
+    assert r.status_code == 201, r.text
+    rec = r.json()["data"]
+    assert rec["state"] == "RECORDING" and [x["source"] for x in rec["recorders"]] == source_ids
+    r = await c.get(f"/apis/sessions/{session_id}/thumbnail")
+    assert r.status_code == 404 and r.json()["name"] == "ThumbnailNotFound"  # nothing received yet
+    assert (await c.delete(f"/apis/sessions/{session_id}")).json()["name"] == "RecordingInProgress"
+    assert (await c.post(f"/apis/sessions/{session_id}/recordings", json={})).status_code == 409
+
+    senders = [UdpSender(clip, ("127.0.0.1", ports[0])), UdpSender(clip_b, ("127.0.0.1", ports[1]))]
+    sending = asyncio.create_task(send(*senders))
+    while not (await c.get(f"/apis/sources/{source_ids[0]}")).json()["data"]["active"]:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    live = (await c.get(f"/apis/sources/{source_ids[0]}")).json()["data"]
+    assert live["active"] and live["bitrate"] > 0
+    r = await c.get(f"/apis/sources/{source_ids[1]}/thumbnail", params={"width": 128, "height": 96})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert jpeg_size(r.content) == (128, 96)
+    r = await c.post(f"/apis/recordings/{rec['id']}/hotmarks", json={"title": "goal"})
+    assert r.status_code == 201, r.text
+    assert 0 < r.json()["data"]["timestamp"] <= 3000
+    listed = (await c.get("/apis/recordings")).json()
+    assert [x["id"] for x in listed["data"]] == [rec["id"]]
+    await sending
+
+    r = await c.delete(f"/apis/recordings/{rec['id']}")
+    assert r.status_code == 200
+    assert (await c.get(f"/apis/recordings/{rec['id']}")).json()["name"] == "RecordingNotFound"
+    video = (await c.get(f"/apis/assets/{rec['id']}")).json()["data"]
+    assert video["movieTrackCount"] == 2 and not video["recording"]
+    assert abs(video["duration"] - 3.0) <= 0.5
+
+    # downloads: TS tracks are the received streams; MP4 demuxes to the same pictures
+    r = await c.get(f"/apis/assets/{rec['id']}/download", params={"fileType": "ts"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.namelist() == ["track-1.ts", "track-2.ts"]
+    for name, original in (("track-1.ts", clip), ("track-2.ts", clip_b)):
+        with av.open(io.BytesIO(archive.read(name)), format="mpegts") as got:
+            pictures = [f.pts for f in got.decode(video=0)]
+        assert len(pictures) >= len(digests(original)) - 1
+    r = await c.get(f"/apis/assets/{rec['id']}/download", params={"fileType": "mp4"})
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert archive.namelist() == ["track-1.mp4", "track-2.mp4"]
+    with av.open(io.BytesIO(archive.read("track-1.mp4")), format="mp4") as got:
+        mp4_frames = sum(1 for _ in got.decode(video=0))
+    assert mp4_frames >= len(digests(clip)) - 1
+    assert (await c.get(f"/apis/assets/{rec['id']}/download", params={"fileType": "avi"})).status_code == 400
+
+    # thumbnails of the video
+    assert jpeg_size((await c.get(f"/apis/assets/{rec['id']}/thumbnail")).content) == (320, 240)
+    assert jpeg_size((await c.get(f"/apis/assets/{rec['id']}/tracks/2/thumbnail")).content) == (256, 192)
+    assert (await c.get(f"/apis/assets/{rec['id']}/tracks/3/thumbnail")).json()["name"] == "TrackNotFound"
+    r = await c.put(f"/apis/assets/{rec['id']}/thumbnail", json={"data": {"timestamp": 2000, "trackId": 2}})
+    assert r.status_code == 200
+    assert jpeg_size((await c.get(f"/apis/assets/{rec['id']}/thumbnail")).content) == (256, 192)
+
+    # streams
+    rx1, rx2 = Receiver(), Receiver()
+    r = await c.post(f"/apis/assets/{rec['id']}/streams", json={"address": "127.0.0.1", "port": rx1.port})
+    assert r.status_code == 400 and r.json()["name"] == "MultiSourcesStream"
+    r = await c.post(f"/apis/assets/{rec['id']}/streams", json={"address": "127.0.0.1", "port": ports[0],
+                     "destinations": [{"trackId": 1, "address": "127.0.0.1", "port": ports[0]}]})
+    assert r.status_code == 400 and r.json()["message"].endswith("by a source")
+    body = {"address": "ignored", "port": 1, "destinations": [
+        {"trackId": 1, "address": "127.0.0.1", "port": rx1.port},
+        {"trackId": 2, "address": "127.0.0.1", "port": rx2.port}]}
+    r = await c.post(f"/apis/assets/{rec['id']}/streams", json=body)
+    assert r.status_code == 201, r.text
+    stream = r.json()["data"]
+    assert stream["address"] == "multiple" and stream["port"] == 0 and len(stream["destinations"]) == 2
+    r = await c.post(f"/apis/assets/{rec['id']}/streams", json=body)
+    assert r.status_code == 400 and r.json()["name"] == "AddressPortAlreadyInUse"
+    assert (await c.delete(f"/apis/assets/{rec['id']}")).json()["name"] == "RecordingBeingStreamed"
+    assert (await c.put(f"/apis/streams/{stream['id']}", json={})).json()["data"]["state"] == "paused"
+    assert (await c.put(f"/apis/streams/{stream['id']}", json={"state": "playing"})).json()["data"]["state"] == "playing"
+    assert (await c.post(f"/apis/streams/{stream['id']}/seek", json={"time": 1.5})).json() == {"data": {"time": 1.5}}
+    assert [s["id"] for s in (await c.get("/apis/streams")).json()["data"]] == [stream["id"]]
+    # it ends by itself at the end of the video
+    for _ in range(200):
+        if (await c.get(f"/apis/streams/{stream['id']}")).status_code == 404:
+            break
+        await asyncio.sleep(0.05)
+    assert (await c.get(f"/apis/streams/{stream['id']}")).json()["name"] == "StreamNotFound"
+    got1, got2 = rx1.close(), rx2.close()
+    track1 = archive_track(await c.get(f"/apis/assets/{rec['id']}/download"), "track-1.ts")
+    assert got1.endswith(track1[-188 * 50:]) and len(got1) < len(track1) + 188 * 10
+    assert len(got2) > 0
+    assert (await c.delete(f"/apis/assets/{rec['id']}")).status_code == 200
+
+
+def archive_track(response, name: str) -> bytes:
+    return zipfile.ZipFile(io.BytesIO(response.content)).read(name)
+
+
+async def test_pause_resume_and_errors_over_http(api, clip):
+    c = api.admin
+    port = free_udp_port()
+    session_id, source_ids = await make_session(c, [port])
+    r = await c.post(f"/apis/sessions/{session_id}/recordings", json={"recorders": [{"source": "unknown"}]})
+    assert r.status_code == 409 and r.json()["name"] == "SessionHasNoSource"
+    rec = (await c.post(f"/apis/sessions/{session_id}/recordings")).json()["data"]
+    sender = UdpSender(clip, ("127.0.0.1", port))
+    sending = asyncio.create_task(send(sender))
+    await asyncio.sleep(1.0)
+    r = await c.put(f"/apis/recordings/{rec['id']}", json={"state": "PAUSED"})
+    assert r.status_code == 200 and r.json()["data"]["state"] == "PAUSED"
+    assert (await c.put(f"/apis/recordings/{rec['id']}", json={"state": "STOPPED"})).status_code == 400
+    await asyncio.sleep(1.0)
+    assert (await c.put(f"/apis/recordings/{rec['id']}", json={"state": "RECORDING"})).status_code == 200
+    await sending
+    assert (await c.delete(f"/apis/recordings/{rec['id']}")).status_code == 200
+    video = (await c.get(f"/apis/assets/{rec['id']}")).json()["data"]
+    assert 1.0 <= video["duration"] <= 2.5  # about a second of the three was paused
+    r = await c.post(f"/apis/recordings/{rec['id']}/hotmarks", json={"title": "late"})
+    assert r.status_code == 404 and r.json()["name"] == "NoRecordingActive"
+
+
+async def test_event_two_seconds_ahead_records_once_for_its_duration(api, clock, tmp_path):
+    clip = make_clip(tmp_path / "six.ts", seconds=6, width=160, height=128, muxrate=800_000)
+    c = api.admin
+    port = free_udp_port()
+    session_id, _ = await make_session(c, [port])
+    r = await c.post(f"/apis/sessions/{session_id}/events", json={
+        "title": "show", "startTime": int(clock()) + 2, "duration": 2, "type": "one-time", "command": "record"})
+    assert r.status_code == 201, r.text
+    sender = UdpSender(clip, ("127.0.0.1", port))
+    sending = asyncio.create_task(send(sender))
+    started = time.monotonic()
+    base = clock.now
+    seen_recording = False
+    while time.monotonic() - started < 5.0:  # the fake clock follows real time
+        clock.now = base + (time.monotonic() - started)
+        r = await c.get(f"/apis/sessions/{session_id}/recordings")
+        seen_recording |= r.status_code == 200
+        await asyncio.sleep(0.1)
+    await sending
+    assert seen_recording
+    videos = (await c.get(f"/apis/sessions/{session_id}/assets")).json()["data"]
+    assert len(videos) == 1 and not videos[0]["recording"]
+    assert abs(videos[0]["duration"] - 2.0) <= 0.6
+    clock.now += 60
+    await asyncio.sleep(1.2)  # more ticks: it does not fire again
+    assert len((await c.get(f"/apis/sessions/{session_id}/assets")).json()["data"]) == 1
