@@ -19,7 +19,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-EXAMPLES = 15
+# Bounded to keep the suite fast on a small machine; every operation still gets both kinds.
+EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 STRICT = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 LENIENT = [not_a_server_error, content_type_conformance]
@@ -28,7 +29,7 @@ LENIENT = [not_a_server_error, content_type_conformance]
 def generate(operation, mode: GenerationMode) -> list:
     cases = []
 
-    @settings(max_examples=EXAMPLES, database=None, deadline=None, phases=[Phase.generate],
+    @settings(max_examples=EXAMPLES[mode], database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def collect(case) -> None:
@@ -74,5 +75,5 @@ async def test_oxm_api_conforms_to_its_openapi_document(oxm_lite):
                     case.validate_response(response, checks=checks)
                 except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - report them all at once
                     failures.append(f"{operation.label} [{mode.value}] {response.status_code}: {exc}")
-    assert sent > 11 * EXAMPLES
+    assert sent > 11 * EXAMPLES[GenerationMode.NEGATIVE]
     assert not failures, "\n\n".join(failures[:10])
