@@ -112,3 +112,18 @@ def test_cli_creates_a_key_and_mints_a_token_the_server_accepts(tmp_path, es_key
 
     asyncio.run(use())
     assert main(["admin", "--data-dir", data, "token-key", "delete", "cli-hs"]) == 0
+
+
+async def test_deleting_a_tenant_takes_its_keys_and_data_with_it(oxm):
+    assert (await oxm.streaming("gil", "a", device="tv", progress=5, tenant="globex")).status_code == 204
+    assert (await oxm.client.put("/oxm/v1/towatch/a", headers=oxm.auth("gil", "globex"))).status_code == 200
+    token = oxm.token("gil", "globex")
+    assert (await oxm.client.delete("/admin/v1/tenants/globex", headers=ADMIN)).status_code == 204
+    r = await oxm.client.get("/oxm/v1/streams/history", headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.json()["code"]) == (401, 1001)
+    assert {k["id"] for k in (await oxm.client.get(KEYS, headers=ADMIN)).json()} == {"acme-hs"}
+    # Re-created, the tenant starts empty: no key, so no token of the old key works either.
+    assert (await oxm.client.post("/admin/v1/tenants", json={"id": "globex", "name": "Globex"},
+                                  headers=ADMIN)).status_code == 201
+    r = await oxm.client.get("/oxm/v1/streams/history", headers={"Authorization": f"Bearer {token}"})
+    assert (r.status_code, r.json()["code"]) == (401, 1001)

@@ -75,6 +75,7 @@ class OxmService:
         self.assets: AssetCatalog = assets or NoAssets()
         self._sessions = sessions
         self._tenants = tenants
+        self._seen_tenants: Mapping[str, Any] | None = None
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._enforcement: dict[str, Enforcement] = {}
 
@@ -98,8 +99,12 @@ class OxmService:
         return found
 
     def authenticate(self, header: str | None) -> Principal:
+        tenants = self._tenants()
+        if tenants is not self._seen_tenants:  # the catalog changed: a tenant may be gone
+            self._seen_tenants = tenants
+            self.keys.retain(tenants)
         principal = self.keys.authenticate(header)
-        if principal.tenant not in self._tenants():
+        if principal.tenant not in tenants:
             raise errors.unauthorized(errors.TOKEN_INVALID, "the token's tenant no longer exists")
         return principal
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Container, Iterable
 
 import jwt
 from jwt.algorithms import get_default_algorithms
@@ -99,6 +99,12 @@ class KeyRing:
             by_id[key.id] = entry
             by_tenant.setdefault(key.tenant, []).append(entry)
         self._by_id, self._by_tenant, self._verified = by_id, by_tenant, {}
+
+    def retain(self, tenants: Container[str]) -> None:
+        """Forget the keys of tenants that are gone (the database dropped them with the tenant)."""
+        if all(key.tenant in tenants for key, _ in self._by_id.values()):
+            return
+        self.load(key for key, _ in self._by_id.values() if key.tenant in tenants)
 
     def authenticate(self, header: str | None) -> Principal:
         """The caller named by an ``Authorization: Bearer`` header, or a 401 OxmError."""
