@@ -57,7 +57,8 @@ def _service(request: Request) -> OxmService:
     return request.app.state.oxm
 
 
-def caller(request: Request, _doc: Any = Depends(_bearer)) -> Principal:
+async def caller(request: Request, _doc: Any = Depends(_bearer)) -> Principal:
+    """Async on purpose: a plain function would be run in a worker thread."""
     return _service(request).authenticate(request.headers.get("authorization"))
 
 
