@@ -94,3 +94,31 @@ async def test_malformed_bodies(oxm_lite):
     ok = await oxm.client.put(f"{POLICY}/acme", json={"maxPerUser": 0, "maxPerAsset": 3, "maxDevices": 0},
                               headers=admin)
     assert ok.status_code == 200
+
+
+async def test_config_file_sets_stream_policies(tmp_path, clock, es_keys):
+    from .conftest import start_oxm
+
+    extra = '\n[[oxm.streamPolicies]]\ntenant = "acme"\nmaxPerUser = 1\n'
+    api = await start_oxm(tmp_path, clock, es_keys, {}, config_extra=extra)
+    try:
+        r = await api.client.get(f"{POLICY}/acme", headers=api.auth("ann"))
+        assert r.json() == {"maxPerUser": 1, "maxPerAsset": 0, "maxDevices": 0}
+        assert (await api.streaming("ann", "a", device="tv")).status_code == 204
+        assert (await api.streaming("ann", "b", device="tv")).status_code == 409
+    finally:
+        await api.running.__aexit__(None, None, None)
+
+
+async def test_config_file_with_a_broken_oxm_section_stops_the_start(tmp_path, clock, es_keys):
+    import pytest
+
+    from streamkeeper.admin.config_file import ConfigFileError
+
+    from .conftest import start_oxm
+
+    for extra in ('\n[[oxm.streamPolicies]]\ntenant = "acme"\nmaxPerUser = 1\nmaxPerAsset = 2\n',
+                  '\n[[oxm.streamPolicies]]\ntenant = "nobody"\nmaxPerUser = 1\n',
+                  '\n[[oxm.tokenKeys]]\nid = "k"\ntenant = "acme"\nalgorithm = "HS256"\nsecret = "short"\n'):
+        with pytest.raises(ConfigFileError):
+            await start_oxm(tmp_path / str(abs(hash(extra))), clock, es_keys, {}, config_extra=extra)
