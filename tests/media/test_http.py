@@ -205,3 +205,110 @@ async def test_event_two_seconds_ahead_records_once_for_its_duration(api, clock,
     clock.now += 60
     await asyncio.sleep(1.2)  # more ticks: it does not fire again
     assert len((await c.get(f"/apis/sessions/{session_id}/assets")).json()["data"]) == 1
+
+
+async def test_import_ts_and_mp4_files_as_videos(api, clip, tmp_path):
+    from streamkeeper.media.remux import ts_to_mp4
+
+    c = api.admin
+    mp4 = ts_to_mp4(clip, tmp_path / "upload.mp4")
+    for path, ctype in ((clip, "video/mp2t"), (mp4, "video/mp4")):
+        r = await c.post("/apis/assets/import", params={"title": f"from {path.suffix}"}, content=path.read_bytes(),
+                         headers={"content-type": ctype})
+        assert r.status_code == 201, r.text
+        video = r.json()["data"]
+        assert video["importing"] and video["title"] == f"from {path.suffix}"
+        for _ in range(100):
+            video = (await c.get(f"/apis/assets/{video['id']}")).json()["data"]
+            if not video["importing"]:
+                break
+            await asyncio.sleep(0.05)
+        assert not video["importing"] and video["movieTrackCount"] == 1
+        assert abs(video["duration"] - 3.0) < 0.05
+        r = await c.get(f"/apis/assets/{video['id']}/download")
+        track = zipfile.ZipFile(io.BytesIO(r.content)).read("track-1.ts")
+        with av.open(io.BytesIO(track), format="mpegts") as got:
+            assert sum(1 for _ in got.decode(video=0)) == 75  # complete: nothing trimmed
+    r = await c.post("/apis/assets/import", content=b"not a video at all" * 100,
+                     headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 400 and r.json()["name"] == "InputValidation"
+
+
+def _serve(data_dir, port: int) -> "subprocess.Popen":
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "STREAMKEEPER_ADMIN_PASSWORD": "admin-password-1", "STREAMKEEPER_ADMIN_KEY": "k" * 32,
+           "STREAMKEEPER_SECRET": "s" * 32}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir.parent / "server.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "streamkeeper", "serve", "--host", "127.0.0.1", "--port",
+                             str(port), "--data-dir", str(data_dir)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_up(client, proc) -> None:
+    import httpx
+
+    for _ in range(300):
+        if proc.poll() is not None:
+            log = [a for a in proc.args if str(a).endswith("data")]
+            raise AssertionError("server exited: " + open(f"{log[0]}/../server.log", errors="replace").read()[-3000:])
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+def test_server_killed_mid_recording_restarts_with_a_playable_video(clip, tmp_path):
+    import os
+    import signal
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
+    udp_port = free_udp_port()
+    data = tmp_path / "data"
+    base = f"http://127.0.0.1:{http_port}"
+    proc = _serve(data, http_port)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as c:
+            _wait_up(c, proc)
+            assert c.post("/apis/authentication/login",
+                          json={"username": "admin", "password": "admin-password-1"}).status_code == 201
+            sid = c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
+                                                "port": udp_port, "multicast": False}).json()["data"]["id"]
+            session = c.post("/apis/sessions", json={"title": "Studio"}).json()["data"]["id"]
+            c.post(f"/apis/sessions/{session}/sources", json={"sourceId": sid})
+            rec = c.post(f"/apis/sessions/{session}/recordings", json={}).json()["data"]
+            track = data / "media" / "videos" / rec["id"] / "track-1.ts"
+            sender = UdpSender(clip, ("127.0.0.1", udp_port)).start()
+            deadline = time.monotonic() + 20
+            while (not track.exists() or track.stat().st_size < 300_000) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGKILL)  # mid-recording, while packets still arrive
+            proc.wait(10)
+            sender.stop()
+        proc = _serve(data, http_port)
+        with httpx.Client(base_url=base, timeout=30) as c:
+            _wait_up(c, proc)
+            c.post("/apis/authentication/login", json={"username": "admin", "password": "admin-password-1"})
+            video = c.get(f"/apis/assets/{rec['id']}").json()["data"]
+            assert not video["recording"] and video["movieTrackCount"] == 1
+            assert 1.0 <= video["duration"] <= 3.0
+            archive = zipfile.ZipFile(io.BytesIO(c.get(f"/apis/assets/{rec['id']}/download").content))
+            with av.open(io.BytesIO(archive.read("track-1.ts")), format="mpegts") as got:
+                frames = sum(1 for _ in got.decode(video=0))
+            assert abs(frames / 25 - video["duration"]) < 1e-6  # every frame there decodes
+            assert c.get("/apis/recordings").status_code == 404  # nothing left recording
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)

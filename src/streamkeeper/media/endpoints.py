@@ -7,13 +7,16 @@ catalog what became of the video.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
+import logging
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..hmp.assets import service as assets
@@ -31,10 +34,15 @@ from ..hmp.sessions.models import SessionRow
 from ..hmp.sources import service as sources
 from .engine import MediaEngine, MultiSourceStream, NoSource, NotActive, TrackNotFound
 from .ingest import PortConflict
-from .recorder import InsufficientSpace
+from .recorder import InsufficientSpace, check_space
+from .remux import probe
 from .thumbnails import ThumbnailNotFound
 
-router = APIRouter(prefix="/apis", dependencies=[Depends(json_only)])
+api = APIRouter(prefix="/apis", dependencies=[Depends(json_only)])
+uploads = APIRouter(prefix="/apis")  # takes video files, not JSON
+
+
+log = logging.getLogger(__name__)
 
 
 def engine_of(request: Request) -> MediaEngine:
@@ -78,14 +86,14 @@ def _size(request: Request) -> tuple[int | None, int | None]:
 
 # -- recordings ------------------------------------------------------------------------------------
 
-@router.get("/sessions/{object_id}/recordings", tags=["Sessions"])
+@api.get("/sessions/{object_id}/recordings", tags=["Sessions"])
 async def session_recordings(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, sessions.KIND, object_id, "RECORD")
     engine = engine_of(request)
     return page(request, [r.view() for r in engine.recordings.values() if r.session_id == object_id])
 
 
-@router.post("/sessions/{object_id}/recordings", tags=["Sessions"], status_code=201)
+@api.post("/sessions/{object_id}/recordings", tags=["Sessions"], status_code=201)
 async def start_recording(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                           db: AsyncSession = Db):
     session, _ = await load(db, user, sessions.KIND, object_id, "RECORD")
@@ -146,20 +154,20 @@ async def _active(request: Request, db: AsyncSession, user: Principal, recording
     return engine, row
 
 
-@router.get("/recordings", tags=["Recordings"])
+@api.get("/recordings", tags=["Recordings"])
 async def list_recordings(request: Request, user: Principal = User, db: AsyncSession = Db):
     engine = engine_of(request)
     mine = {row.id for row, _ in await visible(db, user, assets.KIND)}
     return page(request, [r.view() for r in engine.recordings.values() if r.id in mine])
 
 
-@router.get("/recordings/{recording_id}", tags=["Recordings"])
+@api.get("/recordings/{recording_id}", tags=["Recordings"])
 async def get_recording(recording_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     engine, _ = await _active(request, db, user, recording_id, "VIEW")
     return {"data": engine.recording(recording_id).view()}
 
 
-@router.put("/recordings/{recording_id}", tags=["Recordings"])
+@api.put("/recordings/{recording_id}", tags=["Recordings"])
 async def change_recording(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                            db: AsyncSession = Db):
     engine, _ = await _active(request, db, user, recording_id, "RECORD")
@@ -169,14 +177,14 @@ async def change_recording(recording_id: str, request: Request, body: Any = Body
     return {"data": engine.set_recording_state(recording_id, state).view()}
 
 
-@router.delete("/recordings/{recording_id}", tags=["Recordings"])
+@api.delete("/recordings/{recording_id}", tags=["Recordings"])
 async def stop_recording(recording_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     engine, _ = await _active(request, db, user, recording_id, "RECORD")
     await finish_recording(db, engine, recording_id, get_clock(request)())
     return Response(status_code=200)
 
 
-@router.post("/recordings/{recording_id}/hotmarks", tags=["Recordings"], status_code=201)
+@api.post("/recordings/{recording_id}/hotmarks", tags=["Recordings"], status_code=201)
 async def recording_hotmark(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                             db: AsyncSession = Db):
     engine = engine_of(request)
@@ -192,14 +200,14 @@ async def recording_hotmark(recording_id: str, request: Request, body: Any = Bod
 
 # -- thumbnails ------------------------------------------------------------------------------------
 
-@router.get("/sources/{object_id}/thumbnail", tags=["Sources"])
+@api.get("/sources/{object_id}/thumbnail", tags=["Sources"])
 async def source_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, sources.KIND, object_id, "VIEW")
     width, height = _size(request)
     return _jpeg(lambda: engine_of(request).source_thumbnail(object_id, width, height))
 
 
-@router.get("/sessions/{object_id}/thumbnail", tags=["Sessions"])
+@api.get("/sessions/{object_id}/thumbnail", tags=["Sessions"])
 async def session_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, sessions.KIND, object_id, "VIEW")
     width, height = _size(request)
@@ -209,14 +217,14 @@ async def session_thumbnail(object_id: str, request: Request, user: Principal = 
     return _jpeg(lambda: engine_of(request).source_thumbnail(first[0], width, height))
 
 
-@router.get("/assets/{object_id}/thumbnail", tags=["Recordings"])
+@api.get("/assets/{object_id}/thumbnail", tags=["Recordings"])
 async def asset_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "VIEW")
     width, height = _size(request)
     return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, None, width, height))
 
 
-@router.get("/assets/{object_id}/tracks/{track_id}/thumbnail", tags=["Recordings"])
+@api.get("/assets/{object_id}/tracks/{track_id}/thumbnail", tags=["Recordings"])
 async def track_thumbnail(object_id: str, track_id: str, request: Request, user: Principal = User,
                           db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "VIEW")
@@ -226,7 +234,7 @@ async def track_thumbnail(object_id: str, track_id: str, request: Request, user:
     return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, int(track_id), width, height))
 
 
-@router.put("/assets/{object_id}/thumbnail", tags=["Recordings"])
+@api.put("/assets/{object_id}/thumbnail", tags=["Recordings"])
 async def set_thumbnail(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                         db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "EDIT")
@@ -246,7 +254,7 @@ async def set_thumbnail(object_id: str, request: Request, body: Any = Body(None)
 
 # -- downloads -------------------------------------------------------------------------------------
 
-@router.get("/assets/{object_id}/download", tags=["Recordings"])
+@api.get("/assets/{object_id}/download", tags=["Recordings"])
 async def download(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     row, _ = await load(db, user, assets.KIND, object_id, "DOWNLOAD")
     file_type = request.query_params.get("fileType", "ts")
@@ -277,13 +285,13 @@ def _port(value: Any) -> int:
     return value
 
 
-@router.get("/assets/{object_id}/streams", tags=["Recordings"])
+@api.get("/assets/{object_id}/streams", tags=["Recordings"])
 async def asset_streams(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "STREAM")
     return page(request, [s.view() for s in engine_of(request).streams.values() if s.asset_id == object_id])
 
 
-@router.post("/assets/{object_id}/streams", tags=["Recordings"], status_code=201)
+@api.post("/assets/{object_id}/streams", tags=["Recordings"], status_code=201)
 async def create_stream(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                         db: AsyncSession = Db):
     row, _ = await load(db, user, assets.KIND, object_id, "STREAM")
@@ -337,14 +345,14 @@ def _stream(request: Request, stream_id: str, asset_id: str | None = None):
     return active
 
 
-@router.get("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
+@api.get("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
 async def asset_stream(object_id: str, stream_id: str, request: Request, user: Principal = User,
                        db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "STREAM")
     return {"data": _stream(request, stream_id, object_id).view()}
 
 
-@router.delete("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
+@api.delete("/assets/{object_id}/streams/{stream_id}", tags=["Recordings"])
 async def delete_asset_stream(object_id: str, stream_id: str, request: Request, user: Principal = User,
                               db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "STREAM")
@@ -359,18 +367,18 @@ async def _stream_for(request: Request, db: AsyncSession, user: Principal, strea
     return active
 
 
-@router.get("/streams", tags=["Streams"])
+@api.get("/streams", tags=["Streams"])
 async def list_streams(request: Request, user: Principal = User, db: AsyncSession = Db):
     require(user, "System", "VIEW")
     return page(request, [s.view() for s in engine_of(request).streams.values()])
 
 
-@router.get("/streams/{stream_id}", tags=["Streams"])
+@api.get("/streams/{stream_id}", tags=["Streams"])
 async def get_stream(stream_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     return {"data": (await _stream_for(request, db, user, stream_id)).view()}
 
 
-@router.put("/streams/{stream_id}", tags=["Streams"])
+@api.put("/streams/{stream_id}", tags=["Streams"])
 async def change_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                         db: AsyncSession = Db):
     await _stream_for(request, db, user, stream_id)
@@ -380,14 +388,14 @@ async def change_stream(stream_id: str, request: Request, body: Any = Body(None)
     return {"data": engine_of(request).set_stream_state(stream_id, state).view()}
 
 
-@router.delete("/streams/{stream_id}", tags=["Streams"])
+@api.delete("/streams/{stream_id}", tags=["Streams"])
 async def stop_stream(stream_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await _stream_for(request, db, user, stream_id)
     await engine_of(request).stop_stream(stream_id)
     return Response(status_code=200)
 
 
-@router.post("/streams/{stream_id}/seek", tags=["Streams"])
+@api.post("/streams/{stream_id}/seek", tags=["Streams"])
 async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
                       db: AsyncSession = Db):
     await _stream_for(request, db, user, stream_id)
@@ -398,7 +406,63 @@ async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), 
     return {"data": {"time": t}}
 
 
-async def all_source_rows(db: AsyncSession):
-    from ..hmp.sources.models import SourceRow
+# -- import (our addition) ----------------------------------------------------------------------------
 
-    return (await db.scalars(select(SourceRow))).all()
+@uploads.post("/assets/import", tags=["Recordings"], status_code=201)
+async def import_video(request: Request, user: Principal = User, db: AsyncSession = Db):
+    """Upload an MPEG-TS or MP4 file (the request body) as a new video.
+
+    ``title`` and ``description`` come from the query string. The video is
+    listed at once with ``importing: true``; it becomes ready when its
+    packets have been copied into a track (no re-encoding).
+    """
+    require(user, "Recordings", "RECORD")
+    title = request.query_params.get("title") or "Imported video"
+    description = request.query_params.get("description") or ""
+    if len(title) > 512 or len(description) > 65536:
+        raise invalid("title or description too long")
+    engine = engine_of(request)
+    try:
+        check_space(engine.root, engine.min_free)
+    except InsufficientSpace:
+        raise HmpError(INSUFFICIENT_SPACE) from None
+    spool = engine.root / "uploads"
+    spool.mkdir(parents=True, exist_ok=True)
+    upload = spool / uuid.uuid4().hex
+    size = 0
+    with open(upload, "wb") as f:
+        async for chunk in request.stream():
+            f.write(chunk)
+            size += len(chunk)
+    try:
+        if not size:
+            raise ValueError("the request body must be the video file")
+        await asyncio.to_thread(probe, upload)
+    except ValueError as exc:
+        upload.unlink(missing_ok=True)
+        raise invalid(str(exc)) from None
+    now = get_clock(request)()
+    row = await assets.create(db, title=title, description=description, now=now, creator=user, state="importing")
+    out = assets.out(row)
+    ctx = request.app.state.ctx
+    task = asyncio.create_task(_finish_import(ctx, engine, row.id, upload))
+    engine.background.add(task)
+    task.add_done_callback(engine.background.discard)
+    return {"data": out}
+
+
+async def _finish_import(ctx, engine: MediaEngine, asset_id: str, upload) -> None:
+    try:
+        duration, count = await asyncio.to_thread(engine.import_video, asset_id, upload)
+    except Exception:
+        log.exception("import of video %s failed", asset_id)
+        duration, count = 0.0, 0
+    async with ctx.sessions() as db:
+        with contextlib.suppress(HmpError):  # deleted while importing
+            await assets.update_media(db, asset_id, ctx.clock(), state="ready", duration=round(duration, 3),
+                                      movie_track_count=count, media_path=str(engine.video_dir(asset_id)))
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(uploads)

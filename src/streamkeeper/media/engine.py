@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
-from .recorder import MIN_FREE_BYTES, Recording, recover, save_json
-from .remux import download_entries, zip_stream
+from .recorder import MIN_FREE_BYTES, Recording, check_space, finalize_track, recover, save_json
+from .remux import download_entries, probe, to_ts, zip_stream
 from .restream import Destination, Stream, claim_destinations
 from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_from_file
 
@@ -111,6 +111,7 @@ class MediaEngine:
         self.source_errors: dict[str, str] = {}
         self.recordings: dict[str, ActiveRecording] = {}
         self.streams: dict[str, ActiveStream] = {}
+        self.background: set[asyncio.Task] = set()  # imports in progress
 
     # -- the catalog's MediaBackend protocol ------------------------------------
 
@@ -290,6 +291,24 @@ class MediaEngine:
         except Exception as exc:  # a recording still without its first keyframe, a damaged file
             raise ThumbnailNotFound(str(exc)) from exc
 
+    def import_video(self, asset_id: str, upload: Path) -> tuple[float, int]:
+        """Turn an uploaded TS or MP4 file into the video's single track; (duration, tracks).
+
+        Blocking (a remux over the whole file): run it in a worker thread.
+        """
+        kind = probe(upload)
+        directory = self.video_dir(asset_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        track = directory / "track-1.ts"
+        if kind == "mpegts":
+            shutil.move(str(upload), track)
+        else:
+            to_ts(upload, track)
+            upload.unlink(missing_ok=True)
+        info = finalize_track(track, complete=True)
+        save_json(directory / "tracks.json", {"track-1": None})
+        return info.duration, 1
+
     def download(self, asset_id: str, file_type: str = "ts") -> Iterator[bytes]:
         tracks = self.tracks(asset_id)
         entries = download_entries([(p.stem, p) for p in tracks], file_type)
@@ -367,6 +386,8 @@ class MediaEngine:
     # -- life cycle ------------------------------------------------------------------
 
     async def close(self) -> None:
+        for task in list(self.background):
+            task.cancel()
         for sid in list(self.streams):
             with contextlib.suppress(NotActive):
                 await self.stop_stream(sid)

@@ -288,17 +288,18 @@ def _read_pts(buf, p: int) -> int | None:
     return None
 
 
-def finalize_track(path: str | Path) -> TrackInfo:
+def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
     """Make a track file playable and describe it; also what a restart does after a crash.
 
-    The file is cut at the last whole packet, then before the last video
-    PES start: nothing follows that frame to show it was written in full.
+    The file is cut at the last whole packet, then (unless the file is known
+    to be ``complete``, like an import) before the last video PES start:
+    nothing follows that frame to show it was written in full.
     """
     path = Path(path)
     size = path.stat().st_size
     whole = size - size % PACKET_SIZE
     with open(path, "r+b") as f:
-        cut = _last_video_start(f, whole)
+        cut = None if complete else _last_video_start(f, whole)
         if cut is not None and cut < whole:
             whole = cut
         if whole != size:

@@ -43,6 +43,38 @@ def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
+def probe(path: str | Path) -> str:
+    """The container of an uploaded file, ``mpegts`` or ``mp4``; ValueError for anything else."""
+    try:
+        with av.open(str(path)) as c:
+            name = c.format.name
+            has_media = any(s.type in ("video", "audio") for s in c.streams)
+    except av.error.FFmpegError as exc:
+        raise ValueError(f"not a video file: {exc}") from None
+    if not has_media:
+        raise ValueError("the file has no audio or video stream")
+    if name == "mpegts":
+        return "mpegts"
+    if "mp4" in name.split(","):
+        return "mp4"
+    raise ValueError(f"unsupported container {name!r}: upload MPEG-TS or MP4")
+
+
+def to_ts(src: str | Path, dst: str | Path) -> Path:
+    """Copy the audio/video packets of any container into MPEG-TS (no re-encoding)."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_suffix(".part")
+    with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mpegts") as out:
+        mapping = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux(*[inp.streams[i] for i in mapping]):
+            if packet.dts is None or packet.size == 0:
+                continue
+            packet.stream = mapping[packet.stream.index]
+            out.mux(packet)
+    os.replace(tmp, dst)
+    return dst
+
+
 def mp4_for(track: str | Path) -> Path:
     """The MP4 next to a TS track, made once and reused."""
     track = Path(track)
