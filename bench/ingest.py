@@ -104,6 +104,17 @@ def send_all(schedule: list[tuple[float, bytes]], ports: list[int]) -> int:
     return len(schedule)
 
 
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system, all threads) used so far by running processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def _wait_rusage(proc: subprocess.Popen) -> float:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -131,14 +142,16 @@ def run(sources: int, seconds: float, mbps: float) -> dict:
                               str(work / "sk")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"
     t0 = time.monotonic()
+    cpu0 = _cpu([child.pid])
     send_all(schedule, ports)
     time.sleep(0.5)
+    sk_window_cpu = _cpu([child.pid]) - cpu0  # sampled from outside, the same way as ffmpeg below
     child.stdin.write("stop\n")
     child.stdin.flush()
     report = json.loads(child.stdout.readline())
     result = report["sources"]
     sk_total_cpu = _wait_rusage(child)  # with start-up, imports and finalisation
-    sk_cpu = report["receiving_cpu"]  # while receiving and writing: what ffmpeg does
+    sk_cpu = sk_window_cpu  # while receiving and writing: what ffmpeg does
     sk_wall = time.monotonic() - t0
 
     # ffmpeg -c copy, same input, same ports scheme
@@ -150,8 +163,11 @@ def run(sources: int, seconds: float, mbps: float) -> dict:
          "-map", "0", "-c", "copy", "-f", "mpegts", str(work / "ff" / f"src{i}.ts")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i, p in enumerate(ports)]
     time.sleep(1.0)  # let every ffmpeg open its socket
+    ff0 = _cpu([p.pid for p in procs])
     send_all(schedule, ports)
-    ff_cpu = sum(_wait_rusage(p) for p in procs)
+    time.sleep(0.5)
+    ff_cpu = _cpu([p.pid for p in procs]) - ff0  # same window: start-up and probing excluded
+    ff_total_cpu = sum(_wait_rusage(p) for p in procs)
 
     total_mbps = sources * own.bitrate / 1e6
     lost = sum(packets_sent - r["packets"] for r in result.values())
@@ -163,7 +179,8 @@ def run(sources: int, seconds: float, mbps: float) -> dict:
         "packets_sent_per_source": packets_sent, "packets_lost": lost, "continuity_errors": errors,
         "min_track_duration": round(min(r["duration"] for r in result.values()), 2),
         "streamkeeper_cpu_s": round(sk_cpu, 2), "streamkeeper_process_cpu_s": round(sk_total_cpu, 2),
-        "ffmpeg_copy_cpu_s": round(ff_cpu, 2),
+        "ffmpeg_copy_cpu_s": round(ff_cpu, 2), "ffmpeg_copy_process_cpu_s": round(ff_total_cpu, 2),
+        "streamkeeper_self_reported_cpu_s": round(report["receiving_cpu"], 2),
         "streamkeeper_cpu_ms_per_mbit": round(sk_per_mbps * 1000, 3),
         "ffmpeg_copy_cpu_ms_per_mbit": round(ff_per_mbps * 1000, 3),
         "cpu_ratio_vs_ffmpeg_copy": round(sk_per_mbps / ff_per_mbps, 3) if ff_per_mbps else None,
@@ -186,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = r["packets_lost"] == 0 and r["continuity_errors"] == 0
     print(f"ingest: {r['sources']} UDP sources x {r['mbps_per_source']} Mbit/s for {r['stream_seconds']} s: "
           f"{'zero loss' if ok else 'LOSS'} (lost {r['packets_lost']} packets, {r['continuity_errors']} CC errors)")
-    print(f"ingest: CPU per Mbit/s: streamkeeper {r['streamkeeper_cpu_ms_per_mbit']} ms/s, "
-          f"ffmpeg -c copy {r['ffmpeg_copy_cpu_ms_per_mbit']} ms/s, ratio {r['cpu_ratio_vs_ffmpeg_copy']}")
+    print(f"ingest: CPU per Mbit/s (ms of CPU per second of stream): streamkeeper {r['streamkeeper_cpu_ms_per_mbit']}, "
+          f"ffmpeg -c copy {r['ffmpeg_copy_cpu_ms_per_mbit']}, ratio {r['cpu_ratio_vs_ffmpeg_copy']}")
     print(json.dumps(r))
     if not args.keep:
         import shutil
