@@ -64,7 +64,8 @@ class Context:
 
 
 def features() -> list[ModuleType]:
-    """Modules mounted on the app: each has a `router`, and may have `startup(app, ctx)` and
+    """Modules mounted on the app: each has a FastAPI `router` or plain Starlette `routes` (then
+    with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
     `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), and `install(app)`
     called once when the app is built (middleware)."""
     from .admin import endpoints as admin
@@ -127,11 +128,14 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         lifespan=lifespan,
     )
     for feature in mounted:
-        app.include_router(feature.router)
+        if hasattr(feature, "router"):
+            app.include_router(feature.router)
         if hasattr(feature, "install"):
             feature.install(app)
+    # Hot-path routes (plain Starlette) go first, so matching them never walks the other routes.
+    app.router.routes[0:0] = [route for feature in mounted for route in getattr(feature, "routes", ())]
     _install_error_handlers(app)
-    _install_openapi(app)
+    _install_openapi(app, mounted)
     return app
 
 
@@ -187,11 +191,14 @@ def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
     return sorted(methods)
 
 
-def _install_openapi(app: FastAPI) -> None:
+def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for feature in mounted:
+            if hasattr(feature, "openapi_paths"):
+                schema["paths"] = {**feature.openapi_paths(), **schema["paths"]}
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes["cmBasic"] = {
             "type": "http", "scheme": "basic",

@@ -1,7 +1,9 @@
 """`/v2` routes: parse the request, call the concurrency service, render the answer.
 
-These are the hot paths (players call them many times a minute), so they take the raw
-request and do their own cheap parsing instead of going through dependency injection.
+These are the hot paths (players call them many times a minute). They are plain Starlette
+routes placed first in the app's routing table: FastAPI's per-request parameter solving and a
+walk over every other route cost more than the whole decision (see bench/cm.py). Their OpenAPI
+description is written by hand in `openapi.py`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ import binascii
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
-from . import openapi as doc
+from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import NO_STORE, error_response, http_date, json_response
-
-router = APIRouter(prefix="/v2", tags=["Concurrency Monitoring"])
 
 MAX_METADATA = 64
 MAX_KEY = 128
@@ -50,7 +51,7 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
 async def read_metadata(request: Request) -> dict[str, str]:
     """Metadata from the query string and from an url-encoded or multipart form body."""
     metadata: dict[str, str] = {}
-    if request.url.query:
+    if request.scope["query_string"]:
         _pairs_to_metadata(list(request.query_params.multi_items()), metadata)
     body = await request.body()
     if not body:
@@ -70,6 +71,11 @@ async def read_metadata(request: Request) -> dict[str, str]:
     return metadata
 
 
+def _session_path(request: Request) -> tuple[str, str, str]:
+    params = request.path_params
+    return params["idp"], params["subject"], params["sessionId"]
+
+
 def _service(request: Request) -> ConcurrencyService:
     return request.app.state.concurrency
 
@@ -81,7 +87,6 @@ def _accepted(session: StreamSession, now: float, location: bool = False) -> Res
     return Response(status_code=202, headers=headers)
 
 
-@router.get("/metadata", **doc.METADATA)
 async def get_metadata(request: Request) -> Response:
     service = _service(request)
     try:
@@ -92,9 +97,9 @@ async def get_metadata(request: Request) -> Response:
     return json_response(200, list(service.required_metadata(app)), headers)
 
 
-@router.post("/sessions/{idp}/{subject}", **doc.INIT)
-async def init_session(request: Request, idp: str, subject: str) -> Response:
+async def init_session(request: Request) -> Response:
     service = _service(request)
+    idp, subject = request.path_params["idp"], request.path_params["subject"]
     try:
         app = service.application(application_id(request))
         metadata = await read_metadata(request)
@@ -105,9 +110,9 @@ async def init_session(request: Request, idp: str, subject: str) -> Response:
     return _accepted(started.session, started.session.started, location=True)
 
 
-@router.post("/sessions/{idp}/{subject}/{session_id}", **doc.HEARTBEAT)
-async def heartbeat(request: Request, idp: str, subject: str, session_id: str) -> Response:
+async def heartbeat(request: Request) -> Response:
     service = _service(request)
+    idp, subject, session_id = _session_path(request)
     try:
         app = service.application(application_id(request))
         metadata = await read_metadata(request)
@@ -117,9 +122,9 @@ async def heartbeat(request: Request, idp: str, subject: str, session_id: str) -
     return _accepted(session, session.expires - session.interval)
 
 
-@router.delete("/sessions/{idp}/{subject}/{session_id}", **doc.DELETE)
-async def delete_session(request: Request, idp: str, subject: str, session_id: str) -> Response:
+async def delete_session(request: Request) -> Response:
     service = _service(request)
+    idp, subject, session_id = _session_path(request)
     try:
         app = service.application(application_id(request))
         session = await service.stop(app, idp, subject, session_id)
@@ -141,9 +146,9 @@ def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
     }
 
 
-@router.get("/runningStreams/{idp}/{subject}", **doc.RUNNING)
-async def running_streams(request: Request, idp: str, subject: str) -> Response:
+async def running_streams(request: Request) -> Response:
     service = _service(request)
+    idp, subject = request.path_params["idp"], request.path_params["subject"]
     now = service.clock()
     try:
         app = service.application(application_id(request))
@@ -156,3 +161,12 @@ async def running_streams(request: Request, idp: str, subject: str) -> Response:
         headers["Expires"] = http_date(running.mine[0].expires)
     body = {"runningStreams": [_stream(s, apps) for s in running.mine], "otherStreams": running.others}
     return json_response(200, body, headers)
+
+
+routes = [
+    Route("/v2/metadata", get_metadata, methods=["GET"]),
+    Route("/v2/sessions/{idp}/{subject}", init_session, methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", heartbeat, methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", delete_session, methods=["DELETE"]),
+    Route("/v2/runningStreams/{idp}/{subject}", running_streams, methods=["GET"]),
+]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
 
 _obligation = {
     "type": "object",
@@ -123,68 +122,87 @@ _FORM = {
     }
 }
 
-METADATA: dict[str, Any] = {
-    "summary": "Metadata attributes the application's policies need at session start",
-    "responses": {
-        200: _json("Attribute names", {"type": "array", "items": {"type": "string"}}),
-        **_ERRORS,
-    },
+_PATH = [
+    {"name": "idp", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "Identity provider of the subscriber"},
+    {"name": "subject", "in": "path", "required": True, "schema": {"type": "string"},
+     "description": "The subscriber"},
+]
+_SESSION = [*_PATH, {"name": "sessionId", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "Session id from the Location header of the init"}]
+_TERMINATE = {
+    "name": "X-Terminate", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "Termination codes of streams to end, comma- or newline-separated",
 }
-INIT: dict[str, Any] = {
-    "response_class": Response,
-    "summary": "Start a session",
-    "status_code": 202,
-    "responses": {
-        202: {"description": "Session started", "headers": {
-            "Location": _header("The new session id"), "Date": _DATE, "Expires": _EXPIRES}},
-        400: _json("Required metadata missing (refresh obligation) or malformed metadata", EVALUATION_RESULT),
-        **_ERRORS,
-        409: _json("A policy denies the stream; the advice lists the conflicting streams", EVALUATION_RESULT),
-        415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
-        **_LIMITED,
-    },
-    "openapi_extra": {
-        **_FORM,
-        "parameters": [{
-            "name": "X-Terminate", "in": "header", "required": False,
-            "description": "Termination codes of streams to end, comma- or newline-separated",
-            "schema": {"type": "string"},
-        }],
-    },
-}
-HEARTBEAT: dict[str, Any] = {
-    "response_class": Response,
-    "summary": "Keep a session alive (metadata may be added, not changed)",
-    "status_code": 202,
-    "responses": {
-        202: {"description": "Heartbeat recorded", "headers": {"Date": _DATE, "Expires": _EXPIRES}},
-        400: _json("An immutable metadata attribute would change, or malformed metadata", EVALUATION_RESULT),
-        **_ERRORS,
-        **_SESSION_ERRORS,
-        415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
-        **_LIMITED,
-    },
-    "openapi_extra": _FORM,
-}
-DELETE: dict[str, Any] = {
-    "response_class": Response,
-    "summary": "Stop a session",
-    "status_code": 202,
-    "responses": {
-        202: {"description": "Session stopped", "headers": {"Date": _DATE}},
-        **_ERRORS,
-        **_SESSION_ERRORS,
-        **_LIMITED,
-    },
-}
-RUNNING: dict[str, Any] = {
-    "summary": "The subscriber's running streams",
-    "responses": {
-        200: {**_json("Running streams of this tenant's applications, and a count of the others",
-                      RUNNING_STREAMS),
-              "headers": {"Expires": _header("Expiry of the first stream (absent when none)")}},
-        **_ERRORS,
-    },
-}
-for _spec in (METADATA, INIT, HEARTBEAT, DELETE, RUNNING):
-    _spec["openapi_extra"] = {**_spec.get("openapi_extra", {}), "security": [{"cmBasic": []}]}
+
+
+def _op(operation_id: str, summary: str, responses: dict, parameters: list | None = None,
+        body: bool = False) -> dict:
+    op: dict[str, Any] = {
+        "tags": ["Concurrency Monitoring"],
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"cmBasic": []}],
+        "responses": {str(code): value for code, value in responses.items()},
+    }
+    if parameters:
+        op["parameters"] = parameters
+    if body:
+        op.update(_FORM)
+    return op
+
+
+def paths() -> dict[str, dict]:
+    """The `/v2` part of the app's OpenAPI document (the routes are plain Starlette routes)."""
+    return {
+        "/v2/metadata": {"get": _op(
+            "cm_metadata", "Metadata attributes the application's policies need at session start",
+            {200: _json("Attribute names", {"type": "array", "items": {"type": "string"}}), **_ERRORS},
+        )},
+        "/v2/sessions/{idp}/{subject}": {"post": _op(
+            "cm_init", "Start a session",
+            {
+                202: {"description": "Session started", "headers": {
+                    "Location": _header("The new session id"), "Date": _DATE, "Expires": _EXPIRES}},
+                400: _json("Required metadata missing (refresh obligation) or malformed metadata",
+                           EVALUATION_RESULT),
+                **_ERRORS,
+                409: _json("A policy denies the stream; the advice lists the conflicting streams",
+                           EVALUATION_RESULT),
+                415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
+                **_LIMITED,
+            },
+            [*_PATH, _TERMINATE], body=True,
+        )},
+        "/v2/sessions/{idp}/{subject}/{sessionId}": {
+            "post": _op(
+                "cm_heartbeat", "Keep a session alive (metadata may be added, not changed)",
+                {
+                    202: {"description": "Heartbeat recorded", "headers": {"Date": _DATE, "Expires": _EXPIRES}},
+                    400: _json("An immutable metadata attribute would change, or malformed metadata",
+                               EVALUATION_RESULT),
+                    **_ERRORS,
+                    **_SESSION_ERRORS,
+                    415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
+                    **_LIMITED,
+                },
+                _SESSION, body=True,
+            ),
+            "delete": _op(
+                "cm_delete", "Stop a session",
+                {202: {"description": "Session stopped", "headers": {"Date": _DATE}},
+                 **_ERRORS, **_SESSION_ERRORS, **_LIMITED},
+                _SESSION,
+            ),
+        },
+        "/v2/runningStreams/{idp}/{subject}": {"get": _op(
+            "cm_running_streams", "The subscriber's running streams",
+            {
+                200: {**_json("Running streams of this tenant's applications, and a count of the others",
+                              RUNNING_STREAMS),
+                      "headers": {"Expires": _header("Expiry of the first stream (absent when none)")}},
+                **_ERRORS,
+            },
+            _PATH,
+        )},
+    }

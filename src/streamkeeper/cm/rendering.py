@@ -34,8 +34,16 @@ NO_STORE = "no-store"
 REFRESH_METADATA = {"namespace": "adobe.primetime.cm", "action": "refresh", "arguments": ["metadata"]}
 
 
+_last_date: tuple[int, str] = (-1, "")
+
+
 def http_date(ts: float) -> str:
-    return formatdate(ts, usegmt=True)
+    """RFC 7231 date; the last one is kept because most calls land in the same second."""
+    global _last_date
+    second = int(ts)
+    if _last_date[0] != second:
+        _last_date = (second, formatdate(second, usegmt=True))
+    return _last_date[1]
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
