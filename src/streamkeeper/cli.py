@@ -43,6 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=log_config(settings.log_level),
         access_log=False,
         timeout_graceful_shutdown=30,  # in-flight requests get this long to finish on SIGTERM
+        # A worker busy with a burst must not be mistaken for a hung one (killed with its connections).
+        timeout_worker_healthcheck=30,
     )
     return 0
 

@@ -43,7 +43,7 @@ class Server:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
-    def wait_ready(self, timeout: float = 40) -> "Server":
+    def wait_ready(self, timeout: float = 90) -> "Server":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None

@@ -23,7 +23,7 @@ def install(app: FastAPI) -> None:
     """Called once when the app is built: metrics registry and the per-request middleware."""
     metrics = Metrics()
     app.state.metrics = metrics
-    app.add_middleware(OpsMiddleware, metrics=metrics)
+    app.add_middleware(OpsMiddleware, metrics=metrics, routes=lambda: app.router.routes)
 
 
 async def startup(app: FastAPI, ctx) -> None:

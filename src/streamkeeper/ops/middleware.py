@@ -12,6 +12,7 @@ import binascii
 import logging
 import os
 import time
+from typing import Any, Callable
 
 from .logs import request_id
 from .metrics import Metrics
@@ -39,10 +40,33 @@ def _basic_user(headers: list[tuple[bytes, bytes]]) -> str:
     return ""
 
 
+UNMATCHED = "<unmatched>"
+
+
 class OpsMiddleware:
-    def __init__(self, app, metrics: Metrics) -> None:
+    def __init__(self, app, metrics: Metrics, routes: Callable[[], list] = list) -> None:
         self.app = app
         self.metrics = metrics
+        self._routes = routes
+        self._paths: dict[Any, str] = {}
+
+    def _template(self, scope) -> str:
+        """The route template that served the request: FastAPI routes leave themselves in the
+        scope, plain Starlette routes only their endpoint (looked up once, then cached)."""
+        route = scope.get("route")
+        if route is not None:
+            return route.path
+        endpoint = scope.get("endpoint")
+        if endpoint is None:
+            return UNMATCHED
+        path = self._paths.get(endpoint)
+        if path is None:
+            for r in self._routes():
+                target = getattr(r, "endpoint", None) or getattr(r, "app", None)
+                if target is not None and hasattr(r, "path"):
+                    self._paths.setdefault(target, r.path)
+            path = self._paths.setdefault(endpoint, UNMATCHED)
+        return path
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -72,8 +96,7 @@ class OpsMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = self._template(scope)
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.metrics.observe_request(method, template, status, elapsed)
             if status == 409 and template == INIT_ROUTE and method == "POST":
