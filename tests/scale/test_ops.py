@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
@@ -111,3 +112,46 @@ async def test_request_id_is_echoed_or_generated_and_logged(client, caplog):
     assert first["request_id"] == "abc-123"
     assert first["status"] == 200 and first["route"] == "/healthz" and first["method"] == "GET"
     assert {line["request_id"] for line in lines[1:3]} == {generated, other}
+
+
+async def pg(sql: str) -> None:
+    import asyncpg
+
+    from tests.conftest import PG_URL
+
+    conn = await asyncpg.connect(PG_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_readyz_says_503_and_names_the_database_when_it_refuses(tmp_path, clock):
+    """A catalog role that may no longer log in (its connections cut): the database check fails."""
+    from tests.conftest import PG_URL, _unavailable
+
+    role = f"skt_{uuid.uuid4().hex[:8]}"
+    try:
+        await pg(f'CREATE ROLE "{role}" LOGIN')
+    except Exception as exc:  # noqa: BLE001 - any connection problem
+        _unavailable("PostgreSQL", exc)
+    cut = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
+    try:
+        await pg(f'CREATE SCHEMA "{role}" AUTHORIZATION "{role}"')
+        url = PG_URL.replace("://postgres@", f"://{role}@")
+        assert role in url, "STREAMKEEPER_TEST_PG must name the postgres user"
+        settings = make_settings(tmp_path, database_url=url, database_schema=role)
+        async with Running(settings, clock) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            await pg(f'ALTER ROLE "{role}" NOLOGIN')
+            await pg(cut)
+            r = await client.get("/readyz")
+            assert r.status_code == 503
+            assert r.json()["checks"]["database"].startswith("error")
+            assert (await client.get("/healthz")).status_code == 200
+            await pg(f'ALTER ROLE "{role}" LOGIN')
+            assert (await client.get("/readyz")).status_code == 200  # ready again once it answers
+    finally:
+        await pg(cut)
+        await pg(f'DROP SCHEMA IF EXISTS "{role}" CASCADE')
+        await pg(f'DROP ROLE "{role}"')

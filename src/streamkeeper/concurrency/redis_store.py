@@ -249,9 +249,10 @@ class RedisStore(SessionStore):
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         return start + window if count > limit else None
 
-    async def count_live(self, now: float) -> int:
+    async def count_live(self, now: float) -> int | None:
+        """Live sessions of every process; None on Redis Cluster, which keeps no global index."""
         if self.index_key is None:
-            return 0
+            return None
         return await self.client.zcount(self.index_key, f"({now!r}", "+inf")
 
     # -- housekeeping -------------------------------------------------------------------

@@ -71,7 +71,9 @@ async def metrics(request: Request) -> Response:
     ctx = request.app.state.ctx
     registry: Metrics = request.app.state.metrics
     try:
-        registry.active.set(await ctx.concurrency.store.count_live(ctx.clock()))
+        live = await ctx.concurrency.store.count_live(ctx.clock())
+        if live is not None:
+            registry.active.set(live)
     except Exception:  # noqa: BLE001 - a scrape must still answer when the store does not
         log.warning("could not count active sessions", exc_info=True)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
