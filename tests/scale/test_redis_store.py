@@ -104,20 +104,31 @@ async def test_idle_viewers_expire_after_their_sessions_stop_mattering(redis_set
 
 
 async def test_memory_per_active_session_stays_under_one_kib(redis_settings, clock, redis_client):
+    """Everything the store keeps (viewer hashes, live index, rate-limit counters of inits and
+    heartbeats), divided by the live sessions."""
     viewers, per_viewer = 100, 3
     async with Running(redis_settings, clock) as client:
-        store = client._transport.app.state.concurrency.store.inner
+        started = []
         for v in range(viewers):
+            path = f"/v2/sessions/idp-{v % 7}/subscriber-{v:08d}"
             for n in range(per_viewer):
                 meta = {"channel": f"channel-{n}", "assetId": f"urn:asset:{v:06d}-{n}", "platform": "android",
                         "deviceId": f"device-{v:06d}-{n}", "contentType": "live"}
-                r = await client.post(f"/v2/sessions/idp-{v % 7}/subscriber-{v:08d}", auth=DEMO, data=meta)
+                r = await client.post(path, auth=DEMO, data=meta)
                 assert r.status_code == 202
-        hashes = sum([await store.memory_of((f"idp-{v % 7}", f"subscriber-{v:08d}")) for v in range(viewers)])
-        index = await redis_client.memory_usage(store.index_key, samples=0)
-    per_session = (hashes + index) / (viewers * per_viewer)
-    print(f"\nRedis memory per active session: {per_session:.0f} bytes "
-          f"({hashes / (viewers * per_viewer):.0f} in the viewer hash, {index / (viewers * per_viewer):.0f} in the index)")
+                started.append(f"{path}/{r.headers['location']}")
+        clock.advance(30)
+        for path in started:
+            assert (await client.post(path, auth=DEMO)).status_code == 202
+    usage: dict[str, int] = {}
+    async for key in redis_client.scan_iter(match=redis_settings.redis_prefix + "*"):
+        kind = "rate" if b":rate:" in key else "index" if key.endswith(b"live") else "viewer"
+        usage[kind] = usage.get(kind, 0) + await redis_client.memory_usage(key, samples=0)
+    sessions = viewers * per_viewer
+    per_session = sum(usage.values()) / sessions
+    print(f"\nRedis memory per active session: {per_session:.0f} bytes ("
+          + ", ".join(f"{kind} {n / sessions:.0f}" for kind, n in sorted(usage.items())) + ")")
+    assert set(usage) == {"viewer", "index", "rate"}
     assert per_session <= 1024
 
 
