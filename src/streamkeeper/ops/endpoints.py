@@ -66,7 +66,9 @@ async def readyz(request: Request) -> Response:
                          {"Cache-Control": "no-store"})
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process")
+@router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response,
+            responses={200: {"description": "Prometheus text exposition format",
+                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
     ctx = request.app.state.ctx
     registry: Metrics = request.app.state.metrics
