@@ -242,3 +242,35 @@ def test_kill_9_mid_recording_leaves_a_playable_video(clip, tmp_path):
     assert recorded == original[:len(recorded)] and len(recorded) >= 25  # over a second survived
     assert info["cc_errors"] == 0 and abs(info["duration"] - len(recorded) / 25) < 1e-6
     assert recover(directory).tracks == meta.tracks  # recovering twice changes nothing
+
+
+def test_retuned_source_continues_the_same_track(clip, clip_b, tmp_path):
+    a, b = clip.read_bytes(), clip_b.read_bytes()
+    first = Analyzer()
+    writer = TrackWriter(tmp_path / "t.ts", first)
+    feed_datagrams(a, first, writer, 0, 250 * DGRAM)
+    second = Analyzer()  # the source now comes from another sender
+    writer.rebind(second)
+    feed_datagrams(b, second, writer, 0, len(b))
+    info = writer.close()
+    recorded = frames_of(tmp_path / "t.ts")
+    pts = [p for p, _ in recorded]
+    assert all(y - x == 3600 for x, y in zip(pts, pts[1:]))  # one timeline, no jump
+    from_a = frames_of(clip)
+    from_b = [d for _, d in frames_of(clip_b)]
+    digests = [d for _, d in recorded]
+    k = next(i for i, d in enumerate(digests) if d in from_b)
+    assert digests[:k] == [d for _, d in from_a[:k]] and k > 10
+    assert digests[k:] == from_b[from_b.index(digests[k]):][:len(digests) - k]
+    assert info.cc_errors == 0
+
+
+def test_full_disk_stops_the_track_cleanly(clip):
+    data = clip.read_bytes()
+    an = Analyzer()
+    writer = TrackWriter("/dev/full", an)
+    feed_datagrams(data, an, writer, 0, 60 * DGRAM)
+    assert writer.state == "failed" and "No space" in writer.error
+    feed_datagrams(data, an, writer, 60 * DGRAM, 120 * DGRAM)  # later batches are ignored, no exception
+    with pytest.raises(OSError):
+        writer.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
-from .recorder import MIN_FREE_BYTES, Recording, check_space, finalize_track, recover, save_json
+from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
 from .restream import Destination, Stream, claim_destinations
 from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_from_file
@@ -131,6 +131,9 @@ class MediaEngine:
         spec = spec_of(source, self.interface)
         if self.specs.get(sid) == spec and sid in self.ingests:
             return
+        # Track writers of recordings in progress follow the source to its new address.
+        old = self.ingests.get(sid)
+        writers = [w for w in (old._sinks if old else ()) if isinstance(w, TrackWriter)]
         await self._stop_source(sid)
         try:
             self.registry.claim(spec.port_key(), f"source {sid}")
@@ -146,6 +149,9 @@ class MediaEngine:
         self.ingests[sid] = ingest
         live = self.live[sid] = LiveThumbnails(ingest.analyzer)
         ingest.subscribe(live)
+        for writer in writers:
+            writer.rebind(ingest.analyzer)
+            ingest.subscribe(writer)  # a closed writer ignores what it still gets
 
     async def source_deleted(self, source_id: str) -> None:
         await self._stop_source(source_id)

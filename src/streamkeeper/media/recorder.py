@@ -72,7 +72,8 @@ class TrackWriter:
     looks at packet headers, PCRs and the PES headers of the main stream.
     """
 
-    WAITING, RECORDING, PAUSING, PAUSED, CLOSED = "waiting", "recording", "pausing", "paused", "closed"
+    WAITING, RECORDING, PAUSING, PAUSED, FAILED, CLOSED = (
+        "waiting", "recording", "pausing", "paused", "failed", "closed")
 
     def __init__(self, path: str | Path, psi: Analyzer, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
@@ -81,6 +82,7 @@ class TrackWriter:
         self.clock = clock
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.state = self.WAITING
+        self.error: str | None = None
         self.bytes_written = 0
         self.writes = 0
         self._psi_packets: dict[int, bytes] = {}
@@ -89,6 +91,7 @@ class TrackWriter:
         self._cc_expect: dict[int, int] = {}  # while paused: first dropped cc per PID
         self._cc_pending: dict[int, int] = {}  # after resuming: output cc due next per PID
         self._resume = False
+        self._cc_rebind: dict[int, int] | None = None
         self._psi_version = -1
         self._pids: tuple = (None, set(), set())
         self._first_pts: int | None = None  # output timeline of the main stream
@@ -112,7 +115,7 @@ class TrackWriter:
     # -- the sink ----------------------------------------------------------
 
     def __call__(self, data: bytes) -> None:
-        if self.state == self.CLOSED:
+        if self.state in (self.CLOSED, self.FAILED):
             return
         if self._psi_version != self.psi.psi_version:
             self._psi_version = self.psi.psi_version
@@ -152,6 +155,8 @@ class TrackWriter:
             chunk = data[lo:hi] if (lo, hi) != (0, len(data)) else data
             if self._offset or self._cc_delta or self._cc_pending:
                 chunk = self._restamp(chunk, es_pids)
+            if self.state == self.FAILED:
+                return
             self._write(chunk)
         now = self.clock()
         if not self._timeline or now - self._timeline[-1][0] >= 0.25:
@@ -180,7 +185,11 @@ class TrackWriter:
             target = (self._gap_pts + self._frame) % PTS_WRAP
             self._offset = (pts - target) % PTS_WRAP
             # Counters go on from where the file stopped: renumber each PID at its next packet.
-            self._cc_pending = {p: (cc + self._cc_delta.get(p, 0)) % 16 for p, cc in self._cc_expect.items()}
+            if self._cc_rebind is not None:  # another stream: what the file ends with is the reference
+                self._cc_delta = {}
+                self._cc_pending, self._cc_rebind = self._cc_rebind, None
+            else:
+                self._cc_pending = {p: (cc + self._cc_delta.get(p, 0)) % 16 for p, cc in self._cc_expect.items()}
         self._cc_expect.clear()
         self._resume = False
         self.state = self.RECORDING
@@ -234,9 +243,15 @@ class TrackWriter:
 
     def _write(self, chunk: bytes) -> None:
         view = memoryview(chunk)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
+        try:
+            while view:
+                done = os.write(self._fd, view)
+                view = view[done:]
+        except OSError as exc:
+            # Disk full or gone: stop here, keep what is on disk playable, say why.
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.state = self.FAILED
+            return
         self.bytes_written += len(chunk)
         self.writes += 1
 
@@ -258,6 +273,37 @@ class TrackWriter:
             best = pos
         return best
 
+    def rebind(self, psi: Analyzer) -> None:
+        """The source was re-tuned: follow the new stream, joined at its next keyframe.
+
+        Handled like a pause and resume across the two streams, so the track's
+        timeline and continuity counters go on without a jump.
+        """
+        self.psi = psi
+        self._psi_version = -1
+        if self.state in (self.RECORDING, self.PAUSING, self.PAUSED):
+            if self.state != self.PAUSED:
+                self._gap_pts = self._last_pts
+            self.state = self.PAUSED
+            self._cc_expect.clear()
+            self._resume = True
+            self._cc_rebind = self._next_ccs_on_disk()
+
+    def _next_ccs_on_disk(self) -> dict[int, int]:
+        """Per PID, the continuity counter due after the last packet in the file."""
+        size = os.fstat(self._fd).st_size
+        size -= size % PACKET_SIZE
+        tail_len = min(size, PACKET_SIZE * 2000)
+        with open(self.path, "rb") as f:
+            f.seek(size - tail_len)
+            tail = f.read(tail_len)
+        due = {}
+        for off in range(0, len(tail) - PACKET_SIZE + 1, PACKET_SIZE):
+            if tail[off + 3] & 0x10:
+                pid = ((tail[off + 1] & 0x1F) << 8) | tail[off + 2]
+                due[pid] = ((tail[off + 3] & 0x0F) + 1) % 16
+        return due
+
     def pause(self) -> None:
         """Stop writing at the end of the frame in progress."""
         if self.state == self.RECORDING:
@@ -277,6 +323,8 @@ class TrackWriter:
         if self.state != self.CLOSED:
             self.state = self.CLOSED
             os.close(self._fd)
+        if not self.path.is_file():
+            raise OSError(self.error or f"{self.path} is not a regular file")
         return finalize_track(self.path)
 
 

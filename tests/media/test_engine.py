@@ -1,0 +1,37 @@
+"""The engine without HTTP: a source re-tuned during a recording keeps its track going."""
+
+from __future__ import annotations
+
+import asyncio
+
+from streamkeeper.media.engine import MediaEngine
+from streamkeeper.media.testsignal import UdpSender
+from streamkeeper.media.ts import analyze_file
+
+from .test_ingest import free_udp_port
+from .test_recorder import frames_of
+
+
+async def test_retuned_source_during_a_recording(clip, clip_b, tmp_path):
+    engine = MediaEngine(tmp_path, min_free=0)
+    port_a, port_b = free_udp_port(), free_udp_port()
+    await engine.source_saved({"id": "cam", "type": "UDP", "host": "127.0.0.1", "port": port_a})
+    try:
+        engine.start_recording("video-1", "session-1", ["cam"])
+        assert engine.session_recording("session-1")
+        for path, port in ((clip, port_a), (clip_b, port_b)):
+            if port == port_b:
+                await engine.source_saved({"id": "cam", "type": "UDP", "host": "127.0.0.1", "port": port_b})
+            sender = UdpSender(path, ("127.0.0.1", port)).start()
+            await asyncio.to_thread(sender.join)
+            sender.stop()
+            await asyncio.sleep(0.2)
+        assert engine.source_status("cam")[0]
+        duration, tracks = engine.stop_recording("video-1")
+    finally:
+        await engine.close()
+    track = engine.tracks("video-1")[0]
+    assert tracks == 1 and 5.0 <= duration <= 6.1  # both clips, the second from its first keyframe
+    assert analyze_file(track).cc_errors == 0
+    pts = [p for p, _ in frames_of(track)]
+    assert all(b - a == 3600 for a, b in zip(pts, pts[1:]))
