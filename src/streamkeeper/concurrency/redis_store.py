@@ -19,6 +19,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -147,8 +148,6 @@ class RedisStore(SessionStore):
 
     def __init__(self, url: str, prefix: str | None = None, clock: Callable[[], float] | None = None,
                  cluster: bool = False, max_connections: int = MAX_CONNECTIONS) -> None:
-        import time
-
         self.url, url_cluster = parse_url(url)
         self.cluster = cluster or url_cluster
         self.prefix = DEFAULT_PREFIX if prefix is None else prefix
