@@ -32,7 +32,7 @@ from ..hmp.permissions.rights import Principal
 from ..hmp.sessions import service as sessions
 from ..hmp.sessions.models import SessionRow
 from ..hmp.sources import service as sources
-from .engine import MediaEngine, MultiSourceStream, NoSource, NotActive, TrackNotFound
+from .engine import MediaEngine, MultiSourceStream, NoSource, NotActive, NotAllowed, TrackNotFound
 from .ingest import PortConflict
 from .recorder import InsufficientSpace, check_space
 from .remux import probe
@@ -332,6 +332,8 @@ async def create_stream(object_id: str, request: Request, body: Any = Body(None)
         raise HmpError(TRACK_NOT_FOUND) from None
     except MultiSourceStream:
         raise HmpError(MULTI_SOURCES_STREAM) from None
+    except NotAllowed as exc:
+        raise invalid(str(exc)) from None
     return {"data": active.view()}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import shutil
@@ -47,6 +48,22 @@ class MultiSourceStream(Exception):
 
 class TrackNotFound(Exception):
     pass
+
+
+class NotAllowed(Exception):
+    """The engine may not send to (or call) that address: see ``networks``."""
+
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def parse_networks(text: str | None) -> tuple:
+    """``10.0.0.0/8, 192.168.1.0/24`` (or ``any``) as networks; empty means loopback only."""
+    if not text or not text.strip():
+        return LOOPBACK
+    if text.strip().lower() == "any":
+        return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def spec_of(source: dict, interface: str | None = None) -> SourceSpec:
@@ -97,9 +114,12 @@ class ActiveStream:
 
 
 class MediaEngine:
-    def __init__(self, data_dir: str | Path, *, interface: str | None = None,
+    def __init__(self, data_dir: str | Path, *, interface: str | None = None, networks: tuple = LOOPBACK,
                  clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES) -> None:
         self.root = Path(data_dir) / "media"
+        # Where the engine may send re-streams and place SRT calls: nothing leaves the machine
+        # unless an operator widens it.
+        self.networks = networks
         self.videos = self.root / "videos"
         self.interface = interface
         self.clock = clock
@@ -112,6 +132,17 @@ class MediaEngine:
         self.recordings: dict[str, ActiveRecording] = {}
         self.streams: dict[str, ActiveStream] = {}
         self.background: set[asyncio.Task] = set()  # imports in progress
+
+    def may_reach(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:  # a host name: only when every address is allowed (no lookups otherwise)
+            return host == "localhost" or any(n.prefixlen == 0 for n in self.networks)
+        if ip.is_multicast and self.interface and ipaddress.ip_address(self.interface).is_loopback:
+            return True  # sent on the loopback interface: stays on this machine
+        return any(ip.version == n.version and ip in n for n in self.networks)
 
     # -- the catalog's MediaBackend protocol ------------------------------------
 
@@ -135,6 +166,10 @@ class MediaEngine:
         old = self.ingests.get(sid)
         writers = [w for w in (old._sinks if old else ()) if isinstance(w, TrackWriter)]
         await self._stop_source(sid)
+        if spec.type == "SRT" and spec.mode in ("CALLER", "RENDEZVOUS") and not self.may_reach(spec.host):
+            self.source_errors[sid] = f"{spec.host} is outside the networks the media engine may reach"
+            log.warning("source %s not received: %s", sid, self.source_errors[sid])
+            return
         try:
             self.registry.claim(spec.port_key(), f"source {sid}")
             ingest = make_ingest(spec)
@@ -331,6 +366,9 @@ class MediaEngine:
         for track_id, host, port in destinations:
             if not 1 <= track_id <= len(tracks):
                 raise TrackNotFound(f"track {track_id}")
+            if not self.may_reach(host):
+                raise NotAllowed(f"{host} is outside the networks the media engine may send to "
+                                 "(STREAMKEEPER_MEDIA_NETWORKS)")
             d = Destination(host, int(port))
             by_track.setdefault(track_id, []).append(d)
             flat.append((track_id, d))

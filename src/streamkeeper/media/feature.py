@@ -9,7 +9,10 @@ recordings in progress are finished as videos.
 ``STREAMKEEPER_MULTICAST_INTERFACE`` is the address of the local interface
 on which multicast groups are joined and multicast re-streams are sent. It
 defaults to the loopback address, so that nothing is joined or sent on a
-real network until an operator says which one.
+real network until an operator says which one. Likewise
+``STREAMKEEPER_MEDIA_NETWORKS`` (comma-separated CIDRs, or ``any``) bounds
+where re-streams may be sent and SRT callers/rendezvous may connect;
+loopback only by default.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from sqlalchemy import select
 
 from .endpoints import finish_recording, record_session, router  # noqa: F401  (router is mounted by the app)
-from .engine import MediaEngine, NotActive
+from .engine import MediaEngine, NotActive, parse_networks
 from .scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ async def startup(app, ctx) -> None:
     from ..hmp.sources.models import SourceRow
 
     interface = os.environ.get("STREAMKEEPER_MULTICAST_INTERFACE") or "127.0.0.1"
-    engine = MediaEngine(ctx.settings.data_dir, interface=interface, clock=time.time)
+    networks = parse_networks(os.environ.get("STREAMKEEPER_MEDIA_NETWORKS"))
+    engine = MediaEngine(ctx.settings.data_dir, interface=interface, networks=networks, clock=time.time)
     app.state.hmp_media = engine
     async with ctx.sessions() as db:
         for asset_id, (duration, count) in engine.recover_unfinished().items():
