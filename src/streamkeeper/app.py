@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         description="Concurrency monitoring (`/v2`), viewer experience (`/oxm/v1`) and media platform "
                     "(`/apis`) for video services. Administration under `/admin/v1`.",
         lifespan=lifespan,
+        # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry probe costs per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     for feature in mounted:
         if hasattr(feature, "router"):

@@ -27,16 +27,30 @@ MAX_KEY = 128
 MAX_VALUE = 2048
 
 
+_known_credentials: dict[str, str | None] = {}
+
+
 def application_id(request: Request) -> str | None:
-    """The application id from HTTP Basic credentials (the password is empty by convention)."""
+    """The application id from HTTP Basic credentials (the password is empty by convention).
+
+    Players send the same few headers over and over, so decoded ones are remembered."""
     header = request.headers.get("authorization")
-    if not header or header[:6].lower() != "basic ":
+    if not header:
         return None
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    return decoded.partition(":")[0] or None
+        return _known_credentials[header]
+    except KeyError:
+        pass
+    app_id = None
+    if header[:6].lower() == "basic ":
+        try:
+            app_id = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[0] or None
+        except (binascii.Error, ValueError):
+            app_id = None
+    if len(_known_credentials) > 10_000:
+        _known_credentials.clear()
+    _known_credentials[header] = app_id
+    return app_id
 
 
 def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:

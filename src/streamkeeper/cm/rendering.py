@@ -34,16 +34,18 @@ NO_STORE = "no-store"
 REFRESH_METADATA = {"namespace": "adobe.primetime.cm", "action": "refresh", "arguments": ["metadata"]}
 
 
-_last_date: tuple[int, str] = (-1, "")
+_dates: dict[int, str] = {}
 
 
 def http_date(ts: float) -> str:
-    """RFC 7231 date; the last one is kept because most calls land in the same second."""
-    global _last_date
+    """RFC 7231 date, remembered: most answers carry the same few seconds (now, now + interval)."""
     second = int(ts)
-    if _last_date[0] != second:
-        _last_date = (second, formatdate(second, usegmt=True))
-    return _last_date[1]
+    text = _dates.get(second)
+    if text is None:
+        if len(_dates) > 64:
+            _dates.clear()
+        text = _dates[second] = formatdate(second, usegmt=True)
+    return text
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

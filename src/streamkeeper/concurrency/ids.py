@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
 
@@ -25,7 +24,7 @@ class SessionIds:
 
     def _tag(self, app_id: str, idp: str, subject: str, rand: bytes) -> bytes:
         msg = b"\x00".join((app_id.encode(), idp.encode(), subject.encode(), rand))
-        return hmac.new(self._secret, msg, hashlib.sha256).digest()[:_TAG]
+        return hmac.digest(self._secret, msg, "sha256")[:_TAG]
 
     def issue(self, app_id: str, idp: str, subject: str) -> str:
         rand = secrets.token_bytes(_RAND)
@@ -46,4 +45,4 @@ class SessionIds:
 
     def termination_code(self, session_id: str) -> str:
         """A short code that lets another stream of the same viewer end this one."""
-        return _b64(hmac.new(self._secret, b"tc\x00" + session_id.encode(), hashlib.sha256).digest()[:6])
+        return _b64(hmac.digest(self._secret, b"tc\x00" + session_id.encode(), "sha256")[:6])

@@ -222,7 +222,7 @@ class ConcurrencyService:
                 raise MetadataImmutable(clash)
             merged = {**session.metadata, **meta} if meta else session.metadata
             changed = merged != session.metadata
-            renewed = replace(session, metadata=merged, expires=now + session.interval)
+            renewed = session.renewed(now + session.interval, merged)
             view.put(renewed, durable=changed)
             return renewed
 
