@@ -1,0 +1,10 @@
+"""The media engine: MPEG-TS in, on disk and out again.
+
+Domain modules, plain Python, no HTTP:
+``ts`` (packets, continuity, clocks, PSI), ``pacer`` (real time from PCR),
+``ingest`` (UDP/SRT receivers), ``recorder`` (track files, pause, crash
+finalisation), ``thumbnails``, ``remux`` (MP4, streamed ZIP), ``restream``
+(paced UDP output), ``scheduler`` (events), ``testsignal`` (real test
+streams). ``engine`` ties them together; ``endpoints`` and ``feature`` put
+the engine behind ``/apis``.
+"""

@@ -336,6 +336,7 @@ class Analyzer:
     def __init__(self) -> None:
         self.packets = 0
         self.bytes = 0
+        self.skipped_bytes = 0  # set by analyze_file: garbage the resync had to skip
         self.cc_errors = 0
         self.cc_errors_by_pid: dict[int, int] = {}
         self.transport_errors = 0
