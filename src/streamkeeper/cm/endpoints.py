@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
@@ -184,3 +184,31 @@ routes = [
     Route("/v2/sessions/{idp}/{subject}/{sessionId}", delete_session, methods=["DELETE"]),
     Route("/v2/runningStreams/{idp}/{subject}", running_streams, methods=["GET"]),
 ]
+
+
+class HotPaths:
+    """ASGI middleware that hands `/v2` requests straight to their route.
+
+    It sits inside the operations middleware (metrics, request ids) and skips the rest of the
+    stack: exception middleware, exit stacks and the walk through the router. Anything it does
+    not fully match (a wrong method, an unknown path) goes down the normal stack and gets the
+    normal 404/405.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v2/"):
+            for route in routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child)
+                    scope["route"] = route
+                    await route.app(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def install(app) -> None:
+    app.add_middleware(HotPaths)
