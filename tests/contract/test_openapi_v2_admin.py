@@ -33,8 +33,8 @@ def _auth_headers(path: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(b"demo-app:").decode()}
 
 
-@schema.include(path_regex=r"^/(v2|admin/v1/(tenants|policies|applications))(/|$)").parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@schema.include(path_regex=r"^/(v2|admin/v1)/").parametrize()
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_v2_and_admin_follow_their_openapi(case, server):
     # The wire format of /v2 is lenient on purpose (existing players send extra headers and fields),
     # so requests that break the schema may still be accepted. Credentials are injected here, so

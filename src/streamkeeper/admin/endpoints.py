@@ -38,6 +38,8 @@ def _err(description: str) -> dict:
 _COMMON = {400: _err("Invalid input"), 401: _err("Missing or wrong admin key")}
 _ONE = {**_COMMON, 404: _err("No such object")}
 _WRITE = {**_ONE, 409: _err("Already exists, or still in use")}
+ADMIN_ERRORS = _WRITE
+"""Every error an `/admin/v1` route may answer; other packages' admin routers declare it too."""
 
 router = APIRouter(prefix="/admin/v1", tags=["Administration"], responses=_COMMON)
 Admin = Depends(require_admin)

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...admin.endpoints import require_admin
+from ...admin.endpoints import ADMIN_ERRORS, require_admin
 from ...admin.service import AdminError
 from ..deps import Db, get_clock
 from . import service
 from .service import AccountError
 
 router = APIRouter(prefix="/admin/v1", tags=["Administration: media-platform accounts"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 
 class _Strict(BaseModel):

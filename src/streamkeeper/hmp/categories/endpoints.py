@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...admin.endpoints import require_admin
+from ...admin.endpoints import ADMIN_ERRORS, require_admin
 from ..collections import ListParams, list_params, page
 from ..deps import Db, User
 from ..permissions.guard import require
@@ -16,7 +16,7 @@ from . import service
 
 router = APIRouter(tags=["Categories"])
 admin_router = APIRouter(prefix="/admin/v1", tags=["Administration: media-platform catalog"],
-                         dependencies=[Depends(require_admin)])
+                         dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 
 @router.get("/categories")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...admin.endpoints import require_admin
+from ...admin.endpoints import ADMIN_ERRORS, require_admin
 from ...admin.service import AlreadyExists, Invalid, NotFound
 from ..deps import Db
 from .models import SharePermissionRow, ShareRow
@@ -17,7 +17,7 @@ from .rights import ACTIONS, RESOURCE_AREA
 from .service import permission_out
 
 router = APIRouter(prefix="/admin/v1", tags=["Administration: media-platform catalog"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 
 class SharePermissionBody(BaseModel):
