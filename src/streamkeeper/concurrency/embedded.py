@@ -40,6 +40,9 @@ JOURNAL_MIGRATIONS: tuple[str, ...] = (
 )
 
 LAZY_FLUSH_SECONDS = 1.0
+# Viewers who never come back would keep their dead records in memory: sweep them this often.
+SWEEP_SECONDS = 60.0
+SWEEP_SLICE = 2000
 
 
 def open_journal(path: Path) -> sqlite3.Connection:
@@ -160,6 +163,12 @@ class _Journal:
             raise
 
 
+def _forget(view: SubjectView, now: float) -> int:
+    before = len(view.sessions)
+    view.forget_old(now)
+    return before - len(view.sessions)
+
+
 def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
     if fut.done():
         return
@@ -178,6 +187,7 @@ class EmbeddedStore(SessionStore):
         self._subjects: dict[SubjectKey, dict[str, StreamSession]] = {}
         self._buckets: dict[str, tuple[float, int]] = {}
         self._journal: _Journal | None = None
+        self._sweeper: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,8 +205,34 @@ class EmbeddedStore(SessionStore):
             conn.executemany("DELETE FROM sessions WHERE id = ?", stale)
             conn.execute("COMMIT")
         self._journal = _Journal(conn)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="session-sweeper")
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:  # keep sweeping; the next round retries
+                log.exception("session sweep failed")
+
+    async def sweep(self) -> int:
+        """Forget every record nobody can ask about any more, a slice of viewers at a time so the
+        event loop never stalls. Returns how many records were dropped."""
+        dropped = 0
+        keys = list(self._subjects)
+        for start in range(0, len(keys), SWEEP_SLICE):
+            now = self._clock()
+            for key in keys[start:start + SWEEP_SLICE]:
+                sessions = self._subjects.get(key)
+                if sessions and any(s.forgettable(now) for s in sessions.values()):
+                    dropped += await self.transact(key, lambda view: _forget(view, now))
+            await asyncio.sleep(0)
+        return dropped
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._journal is not None:
             journal, self._journal = self._journal, None
             await asyncio.to_thread(journal.close)
