@@ -51,5 +51,7 @@ def log_config(level: str = "info") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": True},
+            # Alembic names each of its plugins at INFO on every start; upgrades stay visible.
+            "alembic.runtime.plugins": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
