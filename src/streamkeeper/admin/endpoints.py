@@ -1,7 +1,5 @@
 """`/admin/v1`: tenants, applications and policies over JSON, behind the admin key."""
 
-from __future__ import annotations
-
 import hmac
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -50,79 +48,42 @@ def ident():
     return Path(pattern=schemas.IDENT, max_length=128)
 
 
-@router.get("/tenants", response_model=list[schemas.Tenant])
-async def list_tenants(admin: AdminService = Admin):
-    return await admin.list_tenants()
+def _crud(plural: str, singular: str, model: type, body_model: type) -> None:
+    """List, create, read, replace and delete routes of one kind of object.
+
+    `model` is the full object (with `id`), `body_model` the same without it (PUT names the id in
+    the path). The service has `list_<plural>`, `get_/save_/delete_<singular>` for each kind.
+    """
+    list_all = f"list_{plural}"
+    get_one, save_one, delete_one = (f"{verb}_{singular}" for verb in ("get", "save", "delete"))
+
+    async def listing(admin: AdminService = Admin):
+        return await getattr(admin, list_all)()
+
+    async def create(body: model, admin: AdminService = Admin):  # type: ignore[valid-type]
+        return await getattr(admin, save_one)(body, create=True)
+
+    async def read(object_id: str = ident(), admin: AdminService = Admin):
+        return await getattr(admin, get_one)(object_id)
+
+    async def replace(body: body_model, object_id: str = ident(),  # type: ignore[valid-type]
+                      admin: AdminService = Admin):
+        return await getattr(admin, save_one)(model(id=object_id, **body.model_dump()), create=False)
+
+    async def remove(object_id: str = ident(), admin: AdminService = Admin):
+        await getattr(admin, delete_one)(object_id)
+        return Response(status_code=204)
+
+    one = f"/{plural}/{{object_id}}"
+    router.add_api_route(f"/{plural}", listing, methods=["GET"], response_model=list[model], name=list_all)
+    router.add_api_route(f"/{plural}", create, methods=["POST"], response_model=model, status_code=201,
+                         responses=_WRITE, name=f"create_{singular}")
+    router.add_api_route(one, read, methods=["GET"], response_model=model, responses=_ONE, name=get_one)
+    router.add_api_route(one, replace, methods=["PUT"], response_model=model, responses=_WRITE,
+                         name=f"replace_{singular}")
+    router.add_api_route(one, remove, methods=["DELETE"], status_code=204, responses=_WRITE, name=delete_one)
 
 
-@router.post("/tenants", response_model=schemas.Tenant, status_code=201, responses=_WRITE)
-async def create_tenant(body: schemas.Tenant, admin: AdminService = Admin):
-    return await admin.save_tenant(body, create=True)
-
-
-@router.get("/tenants/{tenant_id}", response_model=schemas.Tenant, responses=_ONE)
-async def get_tenant(tenant_id: str = ident(), admin: AdminService = Admin):
-    return await admin.get_tenant(tenant_id)
-
-
-@router.put("/tenants/{tenant_id}", response_model=schemas.Tenant, responses=_WRITE)
-async def replace_tenant(body: schemas.TenantBody, tenant_id: str = ident(), admin: AdminService = Admin):
-    return await admin.save_tenant(schemas.Tenant(id=tenant_id, **body.model_dump()), create=False)
-
-
-@router.delete("/tenants/{tenant_id}", status_code=204, responses=_WRITE)
-async def delete_tenant(tenant_id: str = ident(), admin: AdminService = Admin):
-    await admin.delete_tenant(tenant_id)
-    return Response(status_code=204)
-
-
-@router.get("/policies", response_model=list[schemas.Policy])
-async def list_policies(admin: AdminService = Admin):
-    return await admin.list_policies()
-
-
-@router.post("/policies", response_model=schemas.Policy, status_code=201, responses=_WRITE)
-async def create_policy(body: schemas.Policy, admin: AdminService = Admin):
-    return await admin.save_policy(body, create=True)
-
-
-@router.get("/policies/{policy_id}", response_model=schemas.Policy, responses=_ONE)
-async def get_policy(policy_id: str = ident(), admin: AdminService = Admin):
-    return await admin.get_policy(policy_id)
-
-
-@router.put("/policies/{policy_id}", response_model=schemas.Policy, responses=_WRITE)
-async def replace_policy(body: schemas.PolicyBody, policy_id: str = ident(), admin: AdminService = Admin):
-    return await admin.save_policy(schemas.Policy(id=policy_id, **body.model_dump()), create=False)
-
-
-@router.delete("/policies/{policy_id}", status_code=204, responses=_WRITE)
-async def delete_policy(policy_id: str = ident(), admin: AdminService = Admin):
-    await admin.delete_policy(policy_id)
-    return Response(status_code=204)
-
-
-@router.get("/applications", response_model=list[schemas.Application], response_model_by_alias=True)
-async def list_applications(admin: AdminService = Admin):
-    return await admin.list_applications()
-
-
-@router.post("/applications", response_model=schemas.Application, status_code=201, responses=_WRITE)
-async def create_application(body: schemas.Application, admin: AdminService = Admin):
-    return await admin.save_application(body, create=True)
-
-
-@router.get("/applications/{app_id}", response_model=schemas.Application, responses=_ONE)
-async def get_application(app_id: str = ident(), admin: AdminService = Admin):
-    return await admin.get_application(app_id)
-
-
-@router.put("/applications/{app_id}", response_model=schemas.Application, responses=_WRITE)
-async def replace_application(body: schemas.ApplicationBody, app_id: str = ident(), admin: AdminService = Admin):
-    return await admin.save_application(schemas.Application(id=app_id, **body.model_dump()), create=False)
-
-
-@router.delete("/applications/{app_id}", status_code=204, responses=_WRITE)
-async def delete_application(app_id: str = ident(), admin: AdminService = Admin):
-    await admin.delete_application(app_id)
-    return Response(status_code=204)
+_crud("tenants", "tenant", schemas.Tenant, schemas.TenantBody)
+_crud("policies", "policy", schemas.Policy, schemas.PolicyBody)
+_crud("applications", "application", schemas.Application, schemas.ApplicationBody)
