@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import ListParams, list_params, listing, page
 from ..deps import Db, User, get_clock
-from ..errors import invalid
+from ..errors import json_object
 from ..media import media_of
 from ..metadata import add_metadata_routes, category_values
 from ..permissions.endpoints import add_share_routes
@@ -19,12 +19,6 @@ from . import service
 from .service import KIND
 
 router = APIRouter(tags=["Recordings"])
-
-
-def _object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
 
 
 @router.get("/assets")
@@ -44,7 +38,7 @@ async def get_asset(object_id: str, user: Principal = User, db: AsyncSession = D
 async def update_asset(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                        db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, _object(body), get_clock(request)())}
+    return {"data": await service.update(db, row, json_object(body), get_clock(request)())}
 
 
 @router.delete("/assets/{object_id}")
@@ -76,7 +70,7 @@ async def list_hotmarks(object_id: str, request: Request, user: Principal = User
 async def create_hotmark(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                          db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.create_hotmark(db, user, row, _object(body), get_clock(request)())}
+    return {"data": await service.create_hotmark(db, user, row, json_object(body), get_clock(request)())}
 
 
 @router.get("/assets/{object_id}/hotmarks/{hotmark_id}")
@@ -90,7 +84,7 @@ async def update_hotmark(object_id: str, hotmark_id: str, body: Any = Body(), us
                          db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
     mark = await service.get_hotmark(db, row, hotmark_id)
-    return {"data": await service.update_hotmark(db, row, mark, _object(body))}
+    return {"data": await service.update_hotmark(db, row, mark, json_object(body))}
 
 
 @router.delete("/assets/{object_id}/hotmarks/{hotmark_id}")

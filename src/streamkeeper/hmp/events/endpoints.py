@@ -9,19 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import ListParams, list_params, listing, page
 from ..deps import Db, User
-from ..errors import invalid
+from ..errors import json_object
 from ..permissions.guard import load, visible
 from ..permissions.rights import Principal
 from ..sessions.service import KIND as SESSIONS
 from . import service
 
 router = APIRouter(tags=["Events"])
-
-
-def _object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
 
 
 @router.get("/events")
@@ -41,7 +35,7 @@ async def session_events(object_id: str, request: Request, user: Principal = Use
 @router.post("/sessions/{object_id}/events", status_code=201)
 async def create_event(object_id: str, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
     session, _ = await load(db, user, SESSIONS, object_id, "EDIT")
-    return {"data": await service.create(db, session, _object(body))}
+    return {"data": await service.create(db, session, json_object(body))}
 
 
 @router.get("/sessions/{object_id}/events/{event_id}")
@@ -55,7 +49,7 @@ async def update_event(object_id: str, event_id: str, body: Any = Body(), user: 
                        db: AsyncSession = Db):
     session, _ = await load(db, user, SESSIONS, object_id, "EDIT")
     row = await service.get(db, session, event_id)
-    return {"data": await service.update(db, session, row, _object(body))}
+    return {"data": await service.update(db, session, row, json_object(body))}
 
 
 @router.delete("/sessions/{object_id}/events/{event_id}")

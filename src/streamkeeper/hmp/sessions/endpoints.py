@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..assets import service as assets
 from ..collections import ListParams, list_params, listing, page
 from ..deps import Db, User, get_clock
-from ..errors import invalid
+from ..errors import json_object
 from ..media import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
@@ -21,12 +21,6 @@ from . import service
 from .service import KIND
 
 router = APIRouter(tags=["Sessions"])
-
-
-def _object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
 
 
 @router.get("/sessions")
@@ -39,7 +33,7 @@ async def list_sessions(request: Request, user: Principal = User, db: AsyncSessi
 @router.post("/sessions", status_code=201)
 async def create_session(request: Request, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
     require(user, "Sessions", "CREATE")
-    return {"data": await service.create(db, user, _object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.create(db, user, json_object(body), get_clock(request)(), media_of(request.app))}
 
 
 @router.get("/sessions/{object_id}")
@@ -52,7 +46,7 @@ async def get_session(object_id: str, request: Request, user: Principal = User, 
 async def update_session(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                          db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, _object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.update(db, row, json_object(body), get_clock(request)(), media_of(request.app))}
 
 
 @router.delete("/sessions/{object_id}")
@@ -82,7 +76,7 @@ async def session_sources(object_id: str, request: Request, user: Principal = Us
 async def add_session_source(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                              db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "CHANGE_SOURCES")
-    data = _object(body)
+    data = json_object(body)
     return {"data": await service.add_source(db, user, row, data.get("sourceId"), get_clock(request)(),
                                              media_of(request.app))}
 

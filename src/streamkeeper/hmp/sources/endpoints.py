@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..errors import invalid
+from ..errors import json_object
 from ..media import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
@@ -19,12 +19,6 @@ from . import service
 from .service import KIND
 
 router = APIRouter(tags=["Sources"])
-
-
-def _object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
 
 
 @router.get("/sources")
@@ -37,7 +31,7 @@ async def list_sources(request: Request, user: Principal = User, db: AsyncSessio
 @router.post("/sources", status_code=201)
 async def create_source(request: Request, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
     require(user, "Sources", "CREATE")
-    return {"data": await service.create(db, user, _object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.create(db, user, json_object(body), get_clock(request)(), media_of(request.app))}
 
 
 @router.get("/sources/{object_id}")
@@ -50,7 +44,7 @@ async def get_source(object_id: str, request: Request, user: Principal = User, d
 async def update_source(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                         db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, _object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.update(db, row, json_object(body), get_clock(request)(), media_of(request.app))}
 
 
 @router.delete("/sources/{object_id}")
