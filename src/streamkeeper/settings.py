@@ -27,6 +27,9 @@ class Settings:
     secret: str | None = None
     workers: int = 1
     log_level: str = "info"
+    # Request bodies are counted while they are read; past the limit the answer is 413.
+    max_body_bytes: int = 1 << 20  # JSON, forms and everything else
+    max_upload_bytes: int = 16 << 30  # upload endpoints (media import), streamed to disk
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +46,8 @@ class Settings:
         settings = cls(**values)
         settings.port = int(settings.port)
         settings.workers = int(settings.workers)
+        settings.max_body_bytes = int(settings.max_body_bytes)
+        settings.max_upload_bytes = int(settings.max_upload_bytes)
         settings.data_dir = Path(settings.data_dir)
         if settings.config is not None:
             settings.config = Path(settings.config)
