@@ -55,3 +55,9 @@ class Server:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def stop(self) -> None:
+        """SIGTERM, as a supervisor stops a server, and wait for it to exit."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)

@@ -64,3 +64,30 @@ async def test_kill_during_load_loses_no_acknowledged_init(server):
         for subject, sid in acknowledged:
             r = await c.post(f"/v2/sessions/adobe/{subject}/{sid}")
             assert r.status_code == 202, (subject, sid, r.status_code)
+
+
+@pytest.mark.parametrize("restart", ["stop", "kill"])
+async def test_an_ended_stream_stays_ended_after_a_restart(server, restart):
+    """A heartbeat journaled lazily must never overwrite the later ending of its session."""
+    server.start()
+    async with httpx.AsyncClient(base_url=server.url, auth=AUTH) as c:
+        started = [await c.post("/v2/sessions/adobe/restarted") for _ in range(3)]
+        first = started[0].headers["location"]
+        assert (await c.post(f"/v2/sessions/adobe/restarted/{first}")).status_code == 202
+        code = next(s["terminationCode"] for s in (await c.get("/v2/runningStreams/adobe/restarted")).json()[
+            "runningStreams"] if s["sessionId"] == first)
+        fourth = await c.post("/v2/sessions/adobe/restarted", headers={"X-Terminate": code})
+        assert fourth.status_code == 202
+        assert (await c.post(f"/v2/sessions/adobe/restarted/{first}")).status_code == 410
+        # Heartbeat, then delete, another one: the delete must win too.
+        second = started[1].headers["location"]
+        assert (await c.post(f"/v2/sessions/adobe/restarted/{second}")).status_code == 202
+        assert (await c.delete(f"/v2/sessions/adobe/restarted/{second}")).status_code == 202
+        await asyncio.sleep(2)  # past the journal's lazy flush
+    getattr(server, restart)()
+    server.start()
+    async with httpx.AsyncClient(base_url=server.url, auth=AUTH) as c:
+        running = (await c.get("/v2/runningStreams/adobe/restarted")).json()["runningStreams"]
+        assert {s["sessionId"] for s in running} == {started[2].headers["location"], fourth.headers["location"]}
+        assert (await c.post(f"/v2/sessions/adobe/restarted/{first}")).status_code == 410
+        assert (await c.post(f"/v2/sessions/adobe/restarted/{second}")).status_code == 410

@@ -59,97 +59,112 @@ def open_journal(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_Op = tuple[str, StreamSession | str]  # ("put", session) or ("drop", id)
-
-
 class _Journal:
-    """A writer thread that commits batches of changes; callers await their batch."""
+    """A writer thread that commits the newest state of every changed session.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    The event loop records, per session id, the state it has just decided (a session, or
+    None for a dropped one): durable changes in `_pending` with a future to acknowledge,
+    deferred heartbeats in `_deferred`. A session is never in both: a durable change takes the
+    place of any deferred one, and a heartbeat of a session whose durable change is not yet
+    written replaces that pending state. The thread swaps the dicts out under the lock and
+    commits them in one transaction, so each commit writes states at least as new as the one
+    before it and an older deferred heartbeat can never overwrite a later ending.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, lazy_seconds: float = LAZY_FLUSH_SECONDS) -> None:
         self._conn = conn
-        self._queue: queue.SimpleQueue[tuple[list[_Op], asyncio.Future | None] | None] = queue.SimpleQueue()
-        self._lazy: dict[str, StreamSession] = {}
-        self._lazy_lock = threading.Lock()
+        self._lazy_seconds = lazy_seconds
+        self._lock = threading.Condition(threading.Lock())
+        self._pending: dict[str, StreamSession | None] = {}
+        self._deferred: dict[str, StreamSession] = {}
+        self._waiters: list[asyncio.Future] = []
+        self._flush_deferred = False
+        self._closing = False
+        self._abandoned = False
         self._thread = threading.Thread(target=self._run, name="session-journal", daemon=True)
         self._thread.start()
 
-    def write(self, ops: list[_Op]) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
-        self._queue.put((ops, fut))
+    def record(self, durable: dict[str, StreamSession | None], deferred: dict[str, StreamSession]) -> asyncio.Future | None:
+        """Queue the states one transaction decided; the future resolves once `durable` is committed."""
+        fut = asyncio.get_running_loop().create_future() if durable else None
+        with self._lock:
+            pending, later = self._pending, self._deferred
+            for sid, session in deferred.items():
+                if sid in pending:
+                    pending[sid] = session
+                else:
+                    later[sid] = session
+            for sid, session in durable.items():
+                later.pop(sid, None)
+                pending[sid] = session
+            if fut is not None:
+                self._waiters.append(fut)
+                self._lock.notify()
         return fut
 
-    def touch(self, sessions: dict[str, StreamSession]) -> None:
-        with self._lazy_lock:
-            self._lazy.update(sessions)
-
-    def forget_touch(self, ids: set[str] | dict) -> None:
-        with self._lazy_lock:
-            for sid in ids:
-                self._lazy.pop(sid, None)
+    def flush_deferred(self) -> asyncio.Future:
+        """Have the deferred heartbeats written now; the future resolves once they are."""
+        fut = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._flush_deferred = True
+            self._waiters.append(fut)
+            self._lock.notify()
+        return fut
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-        self._flush([])
+        """Write everything still pending, then stop."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify()
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+    def abandon(self) -> None:
+        """Stop without writing what is pending, as a killed process would (tests)."""
+        with self._lock:
+            self._abandoned = True
+            self._lock.notify()
+        self._thread.join(timeout=30)
         self._conn.close()
 
     def _run(self) -> None:
-        deadline = time.monotonic() + LAZY_FLUSH_SECONDS
+        deadline = time.monotonic() + self._lazy_seconds
         while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                item = ()
-            if item is None:
-                return
-            batch = [item] if item else []
-            while True:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._commit(batch, lazy=True)
+            with self._lock:
+                while not (self._waiters or self._closing or self._abandoned or self._flush_deferred):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lock.wait(remaining)
+                if self._abandoned:
                     return
-                batch.append(more)
-            lazy = time.monotonic() >= deadline
-            self._commit(batch, lazy=lazy)
-            if lazy:
-                deadline = time.monotonic() + LAZY_FLUSH_SECONDS
+                take_deferred = self._closing or self._flush_deferred or time.monotonic() >= deadline
+                pending, self._pending = self._pending, {}
+                waiters, self._waiters = self._waiters, []
+                deferred: dict[str, StreamSession] = {}
+                if take_deferred:
+                    deferred, self._deferred = self._deferred, {}
+                    self._flush_deferred = False
+                closing = self._closing
+            error: BaseException | None = None
+            try:
+                self._commit(pending, deferred)
+            except BaseException as exc:  # report to every waiter, keep the thread alive
+                log.exception("session journal write failed")
+                error = exc
+            for fut in waiters:
+                fut.get_loop().call_soon_threadsafe(_resolve, fut, error)
+            if take_deferred:
+                deadline = time.monotonic() + self._lazy_seconds
+            if closing:
+                return
 
-    def _commit(self, batch: list, *, lazy: bool) -> None:
-        ops = [op for ops, _ in batch for op in ops]
-        futures = [fut for _, fut in batch if fut is not None]
-        error: BaseException | None = None
-        try:
-            self._flush(ops, take_lazy=lazy)
-        except BaseException as exc:  # report to every waiter, keep the thread alive
-            log.exception("session journal write failed")
-            error = exc
-        for fut in futures:
-            loop = fut.get_loop()
-            if error is None:
-                loop.call_soon_threadsafe(_resolve, fut, None)
-            else:
-                loop.call_soon_threadsafe(_resolve, fut, error)
-
-    def _flush(self, ops: list[_Op], take_lazy: bool = True) -> None:
-        lazy: dict[str, StreamSession] = {}
-        if take_lazy:
-            with self._lazy_lock:
-                lazy, self._lazy = self._lazy, {}
-        if not ops and not lazy:
+    def _commit(self, pending: dict[str, StreamSession | None], deferred: dict[str, StreamSession]) -> None:
+        if not pending and not deferred:
             return
-        rows = []
-        drops = []
-        for kind, value in ops:
-            if kind == "put":
-                lazy.pop(value.id, None)
-                rows.append((value.id, value.idp, value.subject, orjson.dumps(value.to_dict())))
-            else:
-                lazy.pop(value, None)
-                drops.append((value,))
-        rows.extend((s.id, s.idp, s.subject, orjson.dumps(s.to_dict())) for s in lazy.values())
+        rows = [(s.id, s.idp, s.subject, orjson.dumps(s.to_dict()))
+                for s in (*deferred.values(), *pending.values()) if s is not None]
+        drops = [(sid,) for sid, s in pending.items() if s is None]
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -181,8 +196,10 @@ def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
 class EmbeddedStore(SessionStore):
     """Sessions in memory, one dict per viewer, journaled to ``<data>/sessions.db``."""
 
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time,
+                 lazy_flush_seconds: float = LAZY_FLUSH_SECONDS) -> None:
         self._path = path
+        self._lazy_flush_seconds = lazy_flush_seconds
         self._clock = clock
         self._subjects: dict[SubjectKey, dict[str, StreamSession]] = {}
         self._buckets: dict[str, tuple[float, int]] = {}
@@ -204,7 +221,7 @@ class EmbeddedStore(SessionStore):
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("DELETE FROM sessions WHERE id = ?", stale)
             conn.execute("COMMIT")
-        self._journal = _Journal(conn)
+        self._journal = _Journal(conn, self._lazy_flush_seconds)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="session-sweeper")
 
     async def _sweep_forever(self) -> None:
@@ -230,12 +247,25 @@ class EmbeddedStore(SessionStore):
         return dropped
 
     async def close(self) -> None:
+        """Write everything pending, then stop."""
+        await self._stop(abandon=False)
+
+    async def abandon(self) -> None:
+        """Stop like a killed process: nothing pending is written (crash tests)."""
+        await self._stop(abandon=True)
+
+    async def _stop(self, *, abandon: bool) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
         if self._journal is not None:
             journal, self._journal = self._journal, None
-            await asyncio.to_thread(journal.close)
+            await asyncio.to_thread(journal.abandon if abandon else journal.close)
+
+    async def flush_deferred(self) -> None:
+        """Write deferred heartbeats now instead of at the journal's next interval."""
+        if self._journal is not None:
+            await self._journal.flush_deferred()
 
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
         current = self._subjects.get(key)
@@ -250,13 +280,12 @@ class EmbeddedStore(SessionStore):
         journal = self._journal
         if journal is None:
             raise RuntimeError("the session store is not started")
-        if view.touched:
-            journal.touch(view.touched)
-        if view.written or view.dropped:
-            ops: list[_Op] = [("put", s) for s in view.written.values()]
-            ops.extend(("drop", sid) for sid in view.dropped)
+        durable: dict[str, StreamSession | None] = dict(view.written)
+        durable.update(dict.fromkeys(view.dropped))
+        done = journal.record(durable, view.touched)
+        if done is not None:
             try:
-                await journal.write(ops)
+                await done
             except BaseException:
                 # Not durable, so not acknowledged: undo it unless someone built on it already.
                 if self._subjects.get(key) is view.sessions:
