@@ -1,6 +1,7 @@
 """A hypothesis state machine drives the real service and store with random steps and checks
 them against a deliberately naive reference model: same admissions, same live sessions, and
-never more live sessions than a rule allows."""
+never more live sessions than a rule allows, also after restarts (clean, and like `kill -9`:
+between journal writes or in the middle of one)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import sqlite3
 
 from streamkeeper.concurrency.embedded import EmbeddedStore
 from streamkeeper.concurrency.ids import SessionIds
@@ -91,20 +94,94 @@ class Model:
         return True, gone
 
 
+class SimulatedCrash(Exception):
+    """The process died before its transaction committed."""
+
+
+class CrashingConnection:
+    """A journal connection whose next COMMIT never happens, as when `kill -9` lands mid-write."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT":
+            raise SimulatedCrash()
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, rows):
+        return self._conn.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class EngineMachine(RuleBasedStateMachine):
+    # The embedded store writes plain heartbeats lazily: a kill may lose the ones not yet flushed.
+    DEFERRED_HEARTBEATS = True
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp())
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
-        self.store = EmbeddedStore(self.dir / "sessions.db", clock=self.clock)
+        self.store = self.open_store()
         self.run(self.store.start())
         self.service = ConcurrencyService(self.store, SessionIds(b"k" * 32), CATALOG, clock=self.clock)
         self.model = Model()
         self.ids: list[str] = []
 
+    def open_store(self):
+        # Deferred heartbeats are flushed only by the `flush` step, so the model knows what is on disk.
+        return EmbeddedStore(self.dir / "sessions.db", clock=self.clock, lazy_flush_seconds=1e6)
+
     def run(self, coro):
         return self.loop.run_until_complete(coro)
+
+    def reopen(self, *, kill: bool) -> None:
+        """Stop the store (cleanly, or losing whatever is not yet written) and start a new one."""
+        self.run(self.store.abandon() if kill else self.store.close())
+        for entry in self.model.sessions.values():
+            if kill:
+                entry["expires"] = entry["persisted"]
+            else:
+                entry["persisted"] = entry["expires"]
+        self.store = self.open_store()
+        self.run(self.store.start())
+        self.service.store = self.store
+
+    @rule()
+    def flush(self):
+        self.run(self.store.flush_deferred())
+        for entry in self.model.sessions.values():
+            entry["persisted"] = entry["expires"]
+
+    @rule(kill=st.booleans())
+    def restart(self, kill):
+        self.reopen(kill=kill)
+
+    @precondition(lambda self: isinstance(self.store, EmbeddedStore) and self.ids)
+    @rule(index=st.integers(min_value=0), app=st.sampled_from(["tv", "mobile"]))
+    def kill_during_write(self, index, app):
+        """A stop or a start whose journal commit is cut short is not acknowledged and not kept."""
+        journal = self.store._journal
+        journal._conn = CrashingConnection(journal._conn)
+        try:
+            if index % 2:
+                sid = self.ids[index % len(self.ids)]
+                entry = self.model.sessions[sid]
+                self.run(self.service.stop(CATALOG.applications[entry["app"]], "idp", "u", sid))
+            else:
+                meta = {"contentType": "vod", "channel": "c1"} if app == "tv" else {"contentType": "vod",
+                                                                                   "deviceId": "d1"}
+                self.run(self.service.start(CATALOG.applications[app], "idp", "u", meta))
+        except SimulatedCrash:
+            pass
+        except ConcurrencyError:
+            pass  # refused before anything was written
+        else:
+            raise AssertionError("a write whose commit failed was acknowledged")
+        self.reopen(kill=True)
 
     def teardown(self) -> None:
         self.run(self.store.close())
@@ -140,7 +217,7 @@ class EngineMachine(RuleBasedStateMachine):
             e["ended"] = "evicted"
         s = started.session
         self.model.sessions[s.id] = {"id": s.id, "app": app, "meta": meta, "started": now, "expires": s.expires,
-                                     "code": s.code, "ended": None}
+                                     "persisted": s.expires, "code": s.code, "ended": None}
         self.ids.append(s.id)
 
     @precondition(lambda self: self.ids)
@@ -163,6 +240,8 @@ class EngineMachine(RuleBasedStateMachine):
             entry["ended"] = "deleted"
         else:
             entry["expires"] = renewed.expires
+            if not self.DEFERRED_HEARTBEATS:
+                entry["persisted"] = renewed.expires
 
     @rule(seconds=st.sampled_from([1, 20, 45, 61, 95, 200]))
     def wait(self, seconds):

@@ -18,13 +18,13 @@ def _redis():
 
 
 class RedisEngineMachine(EngineMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.run(self.store.close())  # the embedded store the base machine opened
-        self.prefix = redis_prefix_for_test()
-        self.store = RedisStore(REDIS_URL, prefix=self.prefix, clock=self.clock)
-        self.run(self.store.start())
-        self.service.store = self.store
+    # Every heartbeat is written to Redis before it is answered.
+    DEFERRED_HEARTBEATS = False
+
+    def open_store(self):
+        if not hasattr(self, "prefix"):
+            self.prefix = redis_prefix_for_test()
+        return RedisStore(REDIS_URL, prefix=self.prefix, clock=self.clock)
 
     def teardown(self) -> None:
         self.run(drop_redis_keys(REDIS_URL, self.prefix))

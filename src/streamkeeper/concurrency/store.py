@@ -71,6 +71,15 @@ class SessionStore(ABC):
     async def close(self) -> None:  # pragma: no cover - default no-op
         return None
 
+    async def abandon(self) -> None:
+        """Stop as a killed process would, writing nothing more; a store that defers no writes
+        loses nothing, so the default is `close`."""
+        await self.close()
+
+    async def flush_deferred(self) -> None:
+        """Write what is written lazily now; nothing, for a store that defers no writes."""
+        return None
+
     @abstractmethod
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
         """Run `fn` on the viewer's sessions and commit its changes as one step.
