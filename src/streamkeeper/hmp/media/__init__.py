@@ -1,5 +1,8 @@
 """What the catalog needs from the media engine, as a protocol with a do-nothing default.
 
+The endpoints that drive the engine (recordings, thumbnails, downloads, streams, HLS) are in
+:mod:`.endpoints`; :mod:`.feature` mounts the engine on the app and runs scheduled events.
+
 The media engine (ingest, recording, thumbnails, re-streaming) installs its implementation as
 `app.state.hmp_media` before the `/apis` feature starts; until then sources are idle, nothing
 records and nothing streams.

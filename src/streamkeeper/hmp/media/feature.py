@@ -26,8 +26,8 @@ import time
 from sqlalchemy import select
 
 from .endpoints import finish_recording, record_session, router  # noqa: F401  (router is mounted by the app)
-from .engine import MediaEngine, NotActive, parse_networks
-from .scheduler import JsonStateStore, ScheduledEvent, Scheduler
+from ...media.engine import MediaEngine, NotActive, parse_networks
+from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,9 @@ DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 async def startup(app, ctx) -> None:
-    from ..hmp.assets import service as assets
-    from ..hmp.sources import service as sources
-    from ..hmp.sources.models import SourceRow
+    from ..assets import service as assets
+    from ..sources import service as sources
+    from ..sources.models import SourceRow
 
     interface = os.environ.get("STREAMKEEPER_MULTICAST_INTERFACE") or "127.0.0.1"
     networks = parse_networks(os.environ.get("STREAMKEEPER_MEDIA_NETWORKS"))
@@ -110,7 +110,7 @@ class EventRunner:
             await asyncio.sleep(TICK)
 
     async def sync(self) -> None:
-        from ..hmp.events.models import EventRow
+        from ..events.models import EventRow
 
         async with self.ctx.sessions() as db:
             rows = (await db.scalars(select(EventRow))).all()
@@ -122,8 +122,8 @@ class EventRunner:
                 self.scheduler.put(event)
 
     async def _start(self, event: ScheduledEvent, occurrence: float) -> None:
-        from ..hmp.sessions import service as sessions
-        from ..hmp.sessions.models import SessionRow
+        from ..sessions import service as sessions
+        from ..sessions.models import SessionRow
 
         session_id = event.parameters["session"]
         async with self.ctx.sessions() as db:
@@ -145,7 +145,7 @@ class EventRunner:
                 self._recordings[event.id] = view["id"]
 
     async def _end(self, event: ScheduledEvent, occurrence: float) -> None:
-        from ..hmp.sessions.models import SessionRow
+        from ..sessions.models import SessionRow
 
         async with self.ctx.sessions() as db:
             asset_id = self._recordings.pop(event.id, None)
