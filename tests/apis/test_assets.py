@@ -109,7 +109,9 @@ async def test_hotmarks(hmp):
                     "username": "admin", "userDisplayName": "Administrator"}
     assert_error(await hmp.admin.post(base, json={"title": "Same second", "timestamp": 100999}), 409, "060004",
                  "HotmarkAlreadyExists")
-    other = (await hmp.admin.post(base, json={"title": "Save", "timestamp": 20000})).json()["data"]
+    r = await hmp.admin.put(base, json={"title": "Save", "timestamp": 20000})  # the document's request line
+    assert r.status_code == 201, r.text
+    other = r.json()["data"]
     assert [m["title"] for m in (await hmp.admin.get(base)).json()["data"]] == ["Save", "Goal"]
     assert (await hmp.admin.get(f"{base}/{mark['id']}")).json()["data"] == mark
     assert_error(await hmp.admin.put(f"{base}/{other['id']}", json={"timestamp": 100000}), 409, "060004",
