@@ -208,6 +208,32 @@ async def test_event_two_seconds_ahead_records_once_for_its_duration(api, clock,
     assert len((await c.get(f"/apis/sessions/{session_id}/assets")).json()["data"]) == 1
 
 
+async def test_a_recording_started_by_an_event_belongs_to_the_events_creator(api, clock, tmp_path):
+    clip = make_clip(tmp_path / "five.ts", seconds=5, width=160, height=128, muxrate=800_000)
+    creator = await api.user("planner", roles=("content-creator",))
+    port = free_udp_port()
+    session_id, _ = await make_session(creator, [port])
+    r = await creator.post(f"/apis/sessions/{session_id}/events", json={
+        "title": "show", "startTime": int(clock()) + 1, "duration": 2, "type": "one-time", "command": "record"})
+    assert r.status_code == 201, r.text
+    sending = asyncio.create_task(send(UdpSender(clip, ("127.0.0.1", port))))
+    started, base = time.monotonic(), clock.now
+    while time.monotonic() - started < 4.0:  # the fake clock follows real time
+        clock.now = base + (time.monotonic() - started)
+        await asyncio.sleep(0.1)
+    await sending
+    videos = (await creator.get(f"/apis/sessions/{session_id}/assets")).json()["data"]
+    assert len(videos) == 1, videos
+    video_id = videos[0]["id"]
+    assert (await creator.get(f"/apis/assets/{video_id}")).status_code == 200
+    meta = {m["name"]: m for m in (await creator.get(f"/apis/assets/{video_id}/metadata")).json()["data"]}
+    assert meta["calypso:creator"]["field"][0]["valueString"] == "planner"
+    shares = (await creator.get(f"/apis/assets/{video_id}/shares")).json()["data"]
+    assert [(s["name"], s["permission"]) for s in shares] == [("planner", "OWN")]
+    r = await creator.get(f"/apis/assets/{video_id}/download")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+
+
 async def test_import_ts_and_mp4_files_as_videos(api, clip, tmp_path):
     from streamkeeper.media.remux import ts_to_mp4
 

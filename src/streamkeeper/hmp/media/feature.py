@@ -76,7 +76,8 @@ def scheduled(row) -> ScheduledEvent:
     days = tuple(DAYS.index(d) for d in (row.type_data or {}).get("days", ())) if row.type == "weekly-recurring" else ()
     return ScheduledEvent(id=row.id, start=float(row.start_time), duration=float(row.duration or 0),
                           action=row.command, weekdays=days, parameters={**(row.parameters or {}),
-                                                                          "session": row.session_id})
+                                                                          "session": row.session_id,
+                                                                          "creator": row.creator_id})
 
 
 class EventRunner:
@@ -137,12 +138,27 @@ class EventRunner:
                 if self.engine.session_recording(session_id):
                     return  # already being recorded by hand: leave that recording alone
                 ids = (await sessions.source_ids(db, [session_id]))[session_id]
+                owner = await self._creator(db, event.parameters.get("creator"))
                 try:
-                    view = await record_session(db, self.engine, session, ids, None, self.ctx.clock())
+                    view = await record_session(db, self.engine, session, ids, owner, self.ctx.clock())
                 except Exception as exc:
                     log.warning("event %s could not record session %s: %s", event.id, session_id, exc)
                     return
                 self._recordings[event.id] = view["id"]
+
+    @staticmethod
+    async def _creator(db, user_id: str | None):
+        """The event's creator as a principal: the recording is theirs, as if started by hand."""
+        from ..accounts.models import UserRow
+        from ..accounts.service import identity
+
+        user = await db.get(UserRow, user_id) if user_id else None
+        found = await identity(db, user) if user is not None else None
+        if found is None:
+            log.warning("event creator %s is gone or has no role: the recording belongs to administrators only",
+                        user_id)
+            return None
+        return found.principal
 
     async def _end(self, event: ScheduledEvent, occurrence: float) -> None:
         from ..sessions.models import SessionRow
