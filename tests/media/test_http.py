@@ -156,6 +156,66 @@ def archive_track(response, name: str) -> bytes:
     return zipfile.ZipFile(io.BytesIO(response.content)).read(name)
 
 
+def _hold_udp(port: int):
+    import socket
+
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", port))
+    return blocker
+
+
+async def test_udp_port_held_by_another_program(tmp_path, clock, clip):
+    """Refused at creation; after a restart shown as an error, and bound once the port frees."""
+    port, taken = free_udp_port(), free_udp_port()
+    hmp = await start(tmp_path, clock, {})
+    try:
+        c = hmp.admin
+        with _hold_udp(taken):
+            r = await c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
+                                                    "port": taken, "multicast": False})
+            assert r.status_code == 400 and r.json()["code"] == "010006", r.text
+            assert r.json()["name"] == "AddressPortAlreadyInUse"
+            assert (await c.get("/apis/sources")).status_code == 404  # nothing was created
+            r = await c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
+                                                    "port": port, "multicast": False})
+            assert r.status_code == 201, r.text
+            source = r.json()["data"]
+            assert "error" not in source
+            r = await c.put(f"/apis/sources/{source['id']}", json={"port": taken})
+            assert r.status_code == 400 and r.json()["code"] == "010006"
+            kept = (await c.get(f"/apis/sources/{source['id']}")).json()["data"]
+            assert kept["port"] == port and "error" not in kept  # still received on its own port
+    finally:
+        await hmp.close()
+        await hmp.running.__aexit__(None, None, None)
+
+    blocker = _hold_udp(port)  # another program takes the port while the server is down
+    hmp = await start(tmp_path, clock, {})
+    try:
+        c = hmp.admin
+        got = (await c.get(f"/apis/sources/{source['id']}")).json()["data"]
+        assert got["active"] is False and "in use" in got["error"], got
+        await asyncio.sleep(0.8)
+        blocker.close()
+        for _ in range(100):
+            got = (await c.get(f"/apis/sources/{source['id']}")).json()["data"]
+            if "error" not in got:
+                break
+            await asyncio.sleep(0.1)
+        assert "error" not in got, got
+        sending = asyncio.create_task(send(UdpSender(clip, ("127.0.0.1", port))))
+        for _ in range(100):
+            if (await c.get(f"/apis/sources/{source['id']}")).json()["data"]["active"]:
+                break
+            await asyncio.sleep(0.05)
+        assert (await c.get(f"/apis/sources/{source['id']}")).json()["data"]["active"]
+        await sending
+    finally:
+        blocker.close()
+        await hmp.close()
+        await hmp.running.__aexit__(None, None, None)
+
+
 async def test_pause_resume_and_errors_over_http(api, clip):
     c = api.admin
     port = free_udp_port()

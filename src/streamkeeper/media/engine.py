@@ -115,7 +115,8 @@ class ActiveStream:
 
 class MediaEngine:
     def __init__(self, data_dir: str | Path, *, interface: str | None = None, networks: tuple = LOOPBACK,
-                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES) -> None:
+                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
+                 retry_min: float = 0.5, retry_max: float = 15.0) -> None:
         self.root = Path(data_dir) / "media"
         # Where the engine may send re-streams and place SRT calls: nothing leaves the machine
         # unless an operator widens it.
@@ -132,6 +133,10 @@ class MediaEngine:
         self.recordings: dict[str, ActiveRecording] = {}
         self.streams: dict[str, ActiveStream] = {}
         self.background: set[asyncio.Task] = set()  # imports in progress
+        self.retries: dict[str, asyncio.Task] = {}  # sources waiting for their port, by id
+        self.retry_min, self.retry_max = retry_min, retry_max
+        # Per source, subscribers that outlive one receiver (HLS packagers): re-attached on re-bind.
+        self.source_sinks: dict[str, list] = {}
 
     def may_reach(self, host: str | None) -> bool:
         if not host:
@@ -156,8 +161,18 @@ class MediaEngine:
     def asset_streaming(self, asset_id: str) -> bool:
         return any(s.asset_id == asset_id for s in self.streams.values())
 
-    async def source_saved(self, source: dict) -> None:
-        """Start receiving a new source; re-tune one whose network settings changed."""
+    def source_error(self, source_id: str) -> str | None:
+        """Why a source is not being received (a port held by another program, ...), if it is not."""
+        return self.source_errors.get(source_id)
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
+        """Start receiving a new source; re-tune one whose network settings changed.
+
+        With ``strict`` (a source being created or changed by a user) a port that cannot be
+        bound raises :class:`PortConflict` and nothing is left running. Otherwise (start-up) the
+        failure is kept in :meth:`source_error` and binding is retried with back-off until it
+        works, the source changes or it is deleted.
+        """
         sid = source["id"]
         spec = spec_of(source, self.interface)
         if self.specs.get(sid) == spec and sid in self.ingests:
@@ -171,6 +186,18 @@ class MediaEngine:
             log.warning("source %s not received: %s", sid, self.source_errors[sid])
             return
         try:
+            await self._receive(sid, spec, writers)
+        except PortConflict:
+            if strict:
+                self.source_errors.pop(sid, None)
+                raise
+            self._retry_later(sid, spec, writers)
+        except (OSError, ValueError):
+            self._retry_later(sid, spec, writers)
+
+    async def _receive(self, sid: str, spec: SourceSpec, writers: list) -> None:
+        """Bind and start one source's receiver; on failure record why and re-raise."""
+        try:
             self.registry.claim(spec.port_key(), f"source {sid}")
             ingest = make_ingest(spec)
             await ingest.start()
@@ -178,15 +205,34 @@ class MediaEngine:
             self.registry.release(f"source {sid}")
             self.source_errors[sid] = str(exc)
             log.warning("source %s not received: %s", sid, exc)
-            return
+            raise
         self.source_errors.pop(sid, None)
         self.specs[sid] = spec
         self.ingests[sid] = ingest
         live = self.live[sid] = LiveThumbnails(ingest.analyzer)
         ingest.subscribe(live)
+        for sink in self.source_sinks.get(sid, ()):
+            sink.rebind(ingest.analyzer)
+            ingest.subscribe(sink)
         for writer in writers:
             writer.rebind(ingest.analyzer)
             ingest.subscribe(writer)  # a closed writer ignores what it still gets
+
+    def _retry_later(self, sid: str, spec: SourceSpec, writers: list) -> None:
+        async def retry() -> None:
+            delay = self.retry_min
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._receive(sid, spec, writers)
+                except (PortConflict, OSError, ValueError):
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                self.retries.pop(sid, None)
+                log.info("source %s is received now", sid)
+                return
+
+        self.retries[sid] = asyncio.create_task(retry(), name=f"source-retry-{sid}")
 
     async def source_deleted(self, source_id: str) -> None:
         await self._stop_source(source_id)
@@ -199,6 +245,9 @@ class MediaEngine:
             shutil.rmtree(directory, ignore_errors=True)
 
     async def _stop_source(self, source_id: str) -> None:
+        retry = self.retries.pop(source_id, None)
+        if retry is not None:
+            retry.cancel()
         ingest = self.ingests.pop(source_id, None)
         self.specs.pop(source_id, None)
         self.live.pop(source_id, None)
@@ -438,5 +487,5 @@ class MediaEngine:
         for aid in list(self.recordings):
             with contextlib.suppress(Exception):
                 self.stop_recording(aid)
-        for sid in list(self.ingests):
+        for sid in {*self.ingests, *self.retries}:
             await self._stop_source(sid)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ...media.ingest import PortConflict  # noqa: F401  (what a strict source_saved raises)
+
 
 class MediaBackend(Protocol):
     def source_status(self, source_id: str) -> tuple[bool, int]:
@@ -23,8 +25,13 @@ class MediaBackend(Protocol):
     def asset_streaming(self, asset_id: str) -> bool:
         """Whether this video is being re-streamed."""
 
-    async def source_saved(self, source: dict) -> None:
-        """A source was created or changed (start or re-tune the receiver)."""
+    def source_error(self, source_id: str) -> str | None:
+        """Why the source is not being received, when binding it failed (retried meanwhile)."""
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
+        """A source was created or changed (start or re-tune the receiver).
+
+        With ``strict``, a port another program holds raises :class:`PortConflict`."""
 
     async def source_deleted(self, source_id: str) -> None:
         """A source was deleted (stop receiving)."""
@@ -43,7 +50,10 @@ class NoMedia:
     def asset_streaming(self, asset_id: str) -> bool:
         return False
 
-    async def source_saved(self, source: dict) -> None:
+    def source_error(self, source_id: str) -> str | None:
+        return None
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
         return None
 
     async def source_deleted(self, source_id: str) -> None:
