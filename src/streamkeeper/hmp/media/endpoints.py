@@ -36,6 +36,7 @@ from ...media.engine import MediaEngine, MultiSourceStream, NoSource, NotActive,
 from ...media.ingest import PortConflict
 from ...media.recorder import InsufficientSpace, check_space
 from ...media.remux import probe
+from ...media.restream import SeekPastEnd
 from ...media.thumbnails import ThumbnailNotFound
 
 api = APIRouter(prefix="/apis", dependencies=[Depends(json_only)])
@@ -404,7 +405,10 @@ async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), 
     t = _object(body).get("time")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**31:
         raise invalid("time must be a non-negative number of seconds")
-    engine_of(request).seek_stream(stream_id, float(t))
+    try:
+        engine_of(request).seek_stream(stream_id, float(t))
+    except SeekPastEnd as exc:
+        raise invalid(f"time is past the end of the video: {exc}") from None
     return {"data": {"time": t}}
 
 
