@@ -233,14 +233,25 @@ async def test_pause_resume_and_errors_over_http(api, clip):
     r = await c.post(f"/apis/sessions/{session_id}/recordings", json={"recorders": [{"source": "unknown"}]})
     assert r.status_code == 409 and r.json()["name"] == "SessionHasNoSource"
     rec = (await c.post(f"/apis/sessions/{session_id}/recordings")).json()["data"]
+    # writing waits for the first keyframe: no start time until one arrives
+    assert rec["startTime"] is None and rec["recorders"][0]["startTime"] is None
+    await asyncio.sleep(0.3)
+    sent_at = time.time()
     sender = UdpSender(clip, ("127.0.0.1", port))
     sending = asyncio.create_task(send(sender))
     await asyncio.sleep(1.0)
+    started = (await c.get(f"/apis/recordings/{rec['id']}")).json()["data"]
+    assert started["startTime"] is not None and sent_at * 1000 <= started["startTime"] <= time.time() * 1000
     r = await c.put(f"/apis/recordings/{rec['id']}", json={"state": "PAUSED"})
     assert r.status_code == 200 and r.json()["data"]["state"] == "PAUSED"
     assert (await c.put(f"/apis/recordings/{rec['id']}", json={"state": "STOPPED"})).status_code == 400
     await asyncio.sleep(1.0)
-    assert (await c.put(f"/apis/recordings/{rec['id']}", json={"state": "RECORDING"})).status_code == 200
+    asked = time.time()
+    r = await c.put(f"/apis/recordings/{rec['id']}", json={"state": "RECORDING"})
+    assert r.status_code == 200 and r.json()["data"]["recorders"][0]["resumeTime"] is None  # next keyframe
+    await asyncio.sleep(0.7)  # keyframes every 0.48 s
+    resumed = (await c.get(f"/apis/recordings/{rec['id']}")).json()["data"]["recorders"][0]["resumeTime"]
+    assert resumed is not None and asked * 1000 <= resumed <= asked * 1000 + 700
     await sending
     assert (await c.delete(f"/apis/recordings/{rec['id']}")).status_code == 200
     video = (await c.get(f"/apis/assets/{rec['id']}")).json()["data"]

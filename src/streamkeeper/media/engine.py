@@ -87,13 +87,24 @@ class ActiveRecording:
     ctime: int = 0
 
     def view(self) -> dict:
+        """The recording; ``startTime``/``resumeTime`` (our addition, epoch ms) say when writing
+        actually began and last resumed: at the first keyframe after the request, null until then."""
         state = "PAUSED" if self.recording.state == "paused" else "RECORDING"
+        writers = list(self.recording.writers.values())
+        recorders = []
+        for i, (sid, w) in enumerate(zip(self.source_ids, writers), start=1):
+            recorders.append({"source": sid, "chunk": f"asset-chunk://{self.id}/{i}/0/0", "id": str(i),
+                              "state": state, "startTime": _ms(w.started_at), "resumeTime": _ms(w.resumed_at)})
+        starts = [w.started_at for w in writers if w.started_at is not None]
         return {
             "id": self.id, "session": self.session_id, "username": self.username, "state": state,
             "duration": round(self.recording.position, 3), "ctime": self.ctime, "title": self.title,
-            "recorders": [{"source": sid, "chunk": f"asset-chunk://{self.id}/{i}/0/0", "id": str(i), "state": state}
-                          for i, sid in enumerate(self.source_ids, start=1)],
+            "startTime": _ms(min(starts)) if starts else None, "recorders": recorders,
         }
+
+
+def _ms(t: float | None) -> int | None:
+    return None if t is None else int(t * 1000)
 
 
 @dataclass
