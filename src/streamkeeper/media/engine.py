@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .hls import FileSegments, LivePackager
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
@@ -148,6 +149,8 @@ class MediaEngine:
         self.retry_min, self.retry_max = retry_min, retry_max
         # Per source, subscribers that outlive one receiver (HLS packagers): re-attached on re-bind.
         self.source_sinks: dict[str, list] = {}
+        self.packagers: dict[str, LivePackager] = {}  # live HLS, by source id, made on first request
+        self._file_segments: dict[Path, FileSegments] = {}
 
     def may_reach(self, host: str | None) -> bool:
         if not host:
@@ -247,11 +250,16 @@ class MediaEngine:
 
     async def source_deleted(self, source_id: str) -> None:
         await self._stop_source(source_id)
+        self.source_sinks.pop(source_id, None)
+        self.packagers.pop(source_id, None)
+        (self.root / "live" / f"{source_id}.json").unlink(missing_ok=True)
 
     async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
         for s in [s for s in self.streams.values() if s.asset_id == asset_id]:
             await self.stop_stream(s.id)
         directory = Path(media_path) if media_path else self.videos / asset_id
+        for path in [p for p in self._file_segments if p.parent == self.video_dir(asset_id)]:
+            del self._file_segments[path]
         if directory.is_dir() and self.root in directory.resolve().parents:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -281,6 +289,31 @@ class MediaEngine:
         if live is None:
             raise ThumbnailNotFound("source is not being received")
         return live.jpeg(width, height)
+
+    # -- HLS -----------------------------------------------------------------------
+
+    def live_packager(self, source_id: str) -> LivePackager:
+        """The source's live HLS packager, started on first use; it follows re-binds."""
+        packager = self.packagers.get(source_id)
+        if packager is not None:
+            return packager
+        ingest = self.ingests.get(source_id)
+        if ingest is None:
+            raise NotActive(f"source {source_id} is not being received")
+        packager = LivePackager(ingest.analyzer, self.root / "live" / f"{source_id}.json", clock=self.clock)
+        self.packagers[source_id] = packager
+        self.source_sinks.setdefault(source_id, []).append(packager)
+        ingest.subscribe(packager)
+        return packager
+
+    def track_segments(self, asset_id: str, track_id: int) -> FileSegments:
+        """A track's keyframe index for HLS, brought up to date with what was written since."""
+        path = self.track(asset_id, track_id)
+        segments = self._file_segments.get(path)
+        if segments is None:
+            segments = self._file_segments[path] = FileSegments(path)
+        segments.refresh()
+        return segments
 
     # -- recordings ----------------------------------------------------------------
 

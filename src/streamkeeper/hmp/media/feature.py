@@ -25,11 +25,18 @@ import time
 
 from sqlalchemy import select
 
-from .endpoints import finish_recording, record_session, router  # noqa: F401  (router is mounted by the app)
+from fastapi import APIRouter
+
+from . import endpoints, hls
+from .endpoints import finish_recording, record_session
 from ...media.engine import MediaEngine, NotActive, parse_networks
 from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
+
+router = APIRouter()  # mounted by the app
+router.include_router(endpoints.router)
+router.include_router(hls.router)
 
 TICK = 0.5
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
