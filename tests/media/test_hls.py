@@ -15,6 +15,8 @@ from streamkeeper.media.hls import TARGET, FileSegments
 from streamkeeper.media.testsignal import UdpSender, make_clip
 from streamkeeper.media.ts import Analyzer
 
+from tests.apis.conftest import start
+
 from .test_http import api, make_session, send  # noqa: F401  (fixture)
 from .test_ingest import free_udp_port
 
@@ -210,3 +212,27 @@ async def test_watching_needs_watch_like_a_download_needs_download(api, tmp_path
     assert (await stranger.get(url)).status_code == 404
     if resource == "assets":
         await c.delete(f"/apis/recordings/{object_id}")
+
+
+async def test_live_sequence_numbers_go_on_across_a_server_restart(tmp_path, clock):
+    clip = make_clip(tmp_path / "five.ts", seconds=5, width=160, height=128, muxrate=800_000)
+    port = free_udp_port()
+    numbers = []
+    for run in range(2):
+        hmp = await start(tmp_path, clock, {})
+        try:
+            c = hmp.admin
+            if run == 0:
+                _, (source_id,) = await make_session(c, [port])
+            sending = asyncio.create_task(send(UdpSender(clip, ("127.0.0.1", port))))
+            r = await c.get(f"/apis/sources/{source_id}/hls/live.m3u8")
+            assert r.status_code == 200, r.text
+            await sending
+            playlist = parse_playlist((await c.get(f"/apis/sources/{source_id}/hls/live.m3u8")).text)
+            numbers.append([s["seq"] for s in playlist["segments"]])
+            if run == 1:
+                assert playlist["segments"][0].get("discontinuity")  # after another server's segments
+        finally:
+            await hmp.close()
+            await hmp.running.__aexit__(None, None, None)
+    assert numbers[0] and numbers[1] and numbers[1][0] > numbers[0][-1], numbers
