@@ -17,7 +17,7 @@ from streamkeeper.media.ts import Analyzer
 
 from tests.apis.conftest import start
 
-from .test_http import api, make_session, send  # noqa: F401  (fixture)
+from .test_http import make_session, send
 from .test_ingest import free_udp_port
 
 FRAME = 1 / 25
@@ -94,7 +94,7 @@ def test_track_file_cut_at_keyframes_into_segments_that_decode_without_gaps(clip
     assert segs.segments(complete=False)[-1][2] != -1  # a growing file leaves its tail out
 
 
-async def test_live_source_plays_over_hls_and_sequence_numbers_go_on_after_a_restart(api, tmp_path):  # noqa: F811
+async def test_live_source_plays_over_hls_and_sequence_numbers_go_on_after_a_restart(api, tmp_path):
     clip = make_clip(tmp_path / "eight.ts", seconds=8, width=160, height=128, muxrate=800_000)
     c = api.admin
     port = free_udp_port()
@@ -151,7 +151,7 @@ async def test_live_source_plays_over_hls_and_sequence_numbers_go_on_after_a_res
     assert gone.status_code == 404 and gone.json()["code"] == "040000"
 
 
-async def test_recording_in_progress_then_video_over_hls_with_hotmarks(api, tmp_path):  # noqa: F811
+async def test_recording_in_progress_then_video_over_hls_with_hotmarks(api, tmp_path):
     clip = make_clip(tmp_path / "six.ts", seconds=6, width=160, height=128, muxrate=800_000)
     c = api.admin
     port = free_udp_port()
@@ -183,11 +183,12 @@ async def test_recording_in_progress_then_video_over_hls_with_hotmarks(api, tmp_
     assert daterange["ID"] == f'"{mark["id"]}"' and daterange["X-TITLE"] == "\"the 'goal'\""
     assert "EXT-X-PROGRAM-DATE-TIME" in done["tags"]
     assert (await c.get(url, params={"trackId": 2})).json()["name"] == "TrackNotFound"
+    assert (await c.get(url, params={"trackId": 0})).json()["name"] == "InputValidation"
     assert (await c.get(f"/apis/assets/{rec['id']}/hls/track-1/99.ts")).status_code == 404
 
 
 @pytest.mark.parametrize("resource", ["sources", "assets"])
-async def test_watching_needs_watch_like_a_download_needs_download(api, tmp_path, resource):  # noqa: F811
+async def test_watching_needs_watch_like_a_download_needs_download(api, tmp_path, resource):
     c = api.admin
     port = free_udp_port()
     session_id, (source_id,) = await make_session(c, [port])

@@ -8,26 +8,13 @@ import time
 import zipfile
 
 import av
-import pytest
 
-from streamkeeper.hmp.accounts import passwords
 from streamkeeper.media.testsignal import UdpSender, make_clip
 from tests.apis.conftest import start
 
 from .test_files import digests, jpeg_size
 from .test_ingest import free_udp_port
 from .test_restream import Receiver
-
-
-@pytest.fixture
-async def api(tmp_path, clock):
-    passwords.configure(time_cost=1, memory_cost=1024, parallelism=1)
-    hmp = await start(tmp_path, clock, {})
-    try:
-        yield hmp
-    finally:
-        await hmp.close()
-        await hmp.running.__aexit__(None, None, None)
 
 
 async def make_session(c, ports: list[int]) -> tuple[str, list[str]]:

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer, pes_timestamps, pts_delta
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
 
 TARGET = 2.0  # seconds: a segment ends at the first keyframe at least this far after its start
 LIVE_WINDOW = 6  # segments listed in a live playlist

@@ -20,7 +20,7 @@ from ...media.hls import TARGET, DateRange, media_playlist
 from ..assets import service as assets
 from ..deps import Db, User, json_only
 from ..errors import (
-    ASSET_NOT_FOUND, BEING_PROCESSED, FORBIDDEN, NOT_FOUND, SERVICE_UNAVAILABLE, SOURCE_NOT_FOUND, TRACK_NOT_FOUND,
+    ASSET_NOT_FOUND, BEING_PROCESSED, FORBIDDEN, INPUT_VALIDATION, NOT_FOUND, SERVICE_UNAVAILABLE, SOURCE_NOT_FOUND, TRACK_NOT_FOUND,
     USER_NOT_AUTHORIZED, ErrorKind, HmpError,
 )
 from ..permissions.guard import load
@@ -44,9 +44,9 @@ def _errors(*kinds: ErrorKind) -> dict:
     return out
 
 
-def _playlist(text: str, live: bool) -> Response:
-    # Live playlists change every segment; on-demand ones change until the recording ends.
-    return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "no-cache" if live else "no-cache"})
+def _playlist(text: str) -> Response:
+    # Live playlists change every segment; on-demand ones until the recording ends (and HotMarks).
+    return Response(text, media_type=PLAYLIST, headers={"Cache-Control": "no-cache"})
 
 
 def _engine(request: Request) -> MediaEngine:
@@ -81,12 +81,12 @@ async def live_playlist(request: Request, object_id: str = SOURCE_ID, user: Prin
         await asyncio.sleep(0.1)
     if not packager.segments:
         raise HmpError(SERVICE_UNAVAILABLE, "no picture received yet to cut a segment from", {"Retry-After": "2"})
-    return _playlist(media_playlist(packager.listed(), lambda s: f"{s.seq}.ts", ended=False), live=True)
+    return _playlist(media_playlist(packager.listed(), lambda s: f"{s.seq}.ts", ended=False))
 
 
 @api.get("/sources/{object_id}/hls/{seq}.ts", response_class=Response,
          responses={200: {"content": {SEGMENT: {}}, "description": "MPEG-TS segment"},
-                    **_errors(FORBIDDEN, SOURCE_NOT_FOUND, NOT_FOUND)})
+                    **_errors(INPUT_VALIDATION, FORBIDDEN, SOURCE_NOT_FOUND, NOT_FOUND)})
 async def live_segment(request: Request, object_id: str = SOURCE_ID,
                        seq: int = Path(ge=0, description="Media sequence number"), user: Principal = User,
                        db: AsyncSession = Db):
@@ -116,7 +116,7 @@ def _track(engine: MediaEngine, asset_id: str, track_id: int):
 
 @api.get("/assets/{object_id}/hls/index.m3u8", response_class=Response,
          responses={200: {"content": {PLAYLIST: {}}, "description": "On-demand media playlist of one track"},
-                    **_errors(FORBIDDEN, ASSET_NOT_FOUND, TRACK_NOT_FOUND, BEING_PROCESSED)})
+                    **_errors(INPUT_VALIDATION, FORBIDDEN, ASSET_NOT_FOUND, TRACK_NOT_FOUND, BEING_PROCESSED)})
 async def video_playlist(request: Request, object_id: str = ASSET_ID,
                          trackId: int = Query(1, ge=1, le=64, description="Track (source) of the video, from 1"),
                          user: Principal = User, db: AsyncSession = Db):
@@ -132,12 +132,13 @@ async def video_playlist(request: Request, object_id: str = ASSET_ID,
              for m in await assets.hotmarks(db, row)]
     text = media_playlist([s for s, _, _ in cut], lambda s: f"track-{trackId}/{s.seq}.ts", ended=not recording,
                           kind="EVENT" if recording else "VOD", program_start=float(row.ctime), marks=marks)
-    return _playlist(text, live=recording)
+    return _playlist(text)
 
 
 @api.get("/assets/{object_id}/hls/track-{track_id}/{seq}.ts", response_class=Response,
          responses={200: {"content": {SEGMENT: {}}, "description": "MPEG-TS segment"},
-                    **_errors(FORBIDDEN, ASSET_NOT_FOUND, TRACK_NOT_FOUND, NOT_FOUND, BEING_PROCESSED)})
+                    **_errors(INPUT_VALIDATION, FORBIDDEN, ASSET_NOT_FOUND, TRACK_NOT_FOUND, NOT_FOUND,
+                             BEING_PROCESSED)})
 async def video_segment(request: Request, object_id: str = ASSET_ID,
                         track_id: int = Path(ge=1, le=64, description="Track (source) of the video, from 1"),
                         seq: int = Path(ge=0, description="Segment number in the playlist"),
