@@ -11,7 +11,7 @@ import time
 import av
 import pytest
 
-from streamkeeper.media.hls import TARGET, FileSegments
+from streamkeeper.media.hls import TARGET, FileSegments, media_playlist
 from streamkeeper.media.testsignal import UdpSender, make_clip
 from streamkeeper.media.ts import Analyzer
 
@@ -62,7 +62,7 @@ def video_pts(data: bytes) -> list[float]:
         return [float(f.pts * stream.time_base) for f in c.decode(stream)]
 
 
-def assert_no_gaps(segments: list[bytes]) -> int:
+def assert_no_gaps(segments: list[bytes], continuity: bool = True) -> int:
     """Each segment decodes on its own, starting at a keyframe, and each picks up one frame after
     the previous one ended."""
     frames = 0
@@ -78,7 +78,7 @@ def assert_no_gaps(segments: list[bytes]) -> int:
         frames += len(pts)
         seen = Analyzer()
         seen.feed(data)
-        assert seen.cc_errors == 0 or data is segments[0]
+        assert seen.cc_errors == 0 or not continuity
     return frames
 
 
@@ -92,6 +92,22 @@ def test_track_file_cut_at_keyframes_into_segments_that_decode_without_gaps(clip
     data = [segs.read(first, end) for _, first, end in cut]
     assert assert_no_gaps(data) == 75  # every picture of the clip, once
     assert segs.segments(complete=False)[-1][2] != -1  # a growing file leaves its tail out
+
+
+def test_a_file_whose_clock_jumps_gets_a_discontinuity_and_keeps_its_timeline(clip, tmp_path):
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(clip.read_bytes() * 2)  # the second copy's clock starts again
+    segs = FileSegments(joined)
+    segs.refresh()
+    cut = segs.segments(complete=True)
+    assert [(round(s.duration, 3), s.discontinuity) for s, _, _ in cut] == [
+        (2.4, False), (0.6, False), (2.4, True), (0.6, False)]
+    text = media_playlist([s for s, _, _ in cut], lambda s: f"{s.seq}.ts", ended=True, kind="VOD")
+    playlist = parse_playlist(text)
+    assert [s.get("discontinuity", False) for s in playlist["segments"]] == [False, False, True, False]
+    data = [segs.read(first, end) for _, first, end in cut]
+    # (the joined file's own counters restart at the join)
+    assert assert_no_gaps(data[:2], continuity=False) == 75 and assert_no_gaps(data[2:]) == 75
 
 
 async def test_live_source_plays_over_hls_and_sequence_numbers_go_on_after_a_restart(api, tmp_path):
@@ -237,3 +253,27 @@ async def test_live_sequence_numbers_go_on_across_a_server_restart(tmp_path, clo
             await hmp.close()
             await hmp.running.__aexit__(None, None, None)
     assert numbers[0] and numbers[1] and numbers[1][0] > numbers[0][-1], numbers
+
+
+def test_live_packaging_stops_when_nobody_asks_and_numbering_goes_on(clip, tmp_path):
+    from streamkeeper.media.hls import LivePackager
+
+    now = [1000.0]
+    dropped = []
+    data = clip.read_bytes()
+    an = Analyzer()
+    packager = LivePackager(an, tmp_path / "live.json", clock=lambda: now[0], idle_after=60,
+                            on_idle=dropped.append)
+    for off in range(0, len(data), 188 * 7):
+        an.feed(data[off:off + 188 * 7])
+        packager(data[off:off + 188 * 7])
+        now[0] += 0.01
+    assert [s.seq for s in packager.segments] == [0] and not dropped  # 2.4 s cut; the rest pending
+    now[0] += 120
+    again = Analyzer()
+    for off in range(0, len(data), 188 * 7):  # the encoder starts over; no request for two minutes
+        again.feed(data[off:off + 188 * 7])
+        packager(data[off:off + 188 * 7])
+    assert dropped == [packager]
+    later = LivePackager(again, tmp_path / "live.json")  # asked for again: numbering goes on
+    assert later.next_seq == packager.next_seq and later.next_seq >= 2

@@ -300,11 +300,23 @@ class MediaEngine:
         ingest = self.ingests.get(source_id)
         if ingest is None:
             raise NotActive(f"source {source_id} is not being received")
-        packager = LivePackager(ingest.analyzer, self.root / "live" / f"{source_id}.json", clock=self.clock)
+        packager = LivePackager(ingest.analyzer, self.root / "live" / f"{source_id}.json", clock=self.clock,
+                                on_idle=lambda p: self._drop_packager(source_id, p))
         self.packagers[source_id] = packager
         self.source_sinks.setdefault(source_id, []).append(packager)
         ingest.subscribe(packager)
         return packager
+
+    def _drop_packager(self, source_id: str, packager: LivePackager) -> None:
+        """Nobody watches the source any more: stop cutting it (numbering is kept on disk)."""
+        if self.packagers.get(source_id) is packager:
+            del self.packagers[source_id]
+        sinks = self.source_sinks.get(source_id, [])
+        if packager in sinks:
+            sinks.remove(packager)
+        ingest = self.ingests.get(source_id)
+        if ingest is not None:
+            ingest.unsubscribe(packager)
 
     def track_segments(self, asset_id: str, track_id: int) -> FileSegments:
         """A track's keyframe index for HLS, brought up to date with what was written since."""
