@@ -67,7 +67,8 @@ def test_ecma262_string_escapes(literal, value):
     'category::"a" IN ("x") | category::"b" IN ("y")', 'category::"unterminated IN ("x")',
     'category::"a" IN ("\\x4")', 'category::"a" IN ("\\u12G4")', 'category::"a" IN ("\\1")', 'category::"a" IN ("\\01")',
     'category::"a\nb" IN ("x")', 'category::"" IN ("x")', 'category::"a" IN ("x") category::"b" IN ("y")',
-    'category::"a" IN ("x") ;', 'category::a b IN ("x")', 'category::"a" IN (x "y")', '"a" IN ("x")', 'category::"a" IN ("x"))',
+    'category::"a" IN ("x") ;', 'category::a b IN ("x")', 'category::"a" IN (x "y")', '"a" IN ("x")',
+    'category::"a" IN ("x"))',
 ])
 def test_malformed_filters_are_invalid_filter(text):
     with pytest.raises(FilterSyntaxError) as info:

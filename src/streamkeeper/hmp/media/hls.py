@@ -20,8 +20,8 @@ from ...media.hls import TARGET, DateRange, media_playlist
 from ..assets import service as assets
 from ..deps import Db, User, json_only
 from ..errors import (
-    ASSET_NOT_FOUND, BEING_PROCESSED, FORBIDDEN, INPUT_VALIDATION, NOT_FOUND, SERVICE_UNAVAILABLE, SOURCE_NOT_FOUND, TRACK_NOT_FOUND,
-    USER_NOT_AUTHORIZED, ErrorKind, HmpError,
+    ASSET_NOT_FOUND, BEING_PROCESSED, FORBIDDEN, INPUT_VALIDATION, NOT_FOUND, SERVICE_UNAVAILABLE,
+    SOURCE_NOT_FOUND, TRACK_NOT_FOUND, USER_NOT_AUTHORIZED, ErrorKind, HmpError,
 )
 from ..permissions.guard import load
 from ..permissions.rights import Principal
