@@ -71,7 +71,7 @@ def features() -> list[ModuleType]:
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .hmp import api as hmp
-    from .media import feature as media
+    from .hmp.media import feature as media
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 

@@ -56,6 +56,10 @@ async def test_video_listing_search_filter_sort_and_paging(hmp, clock):
     assert titles(await get("/apis/assets", params={"q": "admin"})) == ["Bravo", "alpha", "Charlie", "delta"]
     flt = 'category::"Patient ID" IN ("123", "456") & category::"Doctor" IN ("JOHN", "bob")'
     assert titles(await get("/apis/assets", params={"filter": flt})) == ["Bravo"]
+    # the document's URL-encoded example: unquoted values and label
+    encoded = ("category%3A%3A%22Patient+ID%22+IN+%28123%2C+456%2C+%22First%22%2C+%22Second%22%29+%26+"
+               "category%3A%3ADoctor+IN+%28%22john%22%2C+%22Bob%22%29")
+    assert titles(await get(f"/apis/assets?filter={encoded}")) == ["Bravo"]
     assert titles(await get("/apis/assets", params={"filter": 'category::"Doctor" NOT IN ("")'})) == [
         "Charlie", "delta"]
     assert titles(await get("/apis/assets", params={"filter": 'category::"Doctor" IN ("")'})) == ["Bravo", "alpha"]
@@ -109,7 +113,9 @@ async def test_hotmarks(hmp):
                     "username": "admin", "userDisplayName": "Administrator"}
     assert_error(await hmp.admin.post(base, json={"title": "Same second", "timestamp": 100999}), 409, "060004",
                  "HotmarkAlreadyExists")
-    other = (await hmp.admin.post(base, json={"title": "Save", "timestamp": 20000})).json()["data"]
+    r = await hmp.admin.put(base, json={"title": "Save", "timestamp": 20000})  # the document's request line
+    assert r.status_code == 201, r.text
+    other = r.json()["data"]
     assert [m["title"] for m in (await hmp.admin.get(base)).json()["data"]] == ["Save", "Goal"]
     assert (await hmp.admin.get(f"{base}/{mark['id']}")).json()["data"] == mark
     assert_error(await hmp.admin.put(f"{base}/{other['id']}", json={"timestamp": 100000}), 409, "060004",

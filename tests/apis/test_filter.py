@@ -24,6 +24,17 @@ def test_spec_examples_parse(text):
     assert parse_filter(text) == SPEC_EXAMPLES[text]
 
 
+def test_the_documents_url_encoded_example_with_unquoted_label_and_values():
+    from urllib.parse import unquote_plus
+
+    # As printed, with its stray "%2 2" repaired; it decodes to unquoted 123, 456 and Doctor.
+    encoded = ("category%3A%3A%22Patient+ID%22+IN+%28123%2C+456%2C+%22First%22%2C+%22Second%22%29+%26+"
+               "category%3A%3ADoctor+IN+%28%22john%22%2C+%22Bob%22%29")
+    assert parse_filter(unquote_plus(encoded)) == SPEC_EXAMPLES[list(SPEC_EXAMPLES)[0]]
+    assert parse_filter("category::Room NOT IN (New  York , 12b)") == Filter(
+        (Clause("Room", ("New  York", "12b"), True),))
+
+
 def test_keywords_are_case_insensitive_and_whitespace_free():
     assert parse_filter('CATEGORY::"a"not in("x")&category ::  "b" In ( "y" , "z" )') == Filter(
         (Clause("a", ("x",), True), Clause("b", ("y", "z"))))
@@ -52,11 +63,12 @@ def test_ecma262_string_escapes(literal, value):
 @pytest.mark.parametrize("text", [
     "", "   ", "category", 'category::"a"', 'category::"a" IN', 'category::"a" IN ()', 'category::"a" IN ("x"',
     'category::"a" IN ("x",)', 'category::"a" IN ("x") &', 'category::"a" IN ("x") & &', 'category:"a" IN ("x")',
-    'category::a IN ("x")', 'category::"a" NOT ("x")', 'category::"a" IS ("x")', 'tag::"a" IN ("x")',
+    'category::"a" NOT ("x")', 'category::"a" IS ("x")', 'tag::"a" IN ("x")',
     'category::"a" IN ("x") | category::"b" IN ("y")', 'category::"unterminated IN ("x")',
     'category::"a" IN ("\\x4")', 'category::"a" IN ("\\u12G4")', 'category::"a" IN ("\\1")', 'category::"a" IN ("\\01")',
     'category::"a\nb" IN ("x")', 'category::"" IN ("x")', 'category::"a" IN ("x") category::"b" IN ("y")',
-    'category::"a" IN (123)', 'category::"a" IN ("x") ;', '"a" IN ("x")', 'category::"a" IN ("x"))',
+    'category::"a" IN ("x") ;', 'category::a b IN ("x")', 'category::"a" IN (x "y")', '"a" IN ("x")',
+    'category::"a" IN ("x"))',
 ])
 def test_malformed_filters_are_invalid_filter(text):
     with pytest.raises(FilterSyntaxError) as info:

@@ -120,7 +120,7 @@ async def test_session_shares_cannot_share_and_public_share(hmp):
     assert r.status_code == 201
     # EDIT holders may not share at all; a custom level that may share WATCH cannot hand out OWN.
     assert_error(await editor.post(f"{base}/shares", json={"shareType": "USER", "name": "viewer",
-                                                           "permission": "WATCH"}), 403, "030001", "Forbidden")
+                                                           "permission": "WATCH"}), 403, "030003", "CannotShare")
     custom = (await hmp.manage("POST", "/share-permissions", {"resource": "sessions", "name": "Delegate",
                                                                "actions": ["WATCH", "SHARE"]})).json()
     await creator.put(f"{base}/shares/{r.json()['data']['id']}", json={"permission": custom["id"]})
@@ -130,6 +130,19 @@ async def test_session_shares_cannot_share_and_public_share(hmp):
                                                            "permission": "OWN"}), 403, "030003", "CannotShare")
     assert_error(await editor.put(f"{base}/shares/{r.json()['data']['id']}", json={"permission": "EDIT"}),
                  403, "030003", "CannotShare")
+
+    # The document's own example: a WATCH holder sharing at OWN.
+    watch_share = await creator.post(f"{base}/shares", json={"shareType": "USER", "name": "viewer",
+                                                             "permission": "WATCH"})
+    assert watch_share.status_code == 201, watch_share.text
+    viewer = await hmp.login("viewer")
+    assert_error(await viewer.post(f"{base}/shares", json={"shareType": "USER", "name": "viewer", "permission": "OWN"}),
+                 403, "030003", "CannotShare")
+    assert_error(await viewer.delete(f"{base}/shares/{watch_share.json()['data']['id']}"), 403, "030003",
+                 "CannotShare")
+    assert_error(await viewer.post("/apis/sessions/nope/shares", json={"shareType": "USER", "name": "viewer",
+                                                                       "permission": "OWN"}),
+                 404, "040006", "SessionNotFound")
 
     assert_error(await creator.get(f"{base}/publicshare"), 404, "040025", "SharePermissionNotFound")
     assert_error(await creator.delete(f"{base}/publicshare"), 404, "040025", "SharePermissionNotFound")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 import threading
 import time
 
+import av
 import pytest
 
 from streamkeeper.media.ingest import PortConflict, PortRegistry, SourceSpec
-from streamkeeper.media.restream import Destination, Restreamer, Stream, claim_destinations, index_file
-from streamkeeper.media.ts import analyze_file
+from streamkeeper.media.restream import (
+    Destination, Restreamer, SeekPastEnd, Stream, claim_destinations, index_file,
+)
+from streamkeeper.media.ts import Analyzer, analyze_file
 
 
 class Receiver:
@@ -77,26 +81,63 @@ async def test_pause_holds_and_resume_continues_where_it_stopped(clip):
     assert rx.close() == clip.read_bytes()  # resumed exactly where it stopped
 
 
-async def test_seek_restarts_at_the_keyframe_before_the_time(clip):
+def pes_units(data: bytes, pids) -> dict[int, list[bytes]]:
+    """Per elementary PID, each PES as bytes (payloads from one unit start to the next)."""
+    units: dict[int, list[bytearray]] = {pid: [] for pid in pids}
+    for off in range(0, len(data) - len(data) % 188, 188):
+        pid = ((data[off + 1] & 0x1F) << 8) | data[off + 2]
+        if pid not in units or not data[off + 3] & 0x10:
+            continue
+        start = off + 5 + data[off + 4] if data[off + 3] & 0x20 else off + 4
+        if data[off + 1] & 0x40:
+            units[pid].append(bytearray())
+        elif not units[pid]:
+            units[pid].append(bytearray())  # a continuation with no start: kept, so that it fails below
+        units[pid][-1] += data[start:off + 188]
+    return {pid: [bytes(u) for u in us] for pid, us in units.items()}
+
+
+async def test_seek_is_a_clean_splice_at_the_keyframe_before_the_time(clip):
     index = index_file(clip)
     # 75 frames, a keyframe every 12: at 0, 0.48, ... 2.88 s
     assert index.times == pytest.approx([i * 0.48 for i in range(7)])
+    assert index.keyframe_at(2.2)[0] == pytest.approx(1.92)
     rx = Receiver()
     player = Restreamer(clip, [Destination("127.0.0.1", rx.port)]).start()
     while player.sent_datagrams < 20:
         await asyncio.sleep(0.01)
-    before = len(rx.arrivals)
     player.seek(2.2)
+    with pytest.raises(SeekPastEnd):
+        player.seek(3.5)
     await asyncio.wait_for(player.done.wait(), 20)
     await asyncio.sleep(0.1)
-    rx.close()
-    after = b"".join(d for _, d in rx.arrivals[before:])
-    data = clip.read_bytes()
-    _, offset = index.keyframe_at(2.2)
-    assert index.keyframe_at(2.2)[0] == pytest.approx(1.92)
-    # PAT/PMT again, then from the keyframe at 1.92 s to the end (after what was in flight)
-    assert after.endswith(index.psi + data[offset:])
-    assert len(after) < len(index.psi + data[offset:]) + 5 * 7 * 188
+    got = rx.close()
+    # counters continue across the splice: not one continuity error
+    seen = Analyzer()
+    seen.feed(got)
+    assert seen.cc_errors == 0, seen.cc_errors_by_pid
+    # no half PES on either side: every PES received is one of the file's, whole
+    original = pes_units(clip.read_bytes(), index.pes_pids)
+    received = pes_units(got, index.pes_pids)
+    for pid in index.pes_pids:
+        assert set(received[pid]) <= set(original[pid]), f"PID {pid}: a PES was cut"
+    # one discontinuity indicator, on the PCR PID, on the first PCR of the new position, which
+    # is followed by the keyframe at 1.92 s
+    flagged = [off for off in range(0, len(got), 188) if got[off + 3] & 0x20 and got[off + 4]
+               and got[off + 5] & 0x80]
+    assert len(flagged) == 1
+    off = flagged[0]
+    assert ((got[off + 1] & 0x1F) << 8 | got[off + 2]) == index.pcr_pid and got[off + 5] & 0x10
+    video = next(s.pid for s in seen.streams if s.kind == "video")
+    nxt = next(o for o in range(off, len(got), 188)
+               if ((got[o + 1] & 0x1F) << 8 | got[o + 2]) == video and got[o + 1] & 0x40)
+    assert got[nxt + 3] & 0x20 and got[nxt + 5] & 0x40  # random access: a keyframe
+    spliced = set(received[video][-27:])  # 75 - 48 frames from 1.92 s to the end
+    assert spliced == set(original[video][48:])
+    # and it decodes: every PES a picture
+    with av.open(io.BytesIO(got), format="mpegts") as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == len(received[video])
 
 
 async def test_multi_destination_and_conflicts(clip):

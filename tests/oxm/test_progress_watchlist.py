@@ -82,6 +82,36 @@ async def test_another_users_progress_is_forbidden_and_never_leaked(oxm):
     assert (await oxm.client.get(f"{STREAMS}/secret-film", headers=oxm.auth("ann"))).json()["progress"] == 4242
 
 
+async def test_progress_of_a_renewal_refused_after_the_policy_tightened_is_kept(oxm_lite):
+    oxm = oxm_lite
+    for asset in ("a", "b"):
+        assert (await oxm.streaming("ann", asset, device="tv", progress=10)).status_code == 204
+        oxm.clock.advance(1)
+    assert (await oxm.set_policy(1, 0, 0)).status_code == 200
+    assert (await oxm.streaming("ann", "b", device="tv", progress=95)).status_code == 409
+    r = await oxm.client.get(f"{STREAMS}/b", headers=oxm.auth("ann"))
+    assert (r.status_code, r.json()["progress"]) == (200, 95)
+
+
+async def test_user_id_is_honoured_for_admins_everywhere_it_is_accepted(oxm_lite):
+    oxm = oxm_lite
+    admin, eve = oxm.auth("support", admin=True), oxm.auth("eve")
+    assert (await oxm.streaming("ann", "film", device="tv")).status_code == 204
+    r = await oxm.client.get(f"{STREAMS}/counts", params={"userId": "ann"}, headers=admin)
+    assert (r.status_code, r.json()) == (200, {"film": 1})
+    assert (await oxm.client.get(f"{STREAMS}/counts", headers=admin)).json() == {}
+    r = await oxm.client.get(f"{STREAMS}/counts", params={"userId": "ann"}, headers=eve)
+    assert (r.status_code, r.json()["code"]) == (403, 1003)
+    assert (await oxm.client.put(f"{TOWATCH}/m9", params={"userId": "ann"}, headers=admin)).status_code == 200
+    assert (await oxm.client.get(TOWATCH, headers=oxm.auth("ann"))).json()["assetIDs"] == ["m9"]
+    assert (await oxm.client.get(TOWATCH, headers=admin)).json()["assetIDs"] == []
+    r = await oxm.client.put(f"{TOWATCH}/m8", params={"userId": "ann"}, headers=eve)
+    assert (r.status_code, r.json()["code"]) == (403, 1004)
+    assert (await oxm.client.get(TOWATCH, headers=oxm.auth("ann"))).json()["assetIDs"] == ["m9"]
+    # one's own id is always fine
+    assert (await oxm.client.put(f"{TOWATCH}/m7", params={"userId": "eve"}, headers=eve)).status_code == 200
+
+
 async def test_tenant_admin_reads_and_resets_a_users_progress(oxm_lite):
     oxm = oxm_lite
     assert (await oxm.streaming("ann", "film", device="tv", progress=77)).status_code == 204

@@ -5,6 +5,7 @@ Domain modules, plain Python, no HTTP:
 ``ingest`` (UDP/SRT receivers), ``recorder`` (track files, pause, crash
 finalisation), ``thumbnails``, ``remux`` (MP4, streamed ZIP), ``restream``
 (paced UDP output), ``scheduler`` (events), ``testsignal`` (real test
-streams). ``engine`` ties them together; ``endpoints`` and ``feature`` put
-the engine behind ``/apis``.
+streams), ``hls`` (HLS playlists and segments cut from the TS on disk).
+``engine`` ties them together. The ``/apis`` endpoints and the catalog
+wiring that drive it live in :mod:`streamkeeper.hmp.media`.
 """

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .hls import FileSegments, LivePackager
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
@@ -87,13 +88,24 @@ class ActiveRecording:
     ctime: int = 0
 
     def view(self) -> dict:
+        """The recording; ``startTime``/``resumeTime`` (our addition, epoch ms) say when writing
+        actually began and last resumed: at the first keyframe after the request, null until then."""
         state = "PAUSED" if self.recording.state == "paused" else "RECORDING"
+        writers = list(self.recording.writers.values())
+        recorders = []
+        for i, (sid, w) in enumerate(zip(self.source_ids, writers), start=1):
+            recorders.append({"source": sid, "chunk": f"asset-chunk://{self.id}/{i}/0/0", "id": str(i),
+                              "state": state, "startTime": _ms(w.started_at), "resumeTime": _ms(w.resumed_at)})
+        starts = [w.started_at for w in writers if w.started_at is not None]
         return {
             "id": self.id, "session": self.session_id, "username": self.username, "state": state,
             "duration": round(self.recording.position, 3), "ctime": self.ctime, "title": self.title,
-            "recorders": [{"source": sid, "chunk": f"asset-chunk://{self.id}/{i}/0/0", "id": str(i), "state": state}
-                          for i, sid in enumerate(self.source_ids, start=1)],
+            "startTime": _ms(min(starts)) if starts else None, "recorders": recorders,
         }
+
+
+def _ms(t: float | None) -> int | None:
+    return None if t is None else int(t * 1000)
 
 
 @dataclass
@@ -115,7 +127,8 @@ class ActiveStream:
 
 class MediaEngine:
     def __init__(self, data_dir: str | Path, *, interface: str | None = None, networks: tuple = LOOPBACK,
-                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES) -> None:
+                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
+                 retry_min: float = 0.5, retry_max: float = 15.0) -> None:
         self.root = Path(data_dir) / "media"
         # Where the engine may send re-streams and place SRT calls: nothing leaves the machine
         # unless an operator widens it.
@@ -132,6 +145,12 @@ class MediaEngine:
         self.recordings: dict[str, ActiveRecording] = {}
         self.streams: dict[str, ActiveStream] = {}
         self.background: set[asyncio.Task] = set()  # imports in progress
+        self.retries: dict[str, asyncio.Task] = {}  # sources waiting for their port, by id
+        self.retry_min, self.retry_max = retry_min, retry_max
+        # Per source, subscribers that outlive one receiver (HLS packagers): re-attached on re-bind.
+        self.source_sinks: dict[str, list] = {}
+        self.packagers: dict[str, LivePackager] = {}  # live HLS, by source id, made on first request
+        self._file_segments: dict[Path, FileSegments] = {}
 
     def may_reach(self, host: str | None) -> bool:
         if not host:
@@ -156,8 +175,18 @@ class MediaEngine:
     def asset_streaming(self, asset_id: str) -> bool:
         return any(s.asset_id == asset_id for s in self.streams.values())
 
-    async def source_saved(self, source: dict) -> None:
-        """Start receiving a new source; re-tune one whose network settings changed."""
+    def source_error(self, source_id: str) -> str | None:
+        """Why a source is not being received (a port held by another program, ...), if it is not."""
+        return self.source_errors.get(source_id)
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
+        """Start receiving a new source; re-tune one whose network settings changed.
+
+        With ``strict`` (a source being created or changed by a user) a port that cannot be
+        bound raises :class:`PortConflict` and nothing is left running. Otherwise (start-up) the
+        failure is kept in :meth:`source_error` and binding is retried with back-off until it
+        works, the source changes or it is deleted.
+        """
         sid = source["id"]
         spec = spec_of(source, self.interface)
         if self.specs.get(sid) == spec and sid in self.ingests:
@@ -171,6 +200,18 @@ class MediaEngine:
             log.warning("source %s not received: %s", sid, self.source_errors[sid])
             return
         try:
+            await self._receive(sid, spec, writers)
+        except PortConflict:
+            if strict:
+                self.source_errors.pop(sid, None)
+                raise
+            self._retry_later(sid, spec, writers)
+        except (OSError, ValueError):
+            self._retry_later(sid, spec, writers)
+
+    async def _receive(self, sid: str, spec: SourceSpec, writers: list) -> None:
+        """Bind and start one source's receiver; on failure record why and re-raise."""
+        try:
             self.registry.claim(spec.port_key(), f"source {sid}")
             ingest = make_ingest(spec)
             await ingest.start()
@@ -178,27 +219,54 @@ class MediaEngine:
             self.registry.release(f"source {sid}")
             self.source_errors[sid] = str(exc)
             log.warning("source %s not received: %s", sid, exc)
-            return
+            raise
         self.source_errors.pop(sid, None)
         self.specs[sid] = spec
         self.ingests[sid] = ingest
         live = self.live[sid] = LiveThumbnails(ingest.analyzer)
         ingest.subscribe(live)
+        for sink in self.source_sinks.get(sid, ()):
+            sink.rebind(ingest.analyzer)
+            ingest.subscribe(sink)
         for writer in writers:
             writer.rebind(ingest.analyzer)
             ingest.subscribe(writer)  # a closed writer ignores what it still gets
 
+    def _retry_later(self, sid: str, spec: SourceSpec, writers: list) -> None:
+        async def retry() -> None:
+            delay = self.retry_min
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._receive(sid, spec, writers)
+                except (PortConflict, OSError, ValueError):
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                self.retries.pop(sid, None)
+                log.info("source %s is received now", sid)
+                return
+
+        self.retries[sid] = asyncio.create_task(retry(), name=f"source-retry-{sid}")
+
     async def source_deleted(self, source_id: str) -> None:
         await self._stop_source(source_id)
+        self.source_sinks.pop(source_id, None)
+        self.packagers.pop(source_id, None)
+        (self.root / "live" / f"{source_id}.json").unlink(missing_ok=True)
 
     async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
         for s in [s for s in self.streams.values() if s.asset_id == asset_id]:
             await self.stop_stream(s.id)
         directory = Path(media_path) if media_path else self.videos / asset_id
+        for path in [p for p in self._file_segments if p.parent == self.video_dir(asset_id)]:
+            del self._file_segments[path]
         if directory.is_dir() and self.root in directory.resolve().parents:
             shutil.rmtree(directory, ignore_errors=True)
 
     async def _stop_source(self, source_id: str) -> None:
+        retry = self.retries.pop(source_id, None)
+        if retry is not None:
+            retry.cancel()
         ingest = self.ingests.pop(source_id, None)
         self.specs.pop(source_id, None)
         self.live.pop(source_id, None)
@@ -221,6 +289,43 @@ class MediaEngine:
         if live is None:
             raise ThumbnailNotFound("source is not being received")
         return live.jpeg(width, height)
+
+    # -- HLS -----------------------------------------------------------------------
+
+    def live_packager(self, source_id: str) -> LivePackager:
+        """The source's live HLS packager, started on first use; it follows re-binds."""
+        packager = self.packagers.get(source_id)
+        if packager is not None:
+            return packager
+        ingest = self.ingests.get(source_id)
+        if ingest is None:
+            raise NotActive(f"source {source_id} is not being received")
+        packager = LivePackager(ingest.analyzer, self.root / "live" / f"{source_id}.json", clock=self.clock,
+                                on_idle=lambda p: self._drop_packager(source_id, p))
+        self.packagers[source_id] = packager
+        self.source_sinks.setdefault(source_id, []).append(packager)
+        ingest.subscribe(packager)
+        return packager
+
+    def _drop_packager(self, source_id: str, packager: LivePackager) -> None:
+        """Nobody watches the source any more: stop cutting it (numbering is kept on disk)."""
+        if self.packagers.get(source_id) is packager:
+            del self.packagers[source_id]
+        sinks = self.source_sinks.get(source_id, [])
+        if packager in sinks:
+            sinks.remove(packager)
+        ingest = self.ingests.get(source_id)
+        if ingest is not None:
+            ingest.unsubscribe(packager)
+
+    def track_segments(self, asset_id: str, track_id: int) -> FileSegments:
+        """A track's keyframe index for HLS, brought up to date with what was written since."""
+        path = self.track(asset_id, track_id)
+        segments = self._file_segments.get(path)
+        if segments is None:
+            segments = self._file_segments[path] = FileSegments(path)
+        segments.refresh()
+        return segments
 
     # -- recordings ----------------------------------------------------------------
 
@@ -438,5 +543,5 @@ class MediaEngine:
         for aid in list(self.recordings):
             with contextlib.suppress(Exception):
                 self.stop_recording(aid)
-        for sid in list(self.ingests):
+        for sid in {*self.ingests, *self.retries}:
             await self._stop_source(sid)

@@ -111,7 +111,11 @@ class Ingest:
 
     def subscribe(self, sink: Sink) -> Callable[[], None]:
         self._sinks.append(sink)
-        return lambda: self._sinks.remove(sink) if sink in self._sinks else None
+        return lambda: self.unsubscribe(sink)
+
+    def unsubscribe(self, sink: Sink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
 
     @property
     def active(self) -> bool:

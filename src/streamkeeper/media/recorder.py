@@ -99,6 +99,9 @@ class TrackWriter:
         self._frame = 0
         self._gap_pts: int | None = None  # last written main PTS when pausing
         self._timeline: list[tuple[float, float]] = []  # (wall time, recorded seconds)
+        # Writing starts (and resumes) at a keyframe, not at the request: when that happened.
+        self.started_at: float | None = None
+        self.resumed_at: float | None = None
 
     # -- what the stream looks like --------------------------------------
 
@@ -192,6 +195,10 @@ class TrackWriter:
                 self._cc_pending = {p: (cc + self._cc_delta.get(p, 0)) % 16 for p, cc in self._cc_expect.items()}
         self._cc_expect.clear()
         self._resume = False
+        if self.state == self.WAITING:
+            self.started_at = self.clock()
+        else:
+            self.resumed_at = self.clock()
         self.state = self.RECORDING
         self._timeline.append((self.clock(), self.position))
         self._see_main_pts(data, off)

@@ -102,10 +102,10 @@ async def put_stream_policy(request: Request, tenant: str = tenant_path(), who: 
 
 @api.get("/streams/counts", **doc.COUNTS)
 async def stream_counts(request: Request, include: str | None = Query(None, max_length=MAX_ID),
-                        who: Principal = Caller):
+                        user: str | None = user_query(), who: Principal = Caller):
     if include not in (None, "", "device"):
         raise errors.bad_request("include accepts only 'device'")
-    return _json(200, await _service(request).counts(who, include == "device"))
+    return _json(200, await _service(request).counts(who, include == "device", user))
 
 
 @api.get("/streams/history", **doc.HISTORY)
@@ -213,8 +213,9 @@ async def get_watchlist(request: Request, full: bool = Query(False), user: str |
 
 
 @api.put("/towatch/{assetID}", **doc.WATCH)
-async def watch(request: Request, assetID: str = asset_path(), who: Principal = Caller):
-    await _service(request).watch(who, assetID)
+async def watch(request: Request, assetID: str = asset_path(), user: str | None = user_query(),
+                who: Principal = Caller):
+    await _service(request).watch(who, assetID, user)
     return Response(status_code=200)
 
 

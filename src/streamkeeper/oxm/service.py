@@ -154,17 +154,22 @@ class OxmService:
         """Start or renew the stream of `asset` on `device`; a 409 OxmError when over a limit.
 
         A renewal is judged again under the current policy against the streams that started
-        before it, so after a policy is tightened the newest streams are the ones refused.
+        before it, so after a policy is tightened the newest streams are the ones refused. The
+        progress a refused renewal carries is still stored: the viewer did watch that far. A
+        refused start stores none (nothing was watched under it).
         """
         now = self.clock()
         enf = self._enforce(who.tenant)
         aid = enf.app.id
+        renewal = False
 
         def admit(view: SubjectView) -> Decision | None:
+            nonlocal renewal
             view.forget_old(now)
             live = [s for s in view.live(now) if s.app_id == aid]
             mine = next((s for s in live if s.metadata.get(ASSET) == asset and s.metadata.get(DEVICE) == device),
                         None)
+            renewal = mine is not None
             if mine is not None:
                 older = [s for s in live if (s.started, s.id) < (mine.started, mine.id)]
                 decision = evaluate(enf.catalog, enf.app, mine.metadata, older)
@@ -185,10 +190,10 @@ class OxmService:
             return None
 
         denied = await self.store.transact((aid, who.user), admit)
+        if progress is not None and (denied is None or renewal):
+            await self._record_progress(who, asset, progress, now)
         if denied is not None:
             raise self._over_limit(denied, device)
-        if progress is not None:
-            await self._record_progress(who, asset, progress, now)
 
     @staticmethod
     def _over_limit(decision: Decision, device: str) -> errors.OxmError:
@@ -216,7 +221,8 @@ class OxmService:
         if progress is not None:
             await self._record_progress(who, asset, progress, now)
 
-    async def counts(self, who: Principal, by_device: bool) -> dict[str, Any]:
+    async def counts(self, who: Principal, by_device: bool, user: str | None = None) -> dict[str, Any]:
+        target = self._target(who, user, write=False)
         now = self.clock()
         aid = self._enforce(who.tenant).app.id
 
@@ -224,7 +230,7 @@ class OxmService:
             return [(s.metadata.get(ASSET, ""), s.metadata.get(DEVICE, ""))
                     for s in view.live(now) if s.app_id == aid]
 
-        streams = await self.store.transact((aid, who.user), look)
+        streams = await self.store.transact((aid, target), look)
         if not by_device:
             return dict(Counter(asset for asset, _ in streams))
         nested: dict[str, dict[str, int]] = {}
@@ -287,8 +293,9 @@ class OxmService:
 
     # -- watchlist ----------------------------------------------------------------------
 
-    async def watch(self, who: Principal, asset: str) -> None:
-        stmt = self._insert(WatchlistRow).values(tenant_id=who.tenant, user_id=who.user, asset_id=asset,
+    async def watch(self, who: Principal, asset: str, user: str | None = None) -> None:
+        target = self._target(who, user, write=True)
+        stmt = self._insert(WatchlistRow).values(tenant_id=who.tenant, user_id=target, asset_id=asset,
                                                  added_ns=to_ns(self.clock()))
         stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "user_id", "asset_id"])
         async with self._sessions() as db:

@@ -67,6 +67,8 @@ async def list_hotmarks(object_id: str, request: Request, user: Principal = User
 
 
 @router.post("/assets/{object_id}/hotmarks", status_code=201)
+@router.put("/assets/{object_id}/hotmarks", status_code=201, name="create_hotmark_put",
+            description="The same as POST: the document's request line for creating a HotMark uses PUT.")
 async def create_hotmark(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
                          db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")

@@ -35,7 +35,7 @@ async def session_events(object_id: str, request: Request, user: Principal = Use
 @router.post("/sessions/{object_id}/events", status_code=201)
 async def create_event(object_id: str, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
     session, _ = await load(db, user, SESSIONS, object_id, "EDIT")
-    return {"data": await service.create(db, session, json_object(body))}
+    return {"data": await service.create(db, session, json_object(body), user.user_id)}
 
 
 @router.get("/sessions/{object_id}/events/{event_id}")

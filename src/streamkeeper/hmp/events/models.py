@@ -20,3 +20,5 @@ class EventRow(Base):
     type_data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     command: Mapped[str] = mapped_column(String(32))
     parameters: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The user who created the event: recordings it starts belong to them (None: created before 0110).
+    creator_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

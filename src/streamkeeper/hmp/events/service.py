@@ -63,12 +63,12 @@ async def get(db: AsyncSession, session: SessionRow, event_id: str) -> EventRow:
     return row
 
 
-async def create(db: AsyncSession, session: SessionRow, data: dict) -> dict:
+async def create(db: AsyncSession, session: SessionRow, data: dict, creator_id: str | None = None) -> dict:
     _check_ids(data, session, None)
     fields = _validate(data)
     if fields["title"] is None:
         fields["title"] = session.title
-    row = EventRow(id=str(uuid.uuid4()), session_id=session.id, **fields)
+    row = EventRow(id=str(uuid.uuid4()), session_id=session.id, creator_id=creator_id, **fields)
     db.add(row)
     await db.commit()
     return out(row)

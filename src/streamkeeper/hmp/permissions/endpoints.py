@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import page
 from ..deps import Db, User
+from ..errors import CANNOT_SHARE, HmpError
 from ..permissions.rights import Principal
 from . import service
 from .guard import Kind, load
@@ -39,6 +40,18 @@ class PublicShareBody(BaseModel):
     resource: StrictStr | None = None
 
 
+async def _sharer(db: AsyncSession, user: Principal, kind: Kind, object_id: str):
+    """The object and the caller's access, for changing its shares.
+
+    Someone who sees the object but may not share it (a WATCH or EDIT holder, a viewer) is told
+    CannotShare, as the document answers a WATCH holder sharing at OWN; an object they cannot see
+    stays not found."""
+    row, acc = await load(db, user, kind, object_id, "VIEW")
+    if not (user.can(kind.area, "SHARE") and acc.allows("SHARE")):
+        raise HmpError(CANNOT_SHARE)
+    return row, acc
+
+
 def add_share_routes(router: APIRouter, kind: Kind, base: str, public: bool = False) -> None:
     """`{base}/shares[/{shareId}]` and, when `public`, `{base}/publicshare`; `base` ends in `{object_id}`."""
     tag = [kind.area]
@@ -50,7 +63,7 @@ def add_share_routes(router: APIRouter, kind: Kind, base: str, public: bool = Fa
 
     @router.post(f"{base}/shares", status_code=201, tags=tag, name=f"create_{kind.resource}_share")
     async def create_share(object_id: str, body: ShareBody, user: Principal = User, db: AsyncSession = Db):
-        _, acc = await load(db, user, kind, object_id, "SHARE")
+        _, acc = await _sharer(db, user, kind, object_id)
         return {"data": await service.create_share(db, user, acc, kind.resource, object_id, body.model_dump())}
 
     @router.get(f"{base}/shares/{{share_id}}", tags=tag, name=f"get_{kind.resource}_share")
@@ -61,13 +74,13 @@ def add_share_routes(router: APIRouter, kind: Kind, base: str, public: bool = Fa
     @router.put(f"{base}/shares/{{share_id}}", tags=tag, name=f"update_{kind.resource}_share")
     async def update_share(object_id: str, share_id: str, body: ShareUpdate, user: Principal = User,
                            db: AsyncSession = Db):
-        _, acc = await load(db, user, kind, object_id, "SHARE")
+        _, acc = await _sharer(db, user, kind, object_id)
         return {"data": await service.update_share(db, user, acc, kind.resource, object_id, share_id,
                                                    body.model_dump())}
 
     @router.delete(f"{base}/shares/{{share_id}}", tags=tag, name=f"delete_{kind.resource}_share")
     async def delete_share(object_id: str, share_id: str, user: Principal = User, db: AsyncSession = Db):
-        _, acc = await load(db, user, kind, object_id, "SHARE")
+        _, acc = await _sharer(db, user, kind, object_id)
         await service.delete_share(db, user, acc, kind.resource, object_id, share_id)
         return Response(status_code=200)
 

@@ -3,8 +3,16 @@
 Grammar (keywords case-insensitive, whitespace between tokens ignored)::
 
     filter  := clause ( "&" clause )*
-    clause  := "category" "::" STRING [ "NOT" ] "IN" "(" STRING ( "," STRING )* ")"
+    clause  := "category" "::" label [ "NOT" ] "IN" "(" value ( "," value )* ")"
+    label   := STRING | BARE
+    value   := STRING | BARE+
     STRING  := '"' ECMA-262 (5th edition, 7.8.4) double-quoted string body '"'
+    BARE    := a run of characters other than whitespace, quotes, backslash, '&', '(', ')', ',' and "::"
+
+The document asks for quotes, yet its own URL-encoded example leaves labels and values
+unquoted (``category::Doctor IN (123, 456)``): an unquoted label is one word, an unquoted value
+runs to the next comma or parenthesis (inner spaces kept). Anything holding those characters
+still needs quotes.
 
 `IN ("")` means "has this category, whatever the value"; values compare case-insensitively.
 Plain Python with no HTTP knowledge: the API maps `FilterSyntaxError` to InvalidFilter (010002).
@@ -21,6 +29,7 @@ LINE_TERMINATORS = "\n\r\u2028\u2029"
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", '"': '"', "'": "'", "\\": "\\"}
 _HEX = "0123456789abcdefABCDEF"
 MAX_LENGTH = 64 * 1024
+_NOT_BARE = "\"&(),'\\"  # quotes and backslashes mean an escaped string: unquoted text may not hold them
 
 
 class FilterSyntaxError(HmpError):
@@ -93,14 +102,14 @@ def tokenize(text: str) -> Iterator[Token]:
         elif ch in "&(),":
             yield Token(ch, ch, i)
             i += 1
-        elif ch.isalpha():
+        else:
             j = i
-            while j < n and (text[j].isalnum() or text[j] == "_"):
+            while j < n and not text[j].isspace() and text[j] not in _NOT_BARE and not text.startswith("::", j):
                 j += 1
+            if j == i:
+                raise FilterSyntaxError(f"unexpected character {ch!r} (quote the string)", i)
             yield Token("WORD", text[i:j], i)
             i = j
-        else:
-            raise FilterSyntaxError(f"unexpected character {ch!r}", i)
     yield Token("END", "", n)
 
 
@@ -153,6 +162,7 @@ def quote(value: str) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        self.text = text
         self.tokens = list(tokenize(text))
         self.at = 0
 
@@ -183,7 +193,9 @@ class _Parser:
     def clause(self) -> Clause:
         self.take("WORD", "CATEGORY")
         self.take("::")
-        label = self.take("STRING")
+        label = self.current if self.current.kind == "WORD" else self.take("STRING")
+        if label.kind == "WORD":
+            self.at += 1
         if label.text == "":
             raise FilterSyntaxError("empty category label", label.position)
         negated = self.is_word("NOT")
@@ -191,12 +203,22 @@ class _Parser:
             self.at += 1
         self.take("WORD", "IN")
         self.take("(")
-        values = [self.take("STRING").text]
+        values = [self.value()]
         while self.current.kind == ",":
             self.at += 1
-            values.append(self.take("STRING").text)
+            values.append(self.value())
         self.take(")")
         return Clause(label.text, tuple(values), negated)
+
+    def value(self) -> str:
+        """A quoted value, or unquoted words up to the next comma or parenthesis (spacing kept)."""
+        if self.current.kind != "WORD":
+            return self.take("STRING").text
+        first = last = self.current
+        while self.current.kind == "WORD":
+            last = self.current
+            self.at += 1
+        return self.text[first.position:last.position + len(last.text)]
 
 
 def parse_filter(text: str) -> Filter:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import Entry
 from ..errors import ADDRESS_PORT_IN_USE, SOURCE_NOT_FOUND, HmpError, invalid
-from ..media import MediaBackend
+from ..media import MediaBackend, PortConflict
 from ..permissions import service as shares
 from ..permissions.guard import Kind
 from ..permissions.rights import Principal
@@ -29,6 +29,9 @@ def out(row: SourceRow, media: MediaBackend) -> dict:
     data = {"id": row.id, "name": row.name, "type": row.type, "host": row.host, "port": row.port,
             "description": row.description, "continuous": row.continuous, "active": active, "bitrate": bitrate,
             "ctime": row.ctime, "mtime": row.mtime}
+    error = media.source_error(row.id)
+    if error:  # not received: e.g. the port is held by another program (binding is retried)
+        data["error"] = error
     if row.type == "UDP":
         data["multicast"] = row.multicast
     else:
@@ -64,9 +67,21 @@ async def create(db: AsyncSession, user: Principal, data: dict, now: float, medi
                     creator_display_name=user.display_name, meta=[], **fields)
     db.add(row)
     await shares.grant_owner(db, "sources", row.id, user)
+    await db.flush()
+    await _receive(db, media, out(row, media))
     await db.commit()
-    await media.source_saved(out(row, media))
     return out(row, media)
+
+
+async def _receive(db: AsyncSession, media: MediaBackend, source: dict, previous: dict | None = None) -> None:
+    """Have the engine receive the source; a port another program holds undoes the change."""
+    try:
+        await media.source_saved(source, strict=True)
+    except PortConflict as exc:
+        await db.rollback()
+        if previous is not None:
+            await media.source_saved(previous)
+        raise HmpError(ADDRESS_PORT_IN_USE, str(exc)) from None
 
 
 async def update(db: AsyncSession, row: SourceRow, data: dict, now: float, media: MediaBackend) -> dict:
@@ -77,11 +92,13 @@ async def update(db: AsyncSession, row: SourceRow, data: dict, now: float, media
         merged["mode"] = None
     fields = _validate(merged)
     await _check_port(db, fields, row.id)
+    previous = out(row, media)
     for key, value in fields.items():
         setattr(row, key, value)
     row.mtime = int(now)
+    await db.flush()
+    await _receive(db, media, out(row, media), previous)
     await db.commit()
-    await media.source_saved(out(row, media))
     return out(row, media)
 
 

@@ -25,20 +25,27 @@ import time
 
 from sqlalchemy import select
 
-from .endpoints import finish_recording, record_session, router  # noqa: F401  (router is mounted by the app)
-from .engine import MediaEngine, NotActive, parse_networks
-from .scheduler import JsonStateStore, ScheduledEvent, Scheduler
+from fastapi import APIRouter
+
+from . import endpoints, hls
+from .endpoints import finish_recording, record_session
+from ...media.engine import MediaEngine, NotActive, parse_networks
+from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
+
+router = APIRouter()  # mounted by the app
+router.include_router(endpoints.router)
+router.include_router(hls.router)
 
 TICK = 0.5
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 async def startup(app, ctx) -> None:
-    from ..hmp.assets import service as assets
-    from ..hmp.sources import service as sources
-    from ..hmp.sources.models import SourceRow
+    from ..assets import service as assets
+    from ..sources import service as sources
+    from ..sources.models import SourceRow
 
     interface = os.environ.get("STREAMKEEPER_MULTICAST_INTERFACE") or "127.0.0.1"
     networks = parse_networks(os.environ.get("STREAMKEEPER_MEDIA_NETWORKS"))
@@ -76,7 +83,8 @@ def scheduled(row) -> ScheduledEvent:
     days = tuple(DAYS.index(d) for d in (row.type_data or {}).get("days", ())) if row.type == "weekly-recurring" else ()
     return ScheduledEvent(id=row.id, start=float(row.start_time), duration=float(row.duration or 0),
                           action=row.command, weekdays=days, parameters={**(row.parameters or {}),
-                                                                          "session": row.session_id})
+                                                                          "session": row.session_id,
+                                                                          "creator": row.creator_id})
 
 
 class EventRunner:
@@ -110,7 +118,7 @@ class EventRunner:
             await asyncio.sleep(TICK)
 
     async def sync(self) -> None:
-        from ..hmp.events.models import EventRow
+        from ..events.models import EventRow
 
         async with self.ctx.sessions() as db:
             rows = (await db.scalars(select(EventRow))).all()
@@ -122,8 +130,8 @@ class EventRunner:
                 self.scheduler.put(event)
 
     async def _start(self, event: ScheduledEvent, occurrence: float) -> None:
-        from ..hmp.sessions import service as sessions
-        from ..hmp.sessions.models import SessionRow
+        from ..sessions import service as sessions
+        from ..sessions.models import SessionRow
 
         session_id = event.parameters["session"]
         async with self.ctx.sessions() as db:
@@ -137,15 +145,30 @@ class EventRunner:
                 if self.engine.session_recording(session_id):
                     return  # already being recorded by hand: leave that recording alone
                 ids = (await sessions.source_ids(db, [session_id]))[session_id]
+                owner = await self._creator(db, event.parameters.get("creator"))
                 try:
-                    view = await record_session(db, self.engine, session, ids, None, self.ctx.clock())
+                    view = await record_session(db, self.engine, session, ids, owner, self.ctx.clock())
                 except Exception as exc:
                     log.warning("event %s could not record session %s: %s", event.id, session_id, exc)
                     return
                 self._recordings[event.id] = view["id"]
 
+    @staticmethod
+    async def _creator(db, user_id: str | None):
+        """The event's creator as a principal: the recording is theirs, as if started by hand."""
+        from ..accounts.models import UserRow
+        from ..accounts.service import identity
+
+        user = await db.get(UserRow, user_id) if user_id else None
+        found = await identity(db, user) if user is not None else None
+        if found is None:
+            log.warning("event creator %s is gone or has no role: the recording belongs to administrators only",
+                        user_id)
+            return None
+        return found.principal
+
     async def _end(self, event: ScheduledEvent, occurrence: float) -> None:
-        from ..hmp.sessions.models import SessionRow
+        from ..sessions.models import SessionRow
 
         async with self.ctx.sessions() as db:
             asset_id = self._recordings.pop(event.id, None)

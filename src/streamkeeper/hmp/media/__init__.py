@@ -1,5 +1,8 @@
 """What the catalog needs from the media engine, as a protocol with a do-nothing default.
 
+The endpoints that drive the engine (recordings, thumbnails, downloads, streams, HLS) are in
+:mod:`.endpoints`; :mod:`.feature` mounts the engine on the app and runs scheduled events.
+
 The media engine (ingest, recording, thumbnails, re-streaming) installs its implementation as
 `app.state.hmp_media` before the `/apis` feature starts; until then sources are idle, nothing
 records and nothing streams.
@@ -8,6 +11,8 @@ records and nothing streams.
 from __future__ import annotations
 
 from typing import Protocol
+
+from ...media.ingest import PortConflict  # noqa: F401  (what a strict source_saved raises)
 
 
 class MediaBackend(Protocol):
@@ -20,8 +25,13 @@ class MediaBackend(Protocol):
     def asset_streaming(self, asset_id: str) -> bool:
         """Whether this video is being re-streamed."""
 
-    async def source_saved(self, source: dict) -> None:
-        """A source was created or changed (start or re-tune the receiver)."""
+    def source_error(self, source_id: str) -> str | None:
+        """Why the source is not being received, when binding it failed (retried meanwhile)."""
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
+        """A source was created or changed (start or re-tune the receiver).
+
+        With ``strict``, a port another program holds raises :class:`PortConflict`."""
 
     async def source_deleted(self, source_id: str) -> None:
         """A source was deleted (stop receiving)."""
@@ -40,7 +50,10 @@ class NoMedia:
     def asset_streaming(self, asset_id: str) -> bool:
         return False
 
-    async def source_saved(self, source: dict) -> None:
+    def source_error(self, source_id: str) -> str | None:
+        return None
+
+    async def source_saved(self, source: dict, *, strict: bool = False) -> None:
         return None
 
     async def source_deleted(self, source_id: str) -> None:

@@ -19,24 +19,25 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..hmp.assets import service as assets
-from ..hmp.collections import page
-from ..hmp.deps import Db, User, get_clock, json_only
-from ..hmp.errors import (
+from ..assets import service as assets
+from ..collections import page
+from ..deps import Db, User, get_clock, json_only
+from ..errors import (
     ADDRESS_PORT_IN_USE, ASSET_NOT_FOUND, BEING_PROCESSED, INSUFFICIENT_SPACE, MULTI_SOURCES_STREAM,
     NO_RECORDING_ACTIVE, RECORDING_IN_PROGRESS, RECORDING_NOT_FOUND, SERVICE_UNAVAILABLE, SESSION_HAS_NO_SOURCE,
     STREAM_NOT_FOUND, THUMBNAIL_NOT_FOUND, TRACK_NOT_FOUND, HmpError, invalid,
 )
-from ..hmp.permissions.guard import load, require, visible
-from ..hmp.permissions.rights import Principal
-from ..hmp.sessions import service as sessions
-from ..hmp.sessions.models import SessionRow
-from ..hmp.sources import service as sources
-from .engine import MediaEngine, MultiSourceStream, NoSource, NotActive, NotAllowed, TrackNotFound
-from .ingest import PortConflict
-from .recorder import InsufficientSpace, check_space
-from .remux import probe
-from .thumbnails import ThumbnailNotFound
+from ..permissions.guard import load, require, visible
+from ..permissions.rights import Principal
+from ..sessions import service as sessions
+from ..sessions.models import SessionRow
+from ..sources import service as sources
+from ...media.engine import MediaEngine, MultiSourceStream, NoSource, NotActive, NotAllowed, TrackNotFound
+from ...media.ingest import PortConflict
+from ...media.recorder import InsufficientSpace, check_space
+from ...media.remux import probe
+from ...media.restream import SeekPastEnd
+from ...media.thumbnails import ThumbnailNotFound
 
 api = APIRouter(prefix="/apis", dependencies=[Depends(json_only)])
 uploads = APIRouter(prefix="/apis")  # takes video files, not JSON
@@ -404,7 +405,10 @@ async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), 
     t = _object(body).get("time")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**31:
         raise invalid("time must be a non-negative number of seconds")
-    engine_of(request).seek_stream(stream_id, float(t))
+    try:
+        engine_of(request).seek_stream(stream_id, float(t))
+    except SeekPastEnd as exc:
+        raise invalid(f"time is past the end of the video: {exc}") from None
     return {"data": {"time": t}}
 
 

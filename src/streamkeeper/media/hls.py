@@ -1,0 +1,479 @@
+"""HLS packaging of what the engine already holds: no transcoding, MPEG-TS segments cut at keyframes.
+
+Two packagers, one cutting rule. A segment starts at a video keyframe and
+ends at the first keyframe at least :data:`TARGET` seconds later. Every
+elementary stream is cut at its own PES boundaries around that point (an
+audio frame that straddles the keyframe stays whole, in the earlier
+segment), and each segment opens with the newest PAT/PMT, so that each one
+decodes on its own and their concatenation is the original stream with
+nothing cut in half.
+
+* :class:`FileSegments` indexes a track file, incrementally, so that it
+  also serves a recording that is still being written (an EVENT playlist
+  without an end until the recording stops). Segments are read from the
+  file on request.
+* :class:`LivePackager` is an ingest subscriber: it keeps the last few
+  segments of a live source in memory for a sliding playlist. Its media
+  sequence numbers (and discontinuity count) are kept on disk, so they go
+  on across a restart of the source, a re-tune, or of the server; a jump
+  in the stream's clock (an encoder restart) starts a segment flagged with
+  EXT-X-DISCONTINUITY. Packaging starts with the first request and stops
+  after :data:`IDLE_AFTER` seconds without one.
+
+Playlists are built by :func:`media_playlist` (plain text, RFC 8216).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
+
+TARGET = 2.0  # seconds: a segment ends at the first keyframe at least this far after its start
+LIVE_WINDOW = 6  # segments listed in a live playlist
+LIVE_KEEP = 10  # segments kept in memory (a player may still fetch one that just left the playlist)
+IDLE_AFTER = 300.0  # seconds without a request after which a live source is no longer packaged
+MAX_CLOCK_JUMP = 5 * PTS_HZ  # a PTS step larger than this (or backwards) is a discontinuity
+READ_BLOCK = PACKET_SIZE * 7 * 64
+TAIL_SLACK = PACKET_SIZE * 4096  # how far past a cut the other streams' PES may still run
+
+
+@dataclass(slots=True)
+class Segment:
+    seq: int
+    duration: float
+    start: float = 0.0  # seconds from the first segment (on-demand) / stream clock (live)
+    discontinuity: bool = False
+    data: bytes | None = None  # live segments carry their bytes
+    arrived: float = 0.0  # live: when its first packet arrived
+    published: float = 0.0  # live: when it became listed
+    disc_seq: int = 0  # discontinuities up to and including this segment
+
+
+def _is_keyframe_start(buf, off: int) -> bool:
+    """A PES start flagged for random access (the adaptation field's random_access_indicator)."""
+    return bool(buf[off + 1] & 0x40 and buf[off + 3] & 0x20 and buf[off + 4] and buf[off + 5] & 0x40)
+
+
+def _payload_start(buf, off: int) -> int:
+    return off + 5 + buf[off + 4] if buf[off + 3] & 0x20 else off + 4
+
+
+def _pid(buf, off: int) -> int:
+    return ((buf[off + 1] & 0x1F) << 8) | buf[off + 2]
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Keyframe:
+    offset: int
+    time: float  # seconds from the first keyframe (unwrapped PTS)
+    psi: tuple[int, ...]  # offsets of the newest PAT and PMT packets before it
+    jump: bool = False  # the stream's clock jumped since the previous keyframe
+
+
+def _unit_starts(pids: Iterable[int]) -> re.Pattern:
+    """Headers of packets that start a unit (PUSI set, no transport error) on one of ``pids``."""
+    alternatives = []
+    for pid in pids:
+        hi, lo = 0x40 | (pid >> 8), pid & 0xFF
+        alternatives.append(b"\x47[" + re.escape(bytes([hi])) + re.escape(bytes([hi | 0x20])) + b"]"
+                            + re.escape(bytes([lo])))
+    return re.compile(b"|".join(alternatives))
+
+
+class FileSegments:
+    """Keyframes of a TS file, read incrementally; segments cut from them on request."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._pos = 0
+        self._an = Analyzer()
+        self._psi_at: dict[int, int] = {}  # PID -> offset of its newest PSI packet
+        self.keyframes: list[_Keyframe] = []
+        self._first_pts: int | None = None
+        self._last_pts: float = 0.0  # seconds, newest video PTS seen (unwrapped)
+        self._prev_raw: int | None = None
+        self._line = 0  # unwrapped ticks of the newest video PTS
+        self._frame = 0.0  # seconds per frame (smallest step seen)
+        self.pes_pids: frozenset[int] = frozenset()
+        self._starts: re.Pattern | None = None
+        self._jumped = False
+        self._video: int | None = None
+        self._pmt: set[int] = set()
+
+    def refresh(self) -> None:
+        """Read what was appended to the file since the last call (whole packets only)."""
+        with self._lock:
+            size = self.path.stat().st_size
+            size -= size % PACKET_SIZE
+            if size < self._pos:  # cut back when the recording was finalised: read it again
+                FileSegments.__init__(self, self.path)
+            if size <= self._pos:
+                return
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                while self._pos < size:
+                    block = f.read(min(READ_BLOCK, size - self._pos))
+                    if not block:
+                        break
+                    block = block[: len(block) - len(block) % PACKET_SIZE]
+                    self._scan(block, self._pos)
+                    self._pos += len(block)
+
+    def _scan(self, block: bytes, base: int) -> None:
+        if self._starts is None:
+            # Until the program map is known every packet is looked at; then only unit starts of
+            # the PAT, PMT and video PIDs matter, found by a regular expression (C speed: an hour
+            # of a 10 Mbit/s recording is indexed in seconds, not minutes).
+            self._an.feed(block)
+            video = next((s.pid for s in self._an.streams if s.kind == "video"), None)
+            pmt = {p.pmt_pid for p in self._an.programs.values()}
+            self.pes_pids = frozenset(s.pid for s in self._an.streams)
+            offsets = range(0, len(block), PACKET_SIZE)
+            if video is not None and pmt:
+                self._video, self._pmt = video, pmt
+                self._starts = _unit_starts({PAT_PID, video, *pmt})
+        else:
+            video, pmt = self._video, self._pmt
+            offsets = (m.start() for m in self._starts.finditer(block) if not m.start() % PACKET_SIZE)
+        for off in offsets:
+            pid = _pid(block, off)
+            if pid == PAT_PID or pid in pmt:
+                self._psi_at[pid] = base + off
+            elif pid == video and block[off + 1] & 0x40:
+                start = _payload_start(block, off)
+                pts, _ = pes_timestamps(block[start:start + 19])
+                if pts is None:
+                    continue
+                if self._prev_raw is None:
+                    self._first_pts = pts
+                else:
+                    step = pts_delta(pts, self._prev_raw)
+                    if not -PTS_HZ <= step <= MAX_CLOCK_JUMP:
+                        # the clock jumped (files joined, an encoder restarted): the timeline goes
+                        # on one frame later and the next segment is flagged as a discontinuity
+                        step = round(self._frame * PTS_HZ)
+                        self._jumped = True
+                    self._line += step
+                    if 0 < step < PTS_HZ and (not self._frame or step / PTS_HZ < self._frame):
+                        self._frame = step / PTS_HZ
+                self._prev_raw = pts
+                t = self._line / PTS_HZ
+                self._last_pts = max(self._last_pts, t)
+                if _is_keyframe_start(block, off) and PAT_PID in self._psi_at and len(self._psi_at) >= 2:
+                    psi = (self._psi_at[PAT_PID], *sorted(v for k, v in self._psi_at.items() if k != PAT_PID))
+                    self.keyframes.append(_Keyframe(base + off, t, psi, self._jumped))
+                    self._jumped = False
+
+    @property
+    def end_time(self) -> float:
+        """Seconds from the first keyframe to the end of the newest picture."""
+        return self._last_pts + self._frame
+
+    def segments(self, complete: bool) -> list[tuple[Segment, int, int]]:
+        """(segment, first keyframe index, next cut keyframe index or -1 for the file's end).
+
+        Without ``complete`` (a file still growing) the tail after the newest cut is left out:
+        it becomes a segment once the keyframe that ends it has arrived."""
+        kfs = self.keyframes
+        out: list[tuple[Segment, int, int]] = []
+        if not kfs:
+            return out
+        i = 0
+        disc = 0
+        for j in range(1, len(kfs)):
+            if kfs[j].time - kfs[i].time >= TARGET - 1e-6 or kfs[j].jump:
+                out.append((Segment(len(out), kfs[j].time - kfs[i].time, start=kfs[i].time,
+                                    discontinuity=kfs[i].jump, disc_seq=disc), i, j))
+                i = j
+                disc += kfs[j].jump
+        if complete and self.end_time > kfs[i].time:
+            out.append((Segment(len(out), self.end_time - kfs[i].time, start=kfs[i].time,
+                                discontinuity=kfs[i].jump, disc_seq=disc), i, -1))
+        return out
+
+    def read(self, first: int, cut: int) -> bytes:
+        """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end)."""
+        kf = self.keyframes[first]
+        end = self.keyframes[cut].offset if cut >= 0 else None
+        with open(self.path, "rb") as f:
+            psi = b""
+            for off in kf.psi:
+                f.seek(off)
+                psi += f.read(PACKET_SIZE)
+            f.seek(kf.offset)
+            limit = None if end is None else end - kf.offset + TAIL_SLACK
+            data = f.read() if limit is None else f.read(limit)
+        data = data[: len(data) - len(data) % PACKET_SIZE]
+        return psi + cut_at_pes(data, self.pes_pids, None if end is None else end - kf.offset)
+
+
+def cut_at_pes(data: bytes, pes_pids: Iterable[int], end: int | None) -> bytes:
+    """Packets of ``data`` (which starts at a keyframe) that belong to the segment ending at
+    ``end``: each elementary stream from its first PES start to its first PES start at or after
+    ``end``; other packets (PSI, PCR) before ``end``; null packets dropped."""
+    pes = set(pes_pids)
+    started: set[int] = set()
+    closed: set[int] = set()
+    out = bytearray()
+    for off in range(0, len(data), PACKET_SIZE):
+        pid = _pid(data, off)
+        past = end is not None and off >= end
+        if pid in pes:
+            unit_start = data[off + 1] & 0x40
+            if unit_start:
+                if past:
+                    closed.add(pid)
+                else:
+                    started.add(pid)
+            if pid in started and pid not in closed:
+                out += data[off:off + PACKET_SIZE]
+            if past and started <= closed:
+                break
+        elif not past and pid != 0x1FFF:
+            out += data[off:off + PACKET_SIZE]
+    return bytes(out)
+
+
+# -- live ----------------------------------------------------------------------------------------
+
+
+class LivePackager:
+    """Ingest subscriber that cuts a live source into a sliding window of in-memory segments."""
+
+    def __init__(self, psi: Analyzer, state_file: str | Path | None = None, *,
+                 clock: Callable[[], float] = time.time, window: int = LIVE_WINDOW, keep: int = LIVE_KEEP,
+                 idle_after: float = IDLE_AFTER, on_idle: Callable[["LivePackager"], None] | None = None) -> None:
+        self.psi = psi
+        self.clock = clock
+        # Nobody asked for a playlist or segment for this long: stop packaging (``on_idle``).
+        self.idle_after = idle_after
+        self.on_idle = on_idle
+        self.window = window
+        self.segments: deque[Segment] = deque(maxlen=keep)
+        self.state_file = Path(state_file) if state_file else None
+        self.next_seq, self.disc_seq = self._load()
+        self._discontinuity = self.next_seq > 0  # the first segment after a restart follows other ones
+        self._pending: bytearray | None = None  # the segment being filled
+        self._pending_pts: int | None = None
+        self._pending_arrived = 0.0
+        self._last_pts: int | None = None
+        self._frame = 0
+        self._closing: tuple[Segment, bytearray, set[int]] | None = None  # ended, its PES still finishing
+        self._psi_packets: dict[int, bytes] = {}
+        self._started: set[int] = set()  # elementary PIDs whose first PES in the pending segment began
+        self._psi_version = -1
+        self._pids: tuple = (None, set(), frozenset())
+        self.last_access = clock()
+
+    def _load(self) -> tuple[int, int]:
+        if self.state_file is None:
+            return 0, 0
+        try:
+            state = json.loads(self.state_file.read_text())
+            return int(state["next"]), int(state["discontinuities"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0, 0
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"next": self.next_seq, "discontinuities": self.disc_seq}))
+        os.replace(tmp, self.state_file)
+
+    def rebind(self, psi: Analyzer) -> None:
+        """The source was re-tuned: a new stream, after a discontinuity."""
+        self.psi = psi
+        self._psi_version = -1
+        self._end_pending(cut_pts=None)
+        self._discontinuity = True
+
+    # -- the sink ------------------------------------------------------------------------------
+
+    def __call__(self, data: bytes) -> None:
+        if self._psi_version != self.psi.psi_version:
+            self._psi_version = self.psi.psi_version
+            streams = self.psi.streams
+            video = next((s.pid for s in streams if s.kind == "video"), None)
+            self._pids = (video, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams))
+        video, pmt, pes = self._pids
+        if video is None:
+            return
+        for off in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
+            pid = _pid(data, off)
+            if pid == 0x1FFF:
+                continue
+            packet = data[off:off + PACKET_SIZE]
+            if pid == PAT_PID or pid in pmt:
+                self._psi_packets[pid] = packet
+            unit_start = data[off + 1] & 0x40
+            if pid == video and unit_start:
+                start = _payload_start(data, off)
+                pts, _ = pes_timestamps(data[start:start + 19])
+                if pts is not None:
+                    self._on_video_pts(pts, _is_keyframe_start(data, off))
+            if self._closing is not None and pid in self._closing[2]:
+                seg, buf, still_open = self._closing
+                if unit_start:
+                    still_open.discard(pid)
+                    if not still_open:
+                        self._publish(seg, buf)
+                else:
+                    buf += packet
+                    continue
+            if self._pending is None:
+                continue
+            if pid in pes and pid not in self._started:
+                if not unit_start:
+                    continue  # the rest of a PES that began in the previous segment
+                self._started.add(pid)
+            self._pending += packet
+
+    def _on_video_pts(self, pts: int, keyframe: bool) -> None:
+        # B-frames step back a little; a restarted encoder or a long gap jumps far
+        jump = self._last_pts is not None and not -PTS_HZ <= pts_delta(pts, self._last_pts) <= MAX_CLOCK_JUMP
+        if jump:  # the encoder restarted (or the clock leapt): close what we have, flag the next
+            self._end_pending(cut_pts=None)
+            self._discontinuity = True
+            self._last_pts = None
+        if self._last_pts is not None:
+            step = pts_delta(pts, self._last_pts)
+            if 0 < step < PTS_HZ and (not self._frame or step < self._frame):
+                self._frame = step
+        self._last_pts = pts if self._last_pts is None or pts_delta(pts, self._last_pts) > 0 else self._last_pts
+        if not keyframe or PAT_PID not in self._psi_packets or len(self._psi_packets) < 2:
+            return
+        if self._pending is not None:
+            if pts_delta(pts, self._pending_pts) < TARGET * PTS_HZ - 1:
+                return
+            self._end_pending(cut_pts=pts)
+        self._begin(pts)
+
+    def _begin(self, pts: int) -> None:
+        header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k != PAT_PID)
+        self._pending = bytearray(header)
+        self._pending_pts = pts
+        self._pending_arrived = self.clock()
+        self._started: set[int] = set()
+
+    def _end_pending(self, cut_pts: int | None) -> None:
+        """Close the segment being filled; its other streams finish their PES first."""
+        if self._closing is not None:
+            self._publish(self._closing[0], self._closing[1])
+        if self._pending is None:
+            return
+        if cut_pts is not None:
+            ticks = pts_delta(cut_pts, self._pending_pts)
+        else:
+            ticks = pts_delta(self._last_pts, self._pending_pts) + self._frame if self._last_pts is not None else 0
+        if ticks <= 0:
+            self._pending = None
+            return
+        seg = Segment(self.next_seq, ticks / PTS_HZ, start=self._pending_pts / PTS_HZ,
+                      discontinuity=self._discontinuity, arrived=self._pending_arrived)
+        self.next_seq += 1
+        if seg.discontinuity:
+            self.disc_seq += 1
+        seg.disc_seq = self.disc_seq
+        self._discontinuity = False
+        buf, self._pending = self._pending, None
+        video = self._pids[0]
+        still_open = {p for p in self._started if p != video}
+        if cut_pts is None or not still_open:
+            self._publish(seg, buf)
+        else:
+            self._closing = (seg, buf, still_open)
+
+    def _publish(self, seg: Segment, buf: bytearray) -> None:
+        seg.data = bytes(buf)
+        seg.published = self.clock()
+        self.segments.append(seg)
+        if self._closing is not None and self._closing[0] is seg:
+            self._closing = None
+        self._save()
+        if self.on_idle is not None and seg.published - self.last_access > self.idle_after:
+            idle, self.on_idle = self.on_idle, None  # once
+            idle(self)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def listed(self) -> list[Segment]:
+        return list(self.segments)[-self.window:]
+
+    def segment(self, seq: int) -> Segment | None:
+        self.last_access = self.clock()
+        for seg in self.segments:
+            if seg.seq == seq:
+                return seg
+        return None
+
+
+# -- playlists -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DateRange:
+    """A point in a video (a HotMark), as an EXT-X-DATERANGE tag."""
+
+    id: str
+    seconds: float
+    title: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string attribute value: no double quote, CR or LF may appear in one."""
+    return '"' + text.replace('"', "'").replace("\r", " ").replace("\n", " ") + '"'
+
+
+def media_playlist(segments: list[Segment], uri: Callable[[Segment], str], *, ended: bool,
+                   kind: str | None = None, program_start: float | None = None,
+                   marks: Iterable[DateRange] = (), min_target: int = 1) -> str:
+    """An RFC 8216 media playlist. ``kind`` is ``VOD``/``EVENT`` (None for live);
+    ``program_start`` (epoch seconds of the video's time 0) adds EXT-X-PROGRAM-DATE-TIME so
+    that ``marks`` can be placed as EXT-X-DATERANGE tags."""
+    target = max([min_target] + [math.ceil(s.duration - 1e-3) for s in segments])
+    first = segments[0] if segments else None
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6" if marks else "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}",
+             f"#EXT-X-MEDIA-SEQUENCE:{first.seq if first else 0}"]
+    if first is not None and (first.disc_seq or first.discontinuity):
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.disc_seq - (1 if first.discontinuity else 0)}")
+    if kind:
+        lines.append(f"#EXT-X-PLAYLIST-TYPE:{kind}")
+    lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if program_start is not None and first is not None:
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_iso(program_start + first.start)}")
+        for mark in marks:
+            attrs = [f"ID={_quoted(mark.id)}", 'CLASS="com.streamkeeper.hotmark"',
+                     f"START-DATE={_quoted(_iso(program_start + mark.seconds))}", "DURATION=0",
+                     f"X-TITLE={_quoted(mark.title)}"]
+            attrs += [f"{k}={_quoted(v)}" for k, v in mark.attributes.items()]
+            lines.append("#EXT-X-DATERANGE:" + ",".join(attrs))
+    for seg in segments:
+        if seg.discontinuity:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f"#EXTINF:{seg.duration:.3f},")
+        lines.append(uri(seg))
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
