@@ -63,5 +63,5 @@ async def viewer(tenant: str, user: str, request: Request, login=Admin) -> Respo
     async def go():
         oxm = request.app.state.oxm
         who = _as_tenant_admin(login, tenant)
-        return {"history": await oxm.history(who, user), "watchlist": await oxm.watchlist(who, True, user)}
+        return {"history": await oxm.history(who, user), "watchlist": await oxm.watchlist(who, False, user)}
     return await _answer(go())
