@@ -32,10 +32,11 @@
   };
 
   let sessions = [];
+  const sourceName = id => { const id2 = typeof id === "object" ? id.sourceId || id.id : id; const s = sources.find(x => x.id === id2); return s ? s.name : id2; };
   async function drawSessions() {
     sessions = await SK.list("/apis/sessions");
     document.querySelector("#sessions tbody").innerHTML = sessions.map(s => `<tr data-id="${SK.esc(s.id)}">
-      <td><b>${SK.esc(s.title)}</b></td><td>${SK.esc((s.sources || []).map(x => x.name || x.id || x).join(", "))}</td>
+      <td><b>${SK.esc(s.title)}</b></td><td>${SK.esc((s.sources || []).map(sourceName).join(", "))}</td>
       <td>${s.recording ? '<span class="pill bad">recording</span>' : '<span class="pill">idle</span>'}</td>
       <td style="white-space:nowrap"><button class="small" data-record="${SK.esc(s.id)}" ${s.recording ? "disabled" : ""}>Record</button>
       <button class="small" data-open="${SK.esc(s.id)}">Sources, events, shares</button></td></tr>`).join("");
@@ -71,7 +72,7 @@
     const base = `/apis/sessions/${encodeURIComponent(id)}`;
     async function srcs() {
       const list = await SK.list(base + "/sources");
-      document.getElementById("sess-sources").innerHTML = list.length ? "<ul>" + list.map(x => `<li>${SK.esc(x.name || x.id)} <button class="small danger" data-detach="${SK.esc(x.id)}">remove</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
+      document.getElementById("sess-sources").innerHTML = list.length ? "<ul>" + list.map(x => `<li>${SK.esc(sourceName(x))} <button class="small danger" data-detach="${SK.esc(x.sourceId)}">remove</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
     }
     async function events() {
       const list = await SK.list(base + "/events");
