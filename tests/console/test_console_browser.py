@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -21,6 +22,8 @@ import pytest
 
 from tests.conftest import IN_CI
 from tests.process import AUTH, Server
+
+pytestmark = pytest.mark.xdist_group("console-browser")  # one server and one browser per run (--dist loadgroup)
 
 CHROMIUM = os.environ.get("STREAMKEEPER_TEST_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -109,13 +112,14 @@ def test_sign_in_and_dashboard_refreshes_live(browser, server):
     page.fill("input[name=password]", ADMIN_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/console/dashboard")
-    row = page.locator("#apps tr[data-app=demo-app]")
-    assert row.locator("td.live").inner_text() == "0"
+    live = page.locator("#apps tr[data-app=demo-app] td.live")
+    live.wait_for()
+    before = int(live.inner_text())
     subject = f"dash-{uuid.uuid4().hex[:6]}"
     for _ in range(2):
         assert httpx.post(f"{server.url}/v2/sessions/adobe/{subject}", auth=AUTH).status_code == 202
     # the table and the charts refresh by themselves
-    page.wait_for_function("document.querySelector('#apps tr[data-app=demo-app] td.live').innerText === '2'")
+    page.wait_for_function(f"document.querySelector('#apps tr[data-app=demo-app] td.live').innerText === '{before + 2}'")
     assert page.locator("#chart-admissions canvas").count() == 1
     page.fill("#lookup input[name=subject]", subject)
     page.click("#lookup button[type=submit]")
@@ -275,7 +279,7 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
     assert r.status_code == 201, r.text
     page.goto("/console/library")
     page.wait_for_selector(".tile.asset >> text=Keynote")
-    assert page.locator(".tile.asset").count() == 2
+    page.wait_for_selector(".tile.asset >> text=Lobby live")  # the recording made above
     page.fill("#q", "keynote")
     page.click("#search button[type=submit]")
     page.wait_for_function("document.querySelectorAll('.tile.asset').length === 1")
@@ -283,7 +287,9 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
     page.select_option("#sort", "title")
     page.select_option("#asc", "1")
     page.click("#search button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('.tile.asset').length === 2")
+    page.wait_for_function("""(() => { const t = [...document.querySelectorAll('.tile.asset .body > a')]
+                                        .map(a => a.innerText);
+                              return t.length >= 2 && t.every((x, i) => !i || t[i - 1] <= x); })()""")
     page.wait_for_function("[...document.querySelectorAll('.tile.asset img')].every(i => i.complete && i.naturalWidth > 0)",
                            timeout=30_000)
     shot(page, "library")
@@ -318,8 +324,29 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
     assert "Keynote" in page.locator("#assets").inner_text()
 
 
+def _oxm_viewer(server, user: str) -> None:
+    """A viewer who watched one asset and saved another, through /oxm/v1 with a real token."""
+    from streamkeeper.oxm.keys import TokenKey
+    from streamkeeper.oxm.tokens import mint
+
+    secret = "s" * 40
+    r = httpx.post(f"{server.url}/admin/v1/token-keys", headers=KEY,
+                   json={"id": "console-hs", "tenant": "adobe", "algorithm": "HS256", "secret": secret})
+    assert r.status_code == 201, r.text
+    key = TokenKey("console-hs", "adobe", "HS256", secret, "streamkeeper", "streamkeeper-oxm")
+    h = {"Authorization": f"Bearer {mint(key, user)}"}
+    deadline = time.monotonic() + 10  # other processes pick keys up within seconds; this one at once
+    while httpx.put(f"{server.url}/oxm/v1/streams/movie-1/streaming?device=tv&progress=120",
+                    headers=h).status_code != 204 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert httpx.put(f"{server.url}/oxm/v1/streams/movie-1/stopped?device=tv&progress=300",
+                     headers=h).status_code in (200, 204)
+    assert httpx.put(f"{server.url}/oxm/v1/towatch/movie-2", headers=h).status_code in (200, 201, 204)
+
+
 def test_viewer_experience_page(admin_page, server):
     page = admin_page
+    _oxm_viewer(server, "alice")
     page.click("nav >> text=Viewer experience")
     page.wait_for_function("document.getElementById('maxPerUser').value !== ''")
     page.fill("#maxPerUser", "3")
@@ -332,11 +359,29 @@ def test_viewer_experience_page(admin_page, server):
     assert page.input_value("#maxDevices") == "2"
     page.fill("#user", "alice")
     page.click("#viewer button[type=submit]")
+    page.wait_for_selector("#history >> text=movie-1")
+    assert "300" in page.locator("#history").inner_text()
+    assert "movie-2" in page.locator("#watchlist").inner_text()
+    page.fill("#user", "bob")
+    page.click("#viewer button[type=submit]")
     page.wait_for_selector("#viewer-result >> text=Nothing watched yet")
+    page.fill("#user", "alice")
+    page.click("#viewer button[type=submit]")
+    page.wait_for_selector("#history >> text=movie-1")
     shot(page, "viewer-experience")
 
 
-def test_viewer_role_sees_less_and_gets_403(browser, server):
+def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
+    # the administrator imports a video and shares it with vera through /apis
+    admin = httpx.Client(base_url=server.url, timeout=30)
+    assert admin.post("/apis/authentication/login",
+                      json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 201
+    r = admin.post("/apis/assets/import", params={"title": "Shared with Vera"}, content=_clip(tmp_path).read_bytes())
+    assert r.status_code == 201, r.text
+    asset = r.json()["data"]["id"]
+    r = admin.post(f"/apis/assets/{asset}/shares", json={"shareType": "USER", "name": "vera", "permission": "WATCH"})
+    assert r.status_code == 201, r.text
+    admin.close()
     ctx = _context(browser, server)
     page = ctx.new_page()
     sign_in(page, "vera", VIEWER_PASSWORD)
@@ -344,7 +389,7 @@ def test_viewer_role_sees_less_and_gets_403(browser, server):
     nav = page.locator("header nav").inner_text()
     assert "Library" in nav and "Administration" not in nav and "Dashboard" not in nav and "Playground" not in nav
     # the video shared with vera is in her library
-    page.wait_for_selector(".tile.asset >> text=Keynote")
+    page.wait_for_selector(".tile.asset >> text=Shared with Vera")
     shot(page, "library-viewer")
     for path in ("/console/admin/users", "/console/dashboard", "/console/playground"):
         response = page.goto(path)
@@ -363,3 +408,71 @@ def test_sign_out(admin_page, server):
     assert "/console/login" in page.url
     assert page.request.get(f"{server.url}/apis/authentication/login").status == 401
     assert page.request.get(f"{server.url}/admin/v1/tenants").status == 401
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_serve_over_tls_signs_in_with_a_secure_cookie(browser, tmp_path):
+    from tests.process import free_port
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMKEEPER_")}
+    env.update({"STREAMKEEPER_SECRET": "d" * 32, "STREAMKEEPER_ADMIN_KEY": "k",
+                "STREAMKEEPER_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    proc = subprocess.Popen([sys.executable, "-m", "streamkeeper", "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "data"), "--tls-cert", str(cert), "--tls-key", str(key)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"https://127.0.0.1:{port}"
+    trust = ssl.create_default_context(cafile=str(cert))  # the test's own certificate, verified
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", verify=trust, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not served on that port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        r = httpx.post(f"{url}/console/login", verify=trust,
+                       data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/console/dashboard"})
+        assert r.status_code == 303
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("calypso-session-id=") and re.search(r";\s*secure", cookie, re.I)
+        ctx = browser.new_context(base_url=url, ignore_https_errors=True)
+        page = ctx.new_page()
+        sign_in(page)
+        assert page.url == f"{url}/console/dashboard"
+        assert page.locator("h1").inner_text() == "Concurrency dashboard"
+        assert next(c for c in ctx.cookies() if c["name"] == "calypso-session-id")["secure"] is True
+        ctx.close()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -25,7 +25,7 @@
     box.innerHTML = r.data.length ? r.data.map(a => `<div class="tile asset" data-id="${SK.esc(a.id)}">
       <a href="/console/library/${encodeURIComponent(a.id)}"><img alt="" loading="lazy" src="/apis/assets/${encodeURIComponent(a.id)}/thumbnail?width=320" onerror="this.style.visibility='hidden'"></a>
       <div class="body"><a href="/console/library/${encodeURIComponent(a.id)}">${SK.esc(a.title || "(untitled)")}</a><br>
-      <small class="muted">${new Date(a.ctime * 1000).toLocaleString()} · ${Math.round(a.duration || 0)} s
+      <small class="muted">${new Date(a.ctime * 1000).toLocaleString()} · ${(a.duration || 0).toFixed(1)} s
       ${a.recording ? '<span class="pill bad">recording</span>' : ""}${a.importing ? '<span class="pill warn">importing</span>' : ""}</small></div></div>`).join("")
       : '<p class="muted">No videos match.</p>';
   }

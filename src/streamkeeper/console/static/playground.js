@@ -70,7 +70,7 @@
         <table class="conflicts"><thead><tr><th>Conflicting session</th><th>Application</th><th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>
         ${rows.map(c => `<tr><td><code>${SK.esc(c.sessionId)}</code></td><td>${SK.esc(c.applicationId)}</td><td><code>${SK.esc(JSON.stringify(c.metadata || {}))}</code></td>
           <td><code>${SK.esc(c.terminationCode)}</code></td>
-          <td><button class="small danger" data-terminate="${SK.esc(c.terminationCode)}">Terminate it and retry</button></td></tr>`).join("")}
+          <td class="actions"><button class="small danger" data-terminate="${SK.esc(c.terminationCode)}">Terminate &amp; retry</button></td></tr>`).join("")}
         </tbody></table></div>`;
     });
     outcome.innerHTML = `<p class="error" id="denied">Denied (409): a policy does not allow another stream now.</p>` + parts.join("");
@@ -126,7 +126,7 @@
     body.innerHTML = [...mine.values()].reverse().map(e => `<tr data-sid="${SK.esc(e.sid)}"><td><code>${SK.esc(e.sid)}</code></td><td>${SK.esc(e.app)}</td>
       <td>${e.state === "running" ? new Date(e.expires).toLocaleTimeString() : ""}</td><td>${e.beats}</td>
       <td><span class="pill ${e.state === "running" ? "ok" : "bad"}">${SK.esc(e.state)}</span></td>
-      <td>${e.state === "running" ? `<button class="small" data-beat="${SK.esc(e.sid)}">Heartbeat now</button> <button class="small danger" data-stop="${SK.esc(e.sid)}">Stop</button>` : ""}</td></tr>`).join("");
+      <td class="actions">${e.state === "running" ? `<button class="small" data-beat="${SK.esc(e.sid)}">Heartbeat</button> <button class="small danger" data-stop="${SK.esc(e.sid)}">Stop</button>` : ""}</td></tr>`).join("");
   }
   document.querySelector("#mine").addEventListener("click", ev => {
     const b = ev.target.closest("button"); if (!b) return;

@@ -8,7 +8,8 @@
 
   SK.api("GET", base).then(r => {
     document.getElementById("title").textContent = r.data.title || "(untitled)";
-    document.getElementById("description").textContent = `${r.data.description || ""} · ${Math.round(r.data.duration || 0)} s`;
+    document.getElementById("description").textContent = [r.data.description, `${(r.data.duration || 0).toFixed(1)} s`,
+      new Date(r.data.ctime * 1000).toLocaleString()].filter(Boolean).join(" · ");
     document.title = (r.data.title || "Video") + " · streamkeeper";
   }).catch(e => { document.getElementById("title").textContent = e.message; });
 
