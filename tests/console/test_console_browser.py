@@ -174,6 +174,23 @@ def test_playground_metadata_obligation_form(admin_page):
     assert "Channel1" in page.locator("#running-streams").inner_text()
 
 
+def test_playground_heartbeats_at_expires(admin_page, server):
+    r = httpx.post(f"{server.url}/admin/v1/applications", headers=KEY, json={
+        "id": "quick-app", "tenant": "adobe", "name": "Quick", "heartbeatInterval": 3, "policies": []})
+    assert r.status_code == 201, r.text
+    page = admin_page
+    page.goto("/console/playground")
+    page.select_option("#app", "quick-app")
+    page.fill("#subject", f"hb-{uuid.uuid4().hex[:6]}")
+    page.click("#start-button")
+    page.wait_for_selector("#admitted")
+    # Expires is 3 s away: the page beats by itself, again and again
+    page.wait_for_function("+document.querySelector('#mine tbody tr td:nth-child(4)').innerText >= 2", timeout=20_000)
+    assert "running" in page.locator("#mine").inner_text()
+    page.click("#mine button[data-stop]")
+    page.wait_for_selector("#mine >> text=stopped")
+
+
 def test_policy_edit_changes_the_next_admission(admin_page, server):
     page = admin_page
     page.click("nav >> text=Administration")
@@ -391,6 +408,9 @@ def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
     # the video shared with vera is in her library
     page.wait_for_selector(".tile.asset >> text=Shared with Vera")
     shot(page, "library-viewer")
+    page.goto("/console/media")  # sessions shared with vera, but no sources: her role has no Sources VIEW
+    assert page.locator("#sources-card").is_hidden()
+    page.wait_for_selector("#sessions tbody")
     for path in ("/console/admin/users", "/console/dashboard", "/console/playground"):
         response = page.goto(path)
         assert response.status == 403, path

@@ -32,7 +32,7 @@ const SK = {
     const t = document.getElementById("toast"); t.textContent = text; t.classList.add("show");
     clearTimeout(SK._toast); SK._toast = setTimeout(() => t.classList.remove("show"), 2500);
   },
-  time(ms) { return ms ? new Date(ms).toLocaleTimeString() : ""; },
+  time(ms) { return ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : ""; },
   fmt(v) {
     if (v === null || v === undefined) return "";
     if (Array.isArray(v)) return v.map(x => typeof x === "object" ? JSON.stringify(x) : x).join(", ");

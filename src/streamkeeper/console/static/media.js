@@ -124,6 +124,6 @@
     drawRecordings(); drawSessions();
   });
 
-  SK.every(5000, () => drawSources().catch(e => SK.toast(e.message)));
+  if (!document.getElementById("sources-card").hidden) SK.every(5000, () => drawSources().catch(e => SK.toast(e.message)));
   drawSessions().catch(e => SK.toast(e.message)).then(() => SK.every(5000, () => drawRecordings().catch(() => {})));
 })();

@@ -124,7 +124,7 @@
   function draw() {
     const body = document.querySelector("#mine tbody");
     body.innerHTML = [...mine.values()].reverse().map(e => `<tr data-sid="${SK.esc(e.sid)}"><td><code>${SK.esc(e.sid)}</code></td><td>${SK.esc(e.app)}</td>
-      <td>${e.state === "running" ? new Date(e.expires).toLocaleTimeString() : ""}</td><td>${e.beats}</td>
+      <td>${e.state === "running" ? SK.time(e.expires) : ""}</td><td>${e.beats}</td>
       <td><span class="pill ${e.state === "running" ? "ok" : "bad"}">${SK.esc(e.state)}</span></td>
       <td class="actions">${e.state === "running" ? `<button class="small" data-beat="${SK.esc(e.sid)}">Heartbeat</button> <button class="small danger" data-stop="${SK.esc(e.sid)}">Stop</button>` : ""}</td></tr>`).join("");
   }
