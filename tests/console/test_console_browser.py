@@ -410,7 +410,8 @@ def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
     shot(page, "library-viewer")
     page.goto("/console/media")  # sessions shared with vera, but no sources: her role has no Sources VIEW
     assert page.locator("#sources-card").is_hidden()
-    page.wait_for_selector("#sessions tbody")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#sessions").is_visible()
     for path in ("/console/admin/users", "/console/dashboard", "/console/playground"):
         response = page.goto(path)
         assert response.status == 403, path
