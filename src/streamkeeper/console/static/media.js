@@ -107,7 +107,7 @@
     const list = await SK.list("/apis/recordings");
     document.querySelector("#recordings tbody").innerHTML = list.length ? list.map(r => `<tr data-id="${SK.esc(r.id)}">
       <td>${SK.esc(r.title)}</td><td>${SK.esc((sessions.find(s => s.id === r.session) || {}).title || r.session)}</td>
-      <td><span class="pill ${r.state === "RECORDING" ? "bad" : "warn"}">${SK.esc(r.state)}</span></td><td>${Math.round(r.duration)} s</td>
+      <td><span class="pill ${r.state === "RECORDING" ? "bad" : "warn"}">${SK.esc(r.state)}</span></td><td>${(r.duration || 0).toFixed(1)} s</td>
       <td style="white-space:nowrap">${r.state === "RECORDING" ? `<button class="small" data-pause="${SK.esc(r.id)}">Pause</button>` : `<button class="small" data-resume="${SK.esc(r.id)}">Resume</button>`}
       <button class="small" data-hotmark="${SK.esc(r.id)}">HotMark</button> <button class="small danger" data-stop="${SK.esc(r.id)}">Stop</button></td></tr>`).join("")
       : '<tr><td colspan="5" class="muted">No recording in progress.</td></tr>';
