@@ -28,6 +28,10 @@
       ${a.enabled ? "" : '<span class="pill bad">disabled</span>'}</td>
       <td class="live"><b>${a.live === null ? "n/a" : a.live}</b></td><td>${a.admissions || 0}</td><td>${a.denials || 0}</td>
       <td>${a.evictions || 0}</td><td>${a.terminations || 0}</td><td>${a.expiries || 0}</td></tr>`).join("");
+    const tenants = {};
+    s.applications.forEach(a => { if (a.live !== null) tenants[a.tenant] = (tenants[a.tenant] || 0) + a.live; });
+    document.querySelector("#tenants tbody").innerHTML = Object.entries(tenants).map(([t, n]) =>
+      `<tr data-tenant="${SK.esc(t)}"><td>${SK.esc(t)}</td><td><b>${n}</b></td></tr>`).join("");
     const xs = s.series.times.map(t => Math.round(t));
     for (const [name, color] of Object.entries(OUTCOMES)) chart(name, color, xs, s.series[name]);
   }
