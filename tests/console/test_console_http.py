@@ -94,3 +94,24 @@ def test_history_gives_per_minute_increases():
     assert out["admissions"] == [0, 3, 4]
     assert h.per_minute(1125.0, now, application="b", minutes=3)["admissions"] == [0, 1, 0]
     assert out["live"] == [0, 3, 1]
+
+
+async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
+    """Redis keeps no per-application index: the total is shown, per application n/a (null)."""
+    from tests.conftest import (REDIS_URL, Running, drop_redis_keys, make_settings, redis_available,
+                                redis_prefix_for_test)
+
+    redis_available()
+    prefix = redis_prefix_for_test()
+    settings = make_settings(tmp_path, admin_password=ADMIN_PASSWORD, redis_url=REDIS_URL, redis_prefix=prefix)
+    try:
+        async with Running(settings, clock) as client:
+            r = await client.post("/apis/authentication/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+            assert r.status_code == 201
+            assert (await client.post("/v2/sessions/adobe/red", auth=basic("demo-app"))).status_code == 202
+            stats = (await client.get("/console/api/stats")).json()
+            row = next(a for a in stats["applications"] if a["application"] == "demo-app")
+            assert stats["live"] == 1 and row["live"] is None and row["admissions"] == 1
+            assert len((await client.get("/console/api/subjects/adobe/red")).json()["runningStreams"]) == 1
+    finally:
+        await drop_redis_keys(REDIS_URL, prefix)
