@@ -418,6 +418,12 @@ def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
     # the video shared with vera is in her library
     page.wait_for_selector(".tile.asset >> text=Shared with Vera")
     shot(page, "library-viewer")
+    # her share (WATCH) plays the video; download, re-stream and sharing are not offered
+    page.click(".tile.asset >> text=Shared with Vera")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    assert page.locator("#downloads").count() == 0 and page.locator("#restream").count() == 0
+    assert page.locator("#shares").count() == 0
+    assert page.request.get(f"{server.url}/apis/assets/{asset}/download?fileType=mp4").status == 403
     page.goto("/console/media")  # sessions shared with vera, but no sources: her role has no Sources VIEW
     assert page.locator("#sources-card").is_hidden()
     page.wait_for_load_state("networkidle")

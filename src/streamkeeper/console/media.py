@@ -37,9 +37,16 @@ async def library(request: Request, login=Login) -> Response:
 
 @router.get("/console/library/{asset_id}")
 async def video(asset_id: str, request: Request, login=Login) -> Response:
+    """One video; the controls shown are those its role and shares allow on it (as the API checks)."""
     if not login.identity.principal.can("Recordings", "VIEW"):
         raise Forbidden()
-    return render(request, "video.html", login, asset_id=asset_id)
+    try:
+        async with request.app.state.ctx.sessions() as db:
+            _, access = await load(db, login.identity.principal, assets.KIND, asset_id, "VIEW")
+    except HmpError as exc:
+        return render(request, "error.html", login, status=exc.status, message=exc.message)
+    may = {action: access.allows(action) for action in ("WATCH", "DOWNLOAD", "STREAM", "SHARE", "EDIT")}
+    return render(request, "video.html", login, asset_id=asset_id, may=may)
 
 
 @router.get("/console/media/assets/{asset_id}/play.mp4")

@@ -3,7 +3,8 @@
 (function () {
   const id = document.getElementById("video-page").dataset.id;
   const base = "/apis/assets/" + encodeURIComponent(id);
-  const player = document.getElementById("player");
+  const player = document.getElementById("player");  // absent without WATCH
+  const mayEdit = !!document.getElementById("video-page").dataset.edit;
   const PREFIX = "calypso:category:";
 
   SK.api("GET", base).then(r => {
@@ -18,7 +19,8 @@
   }).catch(() => {});
   document.getElementById("hotmarks").onclick = ev => {
     const a = ev.target.closest("a[data-t]"); if (!a) return;
-    ev.preventDefault(); player.currentTime = +a.dataset.t; player.play();
+    ev.preventDefault();
+    if (player) { player.currentTime = +a.dataset.t; player.play(); }
   };
 
   async function categories() {
@@ -29,7 +31,8 @@
     if (!cats.length) { box.innerHTML = '<p class="muted">No categories defined (Administration → Categories).</p>'; return; }
     box.innerHTML = `<form id="cat-form" class="stack">${cats.map(c => `<label>${SK.esc(c.label)}
       <select name="${SK.esc(c.label)}"><option value="">(none)</option>${(c.values || []).map(v => `<option ${(current[c.label] || []).includes(v) ? "selected" : ""}>${SK.esc(v)}</option>`).join("")}</select></label>`).join("")}
-      <button type="submit">Save categories</button></form>`;
+      ${mayEdit ? '<button type="submit">Save categories</button>' : ""}</form>`;
+    box.querySelectorAll("select").forEach(s => { s.disabled = !mayEdit; });
     document.getElementById("cat-form").onsubmit = async ev => {
       ev.preventDefault();
       const others = meta.filter(m => !m.name.startsWith(PREFIX) && !m.name.startsWith("calypso:") );
@@ -47,13 +50,13 @@
       <button class="small" data-seek="${SK.esc(s.id)}">Seek…</button> <button class="small danger" data-stop="${SK.esc(s.id)}">Stop</button></td></tr>`).join("")
       : '<tr><td colspan="3" class="muted">No re-stream running.</td></tr>';
   }
-  document.getElementById("restream").onsubmit = async ev => {
+  if (document.getElementById("restream")) document.getElementById("restream").onsubmit = async ev => {
     ev.preventDefault();
     const f = SK.form(ev.target);
     try { await SK.api("POST", base + "/streams", { address: f.address, port: +f.port, ttl: +f.ttl }); SK.toast("Re-stream started"); } catch (e) { SK.toast(e.message); }
     streams();
   };
-  document.getElementById("streams").onclick = async ev => {
+  if (document.getElementById("streams")) document.getElementById("streams").onclick = async ev => {
     const b = ev.target.closest("button"); if (!b) return;
     const sid = encodeURIComponent(b.dataset.toggle || b.dataset.seek || b.dataset.stop);
     try {
@@ -63,6 +66,6 @@
     } catch (e) { SK.toast(e.message); }
     streams();
   };
-  SK.every(5000, () => streams().catch(() => {}));
-  SK.shares(document.getElementById("shares"), "assets", id);
+  if (document.getElementById("restream")) SK.every(5000, () => streams().catch(() => {}));
+  if (document.getElementById("shares")) SK.shares(document.getElementById("shares"), "assets", id);
 })();
