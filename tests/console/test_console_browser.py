@@ -408,6 +408,9 @@ def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
     asset = r.json()["data"]["id"]
     r = admin.post(f"/apis/assets/{asset}/shares", json={"shareType": "USER", "name": "vera", "permission": "WATCH"})
     assert r.status_code == 201, r.text
+    session = admin.post("/apis/sessions", json={"title": "Town hall", "active": True}).json()["data"]["id"]
+    r = admin.post(f"/apis/sessions/{session}/shares", json={"shareType": "USER", "name": "vera", "permission": "WATCH"})
+    assert r.status_code == 201, r.text
     admin.close()
     ctx = _context(browser, server)
     page = ctx.new_page()
@@ -426,8 +429,8 @@ def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
     assert page.request.get(f"{server.url}/apis/assets/{asset}/download?fileType=mp4").status == 403
     page.goto("/console/media")  # sessions shared with vera, but no sources: her role has no Sources VIEW
     assert page.locator("#sources-card").is_hidden()
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#sessions").is_visible()
+    page.wait_for_selector("#sessions >> text=Town hall")
+    assert page.locator("#sessions button[data-record]").count() == 0  # a Viewer may not record
     for path in ("/console/admin/users", "/console/dashboard", "/console/playground"):
         response = page.goto(path)
         assert response.status == 403, path

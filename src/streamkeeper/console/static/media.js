@@ -1,6 +1,7 @@
 // Live page: sources (status, bitrate, thumbnail), sessions (record, sources, events, shares), recordings.
 "use strict";
 (function () {
+  const caps = document.getElementById("caps").dataset;  // what the role allows (the API still checks each object)
   let sources = [];
   async function drawSources() {
     sources = await SK.list("/apis/sources");
@@ -38,8 +39,8 @@
     document.querySelector("#sessions tbody").innerHTML = sessions.map(s => `<tr data-id="${SK.esc(s.id)}">
       <td><b>${SK.esc(s.title)}</b></td><td>${SK.esc((s.sources || []).map(sourceName).join(", "))}</td>
       <td>${s.recording ? '<span class="pill bad">recording</span>' : '<span class="pill">idle</span>'}</td>
-      <td style="white-space:nowrap"><button class="small" data-record="${SK.esc(s.id)}" ${s.recording ? "disabled" : ""}>Record</button>
-      <button class="small" data-open="${SK.esc(s.id)}">Sources, events, shares</button></td></tr>`).join("");
+      <td class="actions">${caps.record ? `<button class="small" data-record="${SK.esc(s.id)}" ${s.recording ? "disabled" : ""}>Record</button>` : ""}
+      ${caps.edit || caps.share ? `<button class="small" data-open="${SK.esc(s.id)}">Sources, events, shares</button>` : ""}</td></tr>`).join("");
   }
   const newSession = document.getElementById("new-session");
   if (newSession) newSession.onsubmit = async ev => {
