@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv serve test bench clean
+.PHONY: venv serve test bench clean chromium
 
 venv: $(STAMP)
 
@@ -17,8 +17,23 @@ $(STAMP): pyproject.toml
 serve: venv
 	$(BIN)/streamkeeper serve
 
-test: venv
-	$(BIN)/python -m pytest -n 2 -q
+test: venv chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# As root with apt it is installed when missing (apt-get update only if the first try fails);
+# otherwise those tests skip with a message (and fail with CI=true).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the console's browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+	    echo "could not install chromium: browser tests will be skipped (and fail with CI=true)"; \
+	  else \
+	    echo "no /usr/bin/chromium and not root with apt: browser tests will be skipped (and fail with CI=true)"; \
+	  fi; \
+	fi
 
 bench: venv
 	$(BIN)/python -m bench

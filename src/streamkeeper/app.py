@@ -70,12 +70,13 @@ def features() -> list[ModuleType]:
     called once when the app is built (middleware)."""
     from .admin import endpoints as admin
     from .cm import endpoints as cm
+    from .console import feature as console
     from .hmp import api as hmp
     from .hmp.media import feature as media
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [cm, admin, ops, oxm, media, hmp]
+    return [cm, admin, ops, oxm, media, hmp, console]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:

@@ -18,6 +18,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir, config=args.config,
                                  workers=args.workers)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("streamkeeper: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     if settings.workers > 1 and not settings.redis_url:
         print("streamkeeper: --workers > 1 needs STREAMKEEPER_REDIS_URL: the embedded session store "
               "lives in one process", file=sys.stderr)
@@ -45,6 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,  # in-flight requests get this long to finish on SIGTERM
         # A worker busy with a burst must not be mistaken for a hung one (killed with its connections).
         timeout_worker_healthcheck=30,
+        ssl_certfile=args.tls_cert,  # HTTPS when both are given (PEM files); login cookies are then Secure
+        ssl_keyfile=args.tls_key,
     )
     return 0
 
@@ -164,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir")
     serve.add_argument("--config", help="TOML file of tenants, policies and applications")
     serve.add_argument("--workers", type=int)
+    serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, may include the chain)")
+    serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
     serve.set_defaults(func=_serve)
 
     admin = sub.add_parser("admin", help="manage tenants, policies and applications")

@@ -1,4 +1,5 @@
-"""`/admin/v1`: tenants, applications and policies over JSON, behind the admin key."""
+"""`/admin/v1`: tenants, applications and policies over JSON, behind the admin key (automation) or
+the `/apis` login cookie of a user with the Administrator role (the console)."""
 
 import hmac
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from . import schemas
+from ..hmp.deps import COOKIE
 from .service import AdminError, AdminService
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="adminBearer", description="The admin API key")
@@ -17,23 +19,39 @@ class AdminUnauthorized(AdminError):
     code = "unauthorized"
 
 
-def require_admin(
+class AdminForbidden(AdminError):
+    status = 403
+    code = "forbidden"
+
+
+async def require_admin(
     request: Request,
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
     key: str | None = Depends(_header),
 ) -> AdminService:
     given = key or (bearer.credentials if bearer else None)
     expected = request.app.state.admin_key
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise AdminUnauthorized("a valid admin key is required (Authorization: Bearer <key> or X-Admin-Key)")
-    return request.app.state.admin
+    if given and hmac.compare_digest(given.encode(), expected.encode()):
+        return request.app.state.admin
+    if not given and COOKIE in request.cookies:
+        from ..hmp.accounts.service import current
+
+        async with request.app.state.ctx.sessions() as db:
+            login = await current(db, request.cookies[COOKIE], request.app.state.ctx.clock())
+        if login is not None:
+            if not login.identity.principal.admin:
+                raise AdminForbidden("this user does not have the Administrator role")
+            return request.app.state.admin
+    raise AdminUnauthorized("a valid admin key is required (Authorization: Bearer <key> or X-Admin-Key), "
+                            "or the login cookie of an Administrator")
 
 
 def _err(description: str) -> dict:
     return {"description": description, "model": schemas.AdminErrorBody}
 
 
-_COMMON = {400: _err("Invalid input"), 401: _err("Missing or wrong admin key")}
+_COMMON = {400: _err("Invalid input"), 401: _err("Missing or wrong admin key"),
+           403: _err("Logged in without the Administrator role")}
 _ONE = {**_COMMON, 404: _err("No such object")}
 _WRITE = {**_ONE, 409: _err("Already exists, or still in use")}
 ADMIN_ERRORS = _WRITE

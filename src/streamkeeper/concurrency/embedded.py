@@ -309,3 +309,12 @@ class EmbeddedStore(SessionStore):
 
     async def count_live(self, now: float) -> int:
         return sum(1 for ss in self._subjects.values() for s in ss.values() if s.is_live(now))
+
+    async def live_by_application(self, now: float) -> dict[str, int]:
+        """Live sessions per application id (the console's dashboard; Redis keeps no such index)."""
+        out: dict[str, int] = {}
+        for ss in self._subjects.values():
+            for s in ss.values():
+                if s.is_live(now):
+                    out[s.app_id] = out.get(s.app_id, 0) + 1
+        return out

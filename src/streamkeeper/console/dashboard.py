@@ -1,0 +1,114 @@
+"""The concurrency dashboard: live sessions, last-hour outcome charts, subject lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from .timeseries import STEP_SECONDS, History, Sample, read_counters
+from .web import Admin, render
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+
+async def _live(request_app, now: float) -> tuple[int | None, dict[str, int] | None]:
+    store = request_app.state.ctx.concurrency.store
+    total = await store.count_live(now)
+    by_app = getattr(store, "live_by_application", None)
+    return total, (await by_app(now) if by_app is not None else None)
+
+
+async def sample(app) -> Sample:
+    now = app.state.ctx.clock()
+    metrics = getattr(app.state, "metrics", None)
+    total, _ = await _live(app, now)
+    return Sample(now, read_counters(metrics) if metrics else {}, total)
+
+
+async def _sampler(app, history: History) -> None:
+    while True:
+        try:
+            history.add(await sample(app))
+        except Exception:  # noqa: BLE001 - the chart misses a point; the server goes on
+            log.warning("console: could not sample the session counters", exc_info=True)
+        await asyncio.sleep(STEP_SECONDS)
+
+
+async def startup(app, ctx) -> None:
+    app.state.console_history = History()
+    app.state.console_sampler = asyncio.create_task(_sampler(app, app.state.console_history))
+
+
+async def shutdown(app, ctx) -> None:
+    task = getattr(app.state, "console_sampler", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@router.get("/console/dashboard")
+async def dashboard(request: Request, login=Admin) -> Response:
+    catalog = request.app.state.ctx.concurrency.catalog
+    return render(request, "dashboard.html", login, tenants=sorted(catalog.tenants),
+                  applications=sorted(catalog.applications.values(), key=lambda a: a.id))
+
+
+@router.get("/console/api/stats")
+async def stats(request: Request, login=Admin) -> Response:
+    app = request.app
+    current = await sample(app)
+    application = request.query_params.get("application") or None
+    catalog = app.state.ctx.concurrency.catalog
+    total, by_app = await _live(app, current.at)
+    rows = []
+    for a in sorted(catalog.applications.values(), key=lambda a: (a.tenant, a.id)):
+        totals = {o: current.counts.get(o, {}).get(a.id, 0) for o in current.counts}
+        rows.append({"tenant": a.tenant, "application": a.id, "name": a.name, "enabled": a.enabled,
+                     "live": by_app.get(a.id, 0) if by_app is not None else None, **totals})
+    series = app.state.console_history.per_minute(current.at, current, application)
+    return JSONResponse({"now": current.at, "live": total, "applications": rows, "series": series},
+                        headers={"Cache-Control": "no-store"})
+
+
+def _stream(s, catalog) -> dict:
+    app = catalog.applications.get(s.app_id)
+    return {"sessionId": s.id, "applicationId": s.app_id, "applicationName": app.name if app else s.app_id,
+            "tenant": s.tenant, "startTime": s.started, "expires": s.expires, "terminationCode": s.code,
+            "metadata": s.metadata}
+
+
+@router.get("/console/api/subjects/{idp}/{subject}")
+async def subject_streams(idp: str, subject: str, request: Request, login=Admin) -> Response:
+    """Running streams of one subject, across every tenant (one application of each asks)."""
+    service = request.app.state.ctx.concurrency
+    catalog = service.catalog
+    streams, seen = [], set()
+    for app in sorted(catalog.applications.values(), key=lambda a: a.id):
+        if app.tenant in seen:
+            continue
+        seen.add(app.tenant)
+        running = await service.running(app, idp, subject)
+        streams += [_stream(s, catalog) for s in running.mine]
+    return JSONResponse({"idp": idp, "subject": subject, "runningStreams": streams},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/console/api/subjects/{idp}/{subject}/{session_id}/end")
+async def end_stream(idp: str, subject: str, session_id: str, request: Request, login=Admin) -> Response:
+    """End one stream as its own player would (DELETE): its next heartbeat gets 410."""
+    from ..concurrency.service import ConcurrencyError
+
+    service = request.app.state.ctx.concurrency
+    app_id = request.query_params.get("application", "")
+    app = service.catalog.applications.get(app_id)
+    if app is None:
+        return JSONResponse({"message": f"unknown application {app_id!r}"}, status_code=404)
+    try:
+        await service.stop(app, idp, subject, session_id)
+    except ConcurrencyError as exc:
+        return JSONResponse({"message": str(exc) or type(exc).__name__}, status_code=409)
+    return JSONResponse({"ended": session_id})

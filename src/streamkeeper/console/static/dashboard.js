@@ -1,0 +1,73 @@
+// Concurrency dashboard: live counts and last-hour charts from /console/api/stats, subject lookup.
+"use strict";
+(function () {
+  const OUTCOMES = { admissions: "#2456d6", denials: "#c4302b", evictions: "#b26a00", expiries: "#6b7385" };
+  const charts = {};
+  const appSelect = document.getElementById("chart-app");
+
+  function chart(name, color, xs, ys) {
+    const box = document.getElementById("chart-" + name);
+    const data = [xs, ys];
+    if (charts[name]) { charts[name].setData(data); return; }
+    const opts = {
+      width: Math.max(box.clientWidth, 280), height: 170, legend: { show: false },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(3, max)] } },
+      axes: [{ space: 60 }, { size: 40 }],
+      series: [{}, { label: name, stroke: color, fill: color + "33", width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
+    };
+    charts[name] = new uPlot(opts, data, box);
+  }
+
+  async function refresh() {
+    const q = appSelect.value ? "?application=" + encodeURIComponent(appSelect.value) : "";
+    const s = await SK.api("GET", "/console/api/stats" + q);
+    document.getElementById("live-total").textContent = s.live === null ? "n/a" : s.live;
+    const body = document.querySelector("#apps tbody");
+    body.innerHTML = s.applications.map(a => `<tr data-app="${SK.esc(a.application)}">
+      <td>${SK.esc(a.tenant)}</td><td>${SK.esc(a.application)} <small class="muted">${SK.esc(a.name)}</small>
+      ${a.enabled ? "" : '<span class="pill bad">disabled</span>'}</td>
+      <td class="live"><b>${a.live === null ? "n/a" : a.live}</b></td><td>${a.admissions || 0}</td><td>${a.denials || 0}</td>
+      <td>${a.evictions || 0}</td><td>${a.terminations || 0}</td><td>${a.expiries || 0}</td></tr>`).join("");
+    const tenants = {};
+    s.applications.forEach(a => { if (a.live !== null) tenants[a.tenant] = (tenants[a.tenant] || 0) + a.live; });
+    document.querySelector("#tenants tbody").innerHTML = Object.entries(tenants).map(([t, n]) =>
+      `<tr data-tenant="${SK.esc(t)}"><td>${SK.esc(t)}</td><td><b>${n}</b></td></tr>`).join("");
+    const xs = s.series.times.map(t => Math.round(t));
+    for (const [name, color] of Object.entries(OUTCOMES)) chart(name, color, xs, s.series[name]);
+  }
+
+  appSelect.addEventListener("change", refresh);
+  SK.every(5000, () => refresh().catch(e => SK.toast(e.message)));
+
+  const result = document.getElementById("subject-result");
+  let current = null;
+  async function lookup() {
+    if (!current) return;
+    const { idp, subject } = current;
+    const r = await SK.api("GET", `/console/api/subjects/${encodeURIComponent(idp)}/${encodeURIComponent(subject)}`);
+    if (!r.runningStreams.length) { result.innerHTML = `<p class="muted">No running streams for ${SK.esc(subject)}.</p>`; return; }
+    result.innerHTML = `<table id="subject-streams"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Expires</th>
+      <th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>
+      <td><code>${SK.esc(s.sessionId)}</code></td><td>${SK.esc(s.applicationId)}</td>
+      <td>${SK.time(s.startTime * 1000)}</td><td>${SK.time(s.expires * 1000)}</td><td><code>${SK.esc(JSON.stringify(s.metadata))}</code></td>
+      <td><code>${SK.esc(s.terminationCode)}</code></td>
+      <td><button class="small danger" data-end="${SK.esc(s.sessionId)}" data-app="${SK.esc(s.applicationId)}">End stream</button></td></tr>`).join("")
+      + "</tbody></table>";
+  }
+  document.getElementById("lookup").addEventListener("submit", ev => {
+    ev.preventDefault();
+    current = SK.form(ev.target);
+    lookup().catch(e => { result.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; });
+  });
+  result.addEventListener("click", async ev => {
+    const b = ev.target.closest("button[data-end]");
+    if (!b) return;
+    const { idp, subject } = current;
+    try {
+      await SK.api("POST", `/console/api/subjects/${encodeURIComponent(idp)}/${encodeURIComponent(subject)}/${encodeURIComponent(b.dataset.end)}/end?application=${encodeURIComponent(b.dataset.app)}`);
+      SK.toast("Stream ended");
+    } catch (e) { SK.toast(e.message); }
+    lookup();
+  });
+  setInterval(() => { if (current && !document.hidden) lookup().catch(() => {}); }, 5000);
+})();

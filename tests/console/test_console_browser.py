@@ -1,0 +1,518 @@
+"""The console in a real browser (Playwright driving Debian's Chromium) against a real server process.
+
+Screenshots of the main pages are written to docs/screenshots/ (committed, shown in the README).
+Without Chromium or Playwright the tests are skipped locally and fail in CI (`make test` installs
+Chromium through apt when it runs as root).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI
+from tests.process import Server
+
+pytestmark = pytest.mark.xdist_group("console-browser")  # one server and one browser per run (--dist loadgroup)
+
+CHROMIUM = os.environ.get("STREAMKEEPER_TEST_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ADMIN_PASSWORD = "console-admin-1"
+VIEWER_PASSWORD = "viewer-password-1"
+KEY = {"X-Admin-Key": "k"}
+
+
+def _need_browser():
+    missing = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package (pip install -e '.[dev]')"
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        missing = f"Chromium at {CHROMIUM} (apt-get install chromium; `make test` does it as root)"
+    if missing:
+        if IN_CI:
+            pytest.fail(f"browser tests need {missing}")
+        pytest.skip(f"browser tests skipped: no {missing}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _need_browser()
+    srv = Server(tmp_path_factory.mktemp("console"), STREAMKEEPER_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    srv.start()
+    r = httpx.post(f"{srv.url}/admin/v1/users", headers=KEY, json={
+        "username": "vera", "password": VIEWER_PASSWORD, "roles": ["viewer"], "displayName": "Vera Viewer"})
+    assert r.status_code == 201, r.text
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+def _context(browser, server):
+    ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 860})
+    ctx.set_default_timeout(30_000)  # generous: the whole suite shares two cores
+    return ctx
+
+
+def sign_in(page, username="admin", password=ADMIN_PASSWORD):
+    page.goto("/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def admin_page(browser, server):
+    ctx = _context(browser, server)
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page)
+    yield page
+    ctx.close()
+    assert not errors, errors
+
+
+def test_sign_in_and_dashboard_refreshes_live(browser, server):
+    ctx = _context(browser, server)
+    page = ctx.new_page()
+    page.goto("/")
+    assert "/console/login" in page.url
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("button[type=submit]")
+    assert page.locator(".error").is_visible()
+    shot(page, "sign-in")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/dashboard")
+    # an application of its own, so that other tests' streams do not move its count
+    r = httpx.post(f"{server.url}/admin/v1/applications", headers=KEY, json={
+        "id": "dash-app", "tenant": "adobe", "name": "Dashboard", "policies": ["three-streams"]})
+    assert r.status_code == 201, r.text
+    live = page.locator("#apps tr[data-app=dash-app] td.live")
+    live.wait_for()
+    assert live.inner_text() == "0"
+    subject = f"dash-{uuid.uuid4().hex[:6]}"
+    for _ in range(2):
+        assert httpx.post(f"{server.url}/v2/sessions/adobe/{subject}", auth=("dash-app", "")).status_code == 202
+    # the table and the charts refresh by themselves
+    page.wait_for_function("document.querySelector('#apps tr[data-app=dash-app] td.live').innerText === '2'")
+    assert page.locator("#chart-admissions canvas").count() == 1
+    page.fill("#lookup input[name=subject]", subject)
+    page.click("#lookup button[type=submit]")
+    page.wait_for_selector("#subject-streams")
+    assert page.locator("#subject-streams tbody tr").count() == 2
+    shot(page, "dashboard")
+    page.locator("#subject-streams button[data-end]").first.click()
+    page.wait_for_function("document.querySelectorAll('#subject-streams tbody tr').length === 1")
+    ctx.close()
+
+
+def test_playground_conflict_terminate_admitted(admin_page):
+    page = admin_page
+    page.click("nav >> text=Playground")
+    page.wait_for_url("**/console/playground")
+    page.select_option("#app", "demo-app")
+    page.fill("#subject", f"pg-{uuid.uuid4().hex[:6]}")
+    for n in range(3):
+        page.click("#start-button")
+        page.wait_for_function(f"document.querySelectorAll('#mine tbody tr').length === {n + 1}")
+    assert page.locator("#admitted").is_visible()
+    page.click("#start-button")
+    page.wait_for_selector("#denied")
+    buttons = page.locator("button[data-terminate]")
+    assert buttons.count() == 3
+    assert "allows at most 3" in page.locator(".advice").inner_text()
+    shot(page, "playground-409")
+    victim_code = buttons.first.get_attribute("data-terminate")
+    buttons.first.click()
+    page.wait_for_selector("#admitted")
+    page.wait_for_function("document.querySelectorAll('#mine tbody tr').length === 4")
+    page.wait_for_function("document.querySelectorAll('#running-streams tbody tr').length === 3")
+    assert victim_code not in page.locator("#running-streams").inner_text()
+    # the terminated stream learns it at its next (here: forced) heartbeat
+    for sid_button in page.locator("#mine button[data-beat]").all():
+        sid_button.click()
+    page.wait_for_selector("#mine >> text=terminated by another stream")
+    shot(page, "playground")
+
+
+def test_playground_metadata_obligation_form(admin_page):
+    page = admin_page
+    page.goto("/console/playground")
+    page.select_option("#app", "demo-app-2")
+    page.fill("#subject", f"ob-{uuid.uuid4().hex[:6]}")
+    assert "channel" in page.locator("#meta-hint").inner_text()
+    page.click("#start-button")
+    page.wait_for_selector("#obligation")
+    page.fill("#obligation-form input[name=channel]", "Channel1")
+    page.click("#obligation-form button[type=submit]")
+    page.wait_for_selector("#admitted")
+    assert "Channel1" in page.locator("#running-streams").inner_text()
+
+
+def test_playground_heartbeats_at_expires(admin_page, server):
+    r = httpx.post(f"{server.url}/admin/v1/applications", headers=KEY, json={
+        "id": "quick-app", "tenant": "adobe", "name": "Quick", "heartbeatInterval": 3, "policies": []})
+    assert r.status_code == 201, r.text
+    page = admin_page
+    page.goto("/console/playground")
+    page.select_option("#app", "quick-app")
+    page.fill("#subject", f"hb-{uuid.uuid4().hex[:6]}")
+    page.click("#start-button")
+    page.wait_for_selector("#admitted")
+    # Expires is 3 s away: the page beats by itself, again and again
+    page.wait_for_function("+document.querySelector('#mine tbody tr td:nth-child(4)').innerText >= 2", timeout=20_000)
+    assert "running" in page.locator("#mine").inner_text()
+    page.click("#mine button[data-stop]")
+    page.wait_for_selector("#mine >> text=stopped")
+
+
+def test_policy_edit_changes_the_next_admission(admin_page, server):
+    page = admin_page
+    page.click("nav >> text=Administration")
+    page.click(".side nav >> text=Policies")
+    page.wait_for_selector("#objects tbody tr")
+    row = page.locator("#objects tbody tr", has_text="3 streams")
+    policy_id = row.get_attribute("data-id")
+    row.locator("button[data-edit]").click()
+    text = page.input_value("#json")
+    assert '"threshold": 3' in text
+    page.fill("#json", text.replace('"threshold": 3', '"threshold": 1'))
+    shot(page, "admin-policies")
+    page.click("#save")
+    page.wait_for_selector("#editor", state="hidden")
+    try:
+        page.wait_for_function("""document.querySelector('#objects tbody').innerText.replace(/\\s/g, '')
+                                  .includes('"threshold":1')""")
+        page.goto("/console/playground")
+        page.select_option("#app", "demo-app")
+        page.fill("#subject", f"pe-{uuid.uuid4().hex[:6]}")
+        page.click("#start-button")
+        page.wait_for_selector("#admitted")
+        page.click("#start-button")
+        page.wait_for_selector("#denied")
+        assert "allows at most 1" in page.locator(".advice").inner_text()
+    finally:
+        policy = httpx.get(f"{server.url}/admin/v1/policies/{policy_id}", headers=KEY).json()
+        policy["rules"][0]["threshold"] = 3
+        body = {k: v for k, v in policy.items() if k != "id"}
+        assert httpx.put(f"{server.url}/admin/v1/policies/{policy_id}", headers=KEY, json=body).status_code == 200
+
+
+def test_administration_pages_list_every_kind(admin_page):
+    page = admin_page
+    expected = {"users": "admin", "groups": None, "roles": "Administrator", "categories": None,
+                "tenants": "adobe", "applications": "demo-app-2", "policies": "3 streams", "token-keys": None}
+    for kind, text in expected.items():
+        page.goto(f"/console/admin/{kind}")
+        page.wait_for_load_state("networkidle")
+        if text:
+            assert text in page.locator("#objects").inner_text(), kind
+    # create a category from the console
+    page.goto("/console/admin/categories")
+    page.click("#new")
+    page.fill("#json", '{"label": "Room", "values": ["A", "B"], "multipleValues": false, "allowCustomValues": true}')
+    page.click("#save")
+    page.wait_for_selector("#objects >> text=Room")
+    page.goto("/console/admin/users")
+    page.wait_for_selector("#objects >> text=vera")
+    shot(page, "admin-users")
+
+
+def _clip(tmp: Path) -> Path:
+    from streamkeeper.media.testsignal import make_clip
+
+    return make_clip(tmp / "clip.ts", seconds=2.0, width=320, height=180)
+
+
+def test_media_live_library_and_video(admin_page, server, tmp_path):
+    page = admin_page
+    clip = _clip(tmp_path)
+    r = httpx.post(f"{server.url}/admin/v1/categories", headers=KEY,
+                   json={"label": "Venue", "values": ["Hall", "Lab"], "multipleValues": False})
+    assert r.status_code == 201, r.text
+    # a live UDP source fed by a looping test signal
+    from streamkeeper.media.testsignal import UdpSender
+    from tests.process import free_port
+
+    port = free_port()
+    page.goto("/console/media")
+    page.click("text=Add a source")
+    page.fill("#new-source input[name=name]", "Lobby camera")
+    page.fill("#new-source input[name=port]", str(port))
+    page.click("#new-source button[type=submit]")
+    page.wait_for_selector(".tile.source >> text=Lobby camera")
+    sender = UdpSender(clip, ("127.0.0.1", port), loops=30).start()
+    try:
+        page.wait_for_selector(".tile.source .pill.ok", timeout=20_000)
+        page.fill("#new-session input[name=title]", "Lobby live")
+        page.click("#new-session button[type=submit]")
+        page.wait_for_selector("#sessions >> text=Lobby live")
+        page.click("#sessions button[data-open]")
+        page.click("#add-source button[type=submit]")
+        page.wait_for_selector("#sess-sources >> text=Lobby camera")
+        page.fill("#add-event input[name=title]", "Nightly")
+        page.fill("#add-event input[name=start]", "2030-01-07T22:00")
+        page.select_option("#add-event select[name=type]", "weekly-recurring")
+        page.click("#add-event button[type=submit]")
+        page.wait_for_selector("#sess-events >> text=Nightly")
+        assert "weekly-recurring" in page.locator("#sess-events").inner_text()
+        page.click("#sessions button[data-record]")
+        page.wait_for_selector("#recordings button[data-pause]")
+        page.click("#recordings button[data-pause]")
+        page.wait_for_selector("#recordings button[data-resume]")
+        page.click("#recordings button[data-resume]")
+        page.once("dialog", lambda d: d.accept("goal"))
+        page.click("#recordings button[data-hotmark]")
+        page.wait_for_selector("#toast >> text=HotMark added")
+        page.wait_for_function("document.querySelector('.tile.source img') && document.querySelector('.tile.source img').naturalWidth > 0")
+        shot(page, "live")
+        page.click("#recordings button[data-stop]")
+        page.wait_for_selector("#recordings >> text=No recording in progress")
+    finally:
+        sender.stop()
+    # an imported video too, then the library
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    r = httpx.post(f"{server.url}/apis/assets/import", params={"title": "Keynote"}, content=clip.read_bytes(),
+                   cookies=cookies, timeout=30)
+    assert r.status_code == 201, r.text
+    page.goto("/console/library")
+    page.wait_for_selector(".tile.asset >> text=Keynote")
+    page.wait_for_selector(".tile.asset >> text=Lobby live")  # the recording made above
+    page.fill("#q", "keynote")
+    page.click("#search button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('.tile.asset').length === 1")
+    page.fill("#q", "")
+    page.select_option("#sort", "title")
+    page.select_option("#asc", "1")
+    page.click("#search button[type=submit]")
+    page.wait_for_function("""(() => { const t = [...document.querySelectorAll('.tile.asset .body > a')]
+                                        .map(a => a.innerText);
+                              return t.length >= 2 && t.every((x, i) => !i || t[i - 1] <= x); })()""")
+    page.wait_for_function("[...document.querySelectorAll('.tile.asset img')].every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=30_000)
+    shot(page, "library")
+    page.click(".tile.asset >> text=Keynote")
+    page.wait_for_selector("#title >> text=Keynote")
+    # the browser plays the MP4 (it asks with Range headers and seeks)
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
+    duration = page.evaluate("document.getElementById('player').duration")
+    assert 1.5 < duration < 3
+    page.evaluate("document.getElementById('player').currentTime = 1.0")
+    page.wait_for_function("!document.getElementById('player').seeking")
+    src = page.evaluate("document.getElementById('player').currentSrc")
+    r = httpx.get(src, cookies=cookies, headers={"Range": "bytes=0-99"})
+    assert r.status_code == 206 and len(r.content) == 100 and r.content[4:8] == b"ftyp"
+    page.wait_for_selector("#cat-form")
+    page.select_option("#cat-form select[name=Venue]", "Lab")
+    page.click("#cat-form button[type=submit]")
+    page.wait_for_selector("#toast >> text=Categories saved")
+    page.fill("#shares input[name=name]", "vera")
+    page.click("#shares button[type=submit]")
+    page.wait_for_selector("#shares >> text=vera")
+    page.click("#restream button[type=submit]")
+    page.wait_for_selector("#streams button[data-stop]")
+    shot(page, "video")
+    page.click("#streams button[data-stop]")
+    page.wait_for_selector("#streams >> text=No re-stream running")
+    # the category filter of the library finds it
+    page.goto("/console/library")
+    page.select_option("#category-filters select[data-label=Venue]", "Lab")
+    page.click("#search button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('.tile.asset').length === 1")
+    assert "Keynote" in page.locator("#assets").inner_text()
+
+
+def _oxm_viewer(server, user: str) -> None:
+    """A viewer who watched one asset and saved another, through /oxm/v1 with a real token."""
+    from streamkeeper.oxm.keys import TokenKey
+    from streamkeeper.oxm.tokens import mint
+
+    secret = "s" * 40
+    r = httpx.post(f"{server.url}/admin/v1/token-keys", headers=KEY,
+                   json={"id": "console-hs", "tenant": "adobe", "algorithm": "HS256", "secret": secret})
+    assert r.status_code == 201, r.text
+    key = TokenKey("console-hs", "adobe", "HS256", secret, "streamkeeper", "streamkeeper-oxm")
+    h = {"Authorization": f"Bearer {mint(key, user)}"}
+    deadline = time.monotonic() + 10  # other processes pick keys up within seconds; this one at once
+    while httpx.put(f"{server.url}/oxm/v1/streams/movie-1/streaming?device=tv&progress=120",
+                    headers=h).status_code != 204 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert httpx.put(f"{server.url}/oxm/v1/streams/movie-1/stopped?device=tv&progress=300",
+                     headers=h).status_code in (200, 204)
+    assert httpx.put(f"{server.url}/oxm/v1/towatch/movie-2", headers=h).status_code in (200, 201, 204)
+
+
+def test_viewer_experience_page(admin_page, server):
+    page = admin_page
+    _oxm_viewer(server, "alice")
+    page.click("nav >> text=Viewer experience")
+    page.wait_for_function("document.getElementById('maxPerUser').value !== ''")
+    page.fill("#maxPerUser", "3")
+    page.fill("#maxPerAsset", "1")
+    page.fill("#maxDevices", "2")
+    page.click("#policy button[type=submit]")
+    page.wait_for_selector("#policy-saved")
+    page.reload()
+    page.wait_for_function("document.getElementById('maxPerUser').value === '3'")
+    assert page.input_value("#maxDevices") == "2"
+    page.fill("#user", "alice")
+    page.click("#viewer button[type=submit]")
+    page.wait_for_selector("#history >> text=movie-1")
+    assert "300" in page.locator("#history").inner_text()
+    assert "movie-2" in page.locator("#watchlist").inner_text()
+    page.fill("#user", "bob")
+    page.click("#viewer button[type=submit]")
+    page.wait_for_selector("#viewer-result >> text=Nothing watched yet")
+    page.fill("#user", "alice")
+    page.click("#viewer button[type=submit]")
+    page.wait_for_selector("#history >> text=movie-1")
+    shot(page, "viewer-experience")
+
+
+def test_viewer_role_sees_less_and_gets_403(browser, server, tmp_path):
+    # the administrator imports a video and shares it with vera through /apis
+    admin = httpx.Client(base_url=server.url, timeout=30)
+    assert admin.post("/apis/authentication/login",
+                      json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 201
+    r = admin.post("/apis/assets/import", params={"title": "Shared with Vera"}, content=_clip(tmp_path).read_bytes())
+    assert r.status_code == 201, r.text
+    asset = r.json()["data"]["id"]
+    r = admin.post(f"/apis/assets/{asset}/shares", json={"shareType": "USER", "name": "vera", "permission": "WATCH"})
+    assert r.status_code == 201, r.text
+    session = admin.post("/apis/sessions", json={"title": "Town hall", "active": True}).json()["data"]["id"]
+    r = admin.post(f"/apis/sessions/{session}/shares", json={"shareType": "USER", "name": "vera", "permission": "WATCH"})
+    assert r.status_code == 201, r.text
+    admin.close()
+    ctx = _context(browser, server)
+    page = ctx.new_page()
+    sign_in(page, "vera", VIEWER_PASSWORD)
+    assert page.url.endswith("/console/library")
+    nav = page.locator("header nav").inner_text()
+    assert "Library" in nav and "Administration" not in nav and "Dashboard" not in nav and "Playground" not in nav
+    # the video shared with vera is in her library
+    page.wait_for_selector(".tile.asset >> text=Shared with Vera")
+    shot(page, "library-viewer")
+    # her share (WATCH) plays the video; download, re-stream and sharing are not offered
+    page.click(".tile.asset >> text=Shared with Vera")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    assert page.locator("#downloads").count() == 0 and page.locator("#restream").count() == 0
+    assert page.locator("#shares").count() == 0
+    assert page.request.get(f"{server.url}/apis/assets/{asset}/download?fileType=mp4").status == 403
+    page.goto("/console/media")  # sessions shared with vera, but no sources: her role has no Sources VIEW
+    assert page.locator("#sources-card").is_hidden()
+    page.wait_for_selector("#sessions >> text=Town hall")
+    assert page.locator("#sessions button[data-record]").count() == 0  # a Viewer may not record
+    for path in ("/console/admin/users", "/console/dashboard", "/console/playground"):
+        response = page.goto(path)
+        assert response.status == 403, path
+        assert "Forbidden" in page.content()
+    assert page.request.get(f"{server.url}/admin/v1/tenants").status == 403
+    ctx.close()
+
+
+def test_sign_out(admin_page, server):
+    page = admin_page
+    page.goto("/console/dashboard")
+    page.click("text=Sign out")
+    page.wait_for_url("**/console/login")
+    page.goto("/console/dashboard")
+    assert "/console/login" in page.url
+    assert page.request.get(f"{server.url}/apis/authentication/login").status == 401
+    assert page.request.get(f"{server.url}/admin/v1/tenants").status == 401
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    import ipaddress
+
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_serve_over_tls_signs_in_with_a_secure_cookie(browser, tmp_path):
+    from tests.process import free_port
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMKEEPER_")}
+    env.update({"STREAMKEEPER_SECRET": "d" * 32, "STREAMKEEPER_ADMIN_KEY": "k",
+                "STREAMKEEPER_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    proc = subprocess.Popen([sys.executable, "-m", "streamkeeper", "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "data"), "--tls-cert", str(cert), "--tls-key", str(key)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"https://127.0.0.1:{port}"
+    trust = ssl.create_default_context(cafile=str(cert))  # the test's own certificate, verified
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", verify=trust, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not served on that port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        r = httpx.post(f"{url}/console/login", verify=trust,
+                       data={"username": "admin", "password": ADMIN_PASSWORD, "next": "/console/dashboard"})
+        assert r.status_code == 303
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("calypso-session-id=") and re.search(r";\s*secure", cookie, re.I)
+        ctx = browser.new_context(base_url=url, ignore_https_errors=True)
+        page = ctx.new_page()
+        sign_in(page)
+        assert page.url == f"{url}/console/dashboard"
+        assert page.locator("h1").inner_text() == "Concurrency dashboard"
+        assert next(c for c in ctx.cookies() if c["name"] == "calypso-session-id")["secure"] is True
+        ctx.close()
+    finally:
+        proc.kill()
+        proc.wait()

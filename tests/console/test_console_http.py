@@ -1,0 +1,117 @@
+"""The console over plain HTTP: sign-in, role rules on pages, and `/admin/v1` with the login cookie."""
+
+from __future__ import annotations
+
+from streamkeeper.console.timeseries import History, Sample
+from tests.apis.conftest import ADMIN_PASSWORD
+from tests.conftest import basic
+
+
+async def test_admin_api_accepts_an_administrators_cookie(hmp):
+    r = await hmp.admin.get("/admin/v1/tenants")
+    assert r.status_code == 200 and {t["id"] for t in r.json()} == {"adobe"}
+    r = await hmp.admin.post("/admin/v1/tenants", json={"id": "acme", "name": "Acme"})
+    assert r.status_code == 201
+    r = await hmp.admin.get("/admin/v1/users")
+    assert r.status_code == 200
+
+
+async def test_admin_api_refuses_other_users_and_strangers(hmp):
+    viewer = await hmp.user("vera")
+    r = await viewer.get("/admin/v1/tenants")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert (await viewer.get("/admin/v1/token-keys")).status_code == 403
+    stranger = hmp.new_client()
+    assert (await stranger.get("/admin/v1/tenants")).status_code == 401
+    stranger.cookies.set("calypso-session-id", "not-a-session")
+    assert (await stranger.get("/admin/v1/tenants")).status_code == 401
+    # the key still works, and a wrong key is not rescued by a valid cookie
+    assert (await stranger.get("/admin/v1/tenants", headers={"X-Admin-Key": "test-admin-key"})).status_code == 200
+    assert (await hmp.admin.get("/admin/v1/tenants", headers={"X-Admin-Key": "wrong"})).status_code == 401
+
+
+async def test_sign_in_form_sets_the_apis_cookie(hmp):
+    browser = hmp.new_client()
+    r = await browser.get("/console/dashboard")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?next=/console/dashboard"
+    r = await browser.post("/console/login", data={"username": "admin", "password": "wrong-password",
+                                                   "next": "/console/dashboard"})
+    assert r.status_code == 401 and "Sign in" in r.text and "calypso-session-id" not in r.headers.get("set-cookie", "")
+    r = await browser.post("/console/login", data={"username": "admin", "password": ADMIN_PASSWORD,
+                                                   "next": "//evil.example/"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    # the same cookie opens /apis
+    assert (await browser.get("/apis/authentication/login")).json()["data"]["username"] == "admin"
+    r = await browser.get("/console/dashboard")
+    assert r.status_code == 200 and "Concurrency dashboard" in r.text
+    r = await browser.post("/console/logout")
+    assert r.status_code == 303
+    assert (await browser.get("/apis/authentication/login")).status_code == 401
+
+
+async def test_pages_follow_the_role(hmp):
+    viewer = await hmp.user("vic")
+    for path in ("/console/dashboard", "/console/playground", "/console/admin/users", "/console/viewers",
+                 "/console/api/stats"):
+        r = await viewer.get(path)
+        assert r.status_code == 403, path
+    r = await viewer.get("/console/library")
+    assert r.status_code == 200
+    assert "Administration" not in r.text and "Dashboard" not in r.text and "Library" in r.text
+    r = await hmp.admin.get("/console/library")
+    assert "Administration" in r.text and "Dashboard" in r.text
+
+
+async def test_dashboard_stats_count_what_v2_did(hmp):
+    client = hmp.admin
+    for _ in range(3):
+        assert (await client.post("/v2/sessions/adobe/dash", auth=basic("demo-app"))).status_code == 202
+    assert (await client.post("/v2/sessions/adobe/dash", auth=basic("demo-app"))).status_code == 409
+    stats = (await client.get("/console/api/stats")).json()
+    row = next(a for a in stats["applications"] if a["application"] == "demo-app")
+    assert (row["live"], row["admissions"], row["denials"]) == (3, 3, 1)
+    assert stats["live"] == 3
+    assert sum(stats["series"]["admissions"]) == 3 and sum(stats["series"]["denials"]) == 1
+    subject = (await client.get("/console/api/subjects/adobe/dash")).json()["runningStreams"]
+    assert len(subject) == 3
+    victim = subject[0]
+    r = await client.post(f"/console/api/subjects/adobe/dash/{victim['sessionId']}/end",
+                          params={"application": "demo-app"})
+    assert r.status_code == 200
+    r = await client.post(f"/v2/sessions/adobe/dash/{victim['sessionId']}", auth=basic("demo-app"))
+    assert r.status_code == 410
+    assert len((await client.get("/console/api/subjects/adobe/dash")).json()["runningStreams"]) == 2
+
+
+def test_history_gives_per_minute_increases():
+    h = History()
+    h.add(Sample(1000.0, {"admissions": {"a": 0}}, 0))
+    h.add(Sample(1030.0, {"admissions": {"a": 2, "b": 1}}, 3))
+    h.add(Sample(1100.0, {"admissions": {"a": 5, "b": 1}}, 1))
+    now = Sample(1125.0, {"admissions": {"a": 6, "b": 1}}, 1)
+    out = h.per_minute(1125.0, now, minutes=3)
+    # minutes ending at 1005, 1065, 1125
+    assert out["admissions"] == [0, 3, 4]
+    assert h.per_minute(1125.0, now, application="b", minutes=3)["admissions"] == [0, 1, 0]
+    assert out["live"] == [0, 3, 1]
+
+
+async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
+    """Redis keeps no per-application index: the total is shown, per application n/a (null)."""
+    from tests.conftest import (REDIS_URL, Running, drop_redis_keys, make_settings, redis_available,
+                                redis_prefix_for_test)
+
+    redis_available()
+    prefix = redis_prefix_for_test()
+    settings = make_settings(tmp_path, admin_password=ADMIN_PASSWORD, redis_url=REDIS_URL, redis_prefix=prefix)
+    try:
+        async with Running(settings, clock) as client:
+            r = await client.post("/apis/authentication/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+            assert r.status_code == 201
+            assert (await client.post("/v2/sessions/adobe/red", auth=basic("demo-app"))).status_code == 202
+            stats = (await client.get("/console/api/stats")).json()
+            row = next(a for a in stats["applications"] if a["application"] == "demo-app")
+            assert stats["live"] == 1 and row["live"] is None and row["admissions"] == 1
+            assert len((await client.get("/console/api/subjects/adobe/red")).json()["runningStreams"]) == 1
+    finally:
+        await drop_redis_keys(REDIS_URL, prefix)
