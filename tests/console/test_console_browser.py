@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
@@ -20,35 +19,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import IN_CI
+from tests.browser import CHROMIUM, need_browser
 from tests.process import Server
 
 pytestmark = pytest.mark.xdist_group("console-browser")  # one server and one browser per run (--dist loadgroup)
 
-CHROMIUM = os.environ.get("STREAMKEEPER_TEST_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ADMIN_PASSWORD = "console-admin-1"
 VIEWER_PASSWORD = "viewer-password-1"
 KEY = {"X-Admin-Key": "k"}
 
 
-def _need_browser():
-    missing = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "the playwright package (pip install -e '.[dev]')"
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        missing = f"Chromium at {CHROMIUM} (apt-get install chromium; `make test` does it as root)"
-    if missing:
-        if IN_CI:
-            pytest.fail(f"browser tests need {missing}")
-        pytest.skip(f"browser tests skipped: no {missing}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    _need_browser()
+    need_browser()
     srv = Server(tmp_path_factory.mktemp("console"), STREAMKEEPER_ADMIN_PASSWORD=ADMIN_PASSWORD)
     srv.start()
     r = httpx.post(f"{srv.url}/admin/v1/users", headers=KEY, json={

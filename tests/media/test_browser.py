@@ -6,19 +6,18 @@ feeds (it remuxes our TS segments to fragmented MP4 in the page; the server neve
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 
 import httpx
-from playwright.sync_api import sync_playwright
 
 from streamkeeper.media.testsignal import UdpSender, make_clip
+
+from tests.browser import CHROMIUM, need_browser
 
 from .test_http import _serve, _wait_up
 from .test_ingest import free_udp_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def _video_time(page) -> float:
@@ -42,6 +41,9 @@ def _plays(page, url: str, at_least: float) -> tuple[float, float]:
 
 
 def test_live_source_and_video_play_in_chromium(tmp_path):
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
     clip = make_clip(tmp_path / "clip.ts", seconds=6, width=320, height=240, muxrate=1_000_000)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
