@@ -28,7 +28,6 @@ from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS, OxmService, check_id
 from .tokens import Principal
 
 log = logging.getLogger(__name__)
-RELOAD_SECONDS = 5.0
 
 
 class OxmRoute(APIRoute):
@@ -248,36 +247,22 @@ def asset_catalog(ctx) -> AssetCatalog:
     return library_catalog(ctx)
 
 
+async def setup(settings, sessions, _clock) -> None:
+    """One-time set-up: the `[oxm]` section of the configuration file."""
+    if settings.config is not None:
+        from .config import apply_config_file
+
+        await apply_config_file(sessions, settings.config)
+
+
 async def startup(app, ctx) -> None:
     service = OxmService(
         ctx.concurrency.store, ctx.sessions, lambda: ctx.concurrency.catalog.tenants,
         dialect=ctx.engine.dialect.name, assets=asset_catalog(ctx), clock=ctx.clock,
     )
-    if ctx.settings.config is not None:
-        from .config import apply_config_file
-
-        await apply_config_file(ctx.sessions, ctx.settings.config)
     await service.reload()
+    # Keys and policies changed by any process (or the CLI) are read again within a second.
+    ctx.catalog_watch.subscribe(service.reload)
+    service.changed = ctx.catalog_watch.refresh
     app.state.oxm = service
     app.state.oxm_trusted_proxies = parse_trusted(getattr(ctx.settings, "trusted_proxies", None))
-    app.state.oxm_reloader = asyncio.create_task(_keep_fresh(service))
-
-
-async def _keep_fresh(service: OxmService) -> None:
-    """Pick up keys and policies changed by other processes (this one applies its own at once)."""
-    while True:
-        await asyncio.sleep(RELOAD_SECONDS)
-        try:
-            await service.reload()
-        except Exception:  # noqa: BLE001 - keep serving with what we have
-            log.exception("reloading OXM keys and stream policies failed")
-
-
-async def shutdown(app, ctx) -> None:
-    task = getattr(app.state, "oxm_reloader", None)
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
