@@ -3,9 +3,11 @@
 Every change of tenants, policies, applications, OXM token keys and OXM stream policies bumps
 one integer (`catalog_version`, a one-row table) in the same transaction. Each server process
 reads that integer every `CHECK_SECONDS` (one primary-key SELECT, off the request path) and,
-when it moved, rebuilds its in-memory catalog through the listeners subscribed here. The
-process that made a change also publishes it at once; the watcher is what tells the others
-(other workers, other servers, and the `streamkeeper admin` CLI writing to the database).
+when it moved, rebuilds its in-memory catalog through the listeners subscribed here. On
+PostgreSQL the change also sends a NOTIFY at commit, which wakes the watchers at once; the
+periodic check stays as the safety net (a lost listening connection, SQLite). The process that
+made a change republishes right after its commit; the watcher is what tells the others (other
+workers, other servers, and the `streamkeeper admin` CLI writing to the database).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .admin.models import CatalogVersionRow
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 0.25
 ROW_ID = 1
+CHANNEL = "streamkeeper_catalog"
 
 Listener = Callable[[], Awaitable[None]]
 
@@ -33,6 +36,8 @@ async def bump(db: AsyncSession) -> None:
         update(CatalogVersionRow).where(CatalogVersionRow.id == ROW_ID)
         .values(version=CatalogVersionRow.version + 1)
     )
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(text(f"NOTIFY {CHANNEL}"))  # delivered at commit, dropped on rollback
 
 
 async def current(engine: AsyncEngine) -> int:
@@ -50,6 +55,9 @@ class CatalogWatcher:
         self._task: asyncio.Task | None = None
         self._failing = False
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._listening: AsyncConnection | None = None
+        self._lost = False
         self.version: int | None = None
 
     def subscribe(self, listener: Listener) -> None:
@@ -59,6 +67,7 @@ class CatalogWatcher:
         """Remember the version now: read it before reading the catalog, so that a change made
         in between is seen at the first check rather than lost."""
         self.version = await current(self._engine)
+        await self._try_listen()
         self._task = asyncio.create_task(self._run(), name="catalog-watcher")
 
     async def refresh(self) -> bool:
@@ -75,9 +84,43 @@ class CatalogWatcher:
             self.version = version
             return True
 
+    async def _listen(self) -> None:
+        """PostgreSQL: keep one connection LISTENing, so a commit anywhere wakes this watcher."""
+        if self._engine.dialect.name != "postgresql" or (self._listening is not None and not self._lost):
+            return
+        await self._stop_listening()
+        conn = await self._engine.connect()
+        try:
+            driver = (await conn.get_raw_connection()).driver_connection
+            await driver.add_listener(CHANNEL, lambda *_: self._wake.set())
+            driver.add_termination_listener(lambda *_: setattr(self, "_lost", True))
+        except Exception:
+            await conn.invalidate()
+            raise
+        self._listening, self._lost = conn, False
+
+    async def _try_listen(self) -> None:
+        try:
+            await self._listen()
+        except Exception:  # noqa: BLE001 - the periodic check still works
+            log.debug("cannot LISTEN for catalog changes; polling only", exc_info=True)
+
+    async def _stop_listening(self) -> None:
+        conn, self._listening = self._listening, None
+        if conn is not None:
+            try:
+                await conn.invalidate()  # a connection that LISTENed is not handed to anyone else
+            except Exception:  # noqa: BLE001 - it is gone either way
+                pass
+
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            await self._try_listen()
             try:
                 await self.refresh()
             except Exception:  # noqa: BLE001 - keep serving the catalog we have; say so once
@@ -97,3 +140,4 @@ class CatalogWatcher:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self._stop_listening()
