@@ -118,9 +118,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             sessions = sessionmaker(engine)
             admin = AdminService(sessions, on_change=watcher.refresh)
             ctx = Context(settings, clock, engine, sessions, service, admin, watcher)
-            watcher.subscribe(republish)
-            await watcher.start()  # before the first read, so no change slips in between
-            await republish()
+            await watcher.start()  # reads the version before the first read of the catalog
+            await watcher.subscribe(republish)
             key, generated = settings.resolve_admin_key()
             if generated:
                 log.warning("generated admin API key (stored in %s): %s", settings.data_dir / "admin.key", key)

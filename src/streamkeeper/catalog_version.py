@@ -60,12 +60,16 @@ class CatalogWatcher:
         self._lost = False
         self.version: int | None = None
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    async def subscribe(self, listener: Listener) -> None:
+        """Run `listener` now (the first load) and after every later change. Under the same lock
+        as the checks, so no change can fall between the first load and the subscription."""
+        async with self._lock:
+            await listener()
+            self._listeners.append(listener)
 
     async def start(self) -> None:
-        """Remember the version now: read it before reading the catalog, so that a change made
-        in between is seen at the first check rather than lost."""
+        """Remember the version now: read it before the subscribers first read the catalog, so a
+        change made in between is seen at the first check rather than lost."""
         self.version = await current(self._engine)
         await self._try_listen()
         self._task = asyncio.create_task(self._run(), name="catalog-watcher")

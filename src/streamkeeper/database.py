@@ -64,8 +64,11 @@ async def setup_lock(settings: Settings, engine: AsyncEngine) -> AsyncIterator[N
             try:
                 yield
             finally:
-                await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
-                await conn.commit()
+                try:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                    await conn.commit()
+                except Exception:  # noqa: BLE001 - a broken connection: ending it releases the lock
+                    await conn.invalidate()
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(settings.data_dir / "setup.lock", os.O_RDWR | os.O_CREAT, 0o600)

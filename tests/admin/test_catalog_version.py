@@ -76,8 +76,10 @@ async def test_a_watcher_wakes_on_notify_without_waiting_for_its_check(tmp_path,
 
     try:
         await migrate(engine)
-        watcher.subscribe(listener)
         await watcher.start()
+        await watcher.subscribe(listener)  # runs it once now: the first load
+        assert woke.is_set()
+        woke.clear()
         # Another connection of the pool makes the change, as another process would.
         await AdminService(sessionmaker(engine)).save_tenant(schemas.Tenant(id="acme", name="Acme"))
         await asyncio.wait_for(woke.wait(), 30)

@@ -226,8 +226,7 @@ async def startup(app, ctx) -> None:
         ctx.concurrency.store, ctx.sessions, lambda: ctx.concurrency.catalog.tenants,
         dialect=ctx.engine.dialect.name, assets=asset_catalog(ctx), clock=ctx.clock,
     )
-    await service.reload()
-    # Keys and policies changed by any process (or the CLI) are read again within a second.
-    ctx.catalog_watch.subscribe(service.reload)
+    # Loaded now, and again within a second of a change by any process (or the CLI).
+    await ctx.catalog_watch.subscribe(service.reload)
     service.changed = ctx.catalog_watch.refresh
     app.state.oxm = service
