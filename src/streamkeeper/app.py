@@ -29,7 +29,8 @@ from .concurrency.ids import SessionIds
 from .concurrency.policy import PolicyCatalog
 from .concurrency.service import ConcurrencyService
 from .concurrency.store import SessionStore
-from .database import create_engine, migrate, sessionmaker
+from .catalog_version import CatalogWatcher
+from .database import create_engine, migrate, sessionmaker, setup_lock
 from .settings import Settings
 
 log = logging.getLogger("streamkeeper")
@@ -51,6 +52,20 @@ async def _load_configuration(settings: Settings, admin: AdminService) -> None:
         await admin.apply(load_config(DEMO))
 
 
+async def setup_once(settings: Settings, engine: AsyncEngine, clock: Callable[[], float] = time.time) -> None:
+    """Everything a first start creates (schema, configuration or demo catalog, each feature's
+    `setup`: default roles, first administrator, config-file keys), under the set-up lock so that
+    several workers or servers starting together on one empty database do it once. Idempotent:
+    run by `serve --workers N` before the workers start, and again (cheaply) by every process."""
+    async with setup_lock(settings, engine):
+        await migrate(engine)
+        sessions = sessionmaker(engine)
+        await _load_configuration(settings, AdminService(sessions))
+        for feature in features():
+            if hasattr(feature, "setup"):
+                await feature.setup(settings, sessions, clock)
+
+
 @dataclass(slots=True)
 class Context:
     """What every API surface shares: settings, the catalog database, the clock, the CM service."""
@@ -61,13 +76,15 @@ class Context:
     sessions: async_sessionmaker
     concurrency: ConcurrencyService
     admin: AdminService
+    catalog_watch: CatalogWatcher
 
 
 def features() -> list[ModuleType]:
     """Modules mounted on the app: each has a FastAPI `router` or plain Starlette `routes` (then
     with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
-    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), and `install(app)`
-    called once when the app is built (middleware)."""
+    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), `install(app)`
+    called once when the app is built (middleware), and `setup(settings, sessions, clock)`: the
+    feature's idempotent one-time set-up, run by `setup_once` under the set-up lock."""
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .console import feature as console
@@ -86,21 +103,24 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = create_engine(settings)
-        await migrate(engine)
         store = build_store(settings, clock)
-        await store.start()
-        service = ConcurrencyService(store, SessionIds(settings.session_secret()), PolicyCatalog(), clock=clock)
-
-        def publish(catalog: PolicyCatalog) -> None:
-            service.catalog = catalog
-
-        sessions = sessionmaker(engine)
-        admin = AdminService(sessions, on_change=publish)
-        ctx = Context(settings, clock, engine, sessions, service, admin)
+        watcher = CatalogWatcher(engine)
+        store_started = False
         started: list[ModuleType] = []
         try:
-            await _load_configuration(settings, admin)
-            service.catalog = await admin.catalog()
+            await setup_once(settings, engine, clock)
+            await store.start()
+            store_started = True
+            service = ConcurrencyService(store, SessionIds(settings.session_secret()), PolicyCatalog(), clock=clock)
+
+            async def republish() -> None:
+                service.catalog = await admin.catalog()
+
+            sessions = sessionmaker(engine)
+            admin = AdminService(sessions, on_change=watcher.refresh)
+            ctx = Context(settings, clock, engine, sessions, service, admin, watcher)
+            await watcher.start()  # reads the version before the first read of the catalog
+            await watcher.subscribe(republish)
             key, generated = settings.resolve_admin_key()
             if generated:
                 log.warning("generated admin API key (stored in %s): %s", settings.data_dir / "admin.key", key)
@@ -115,10 +135,12 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
                 started.append(feature)
             yield
         finally:
+            await watcher.close()
             for feature in reversed(started):
                 if hasattr(feature, "shutdown"):
                     await feature.shutdown(app, ctx)
-            await store.close()
+            if store_started:
+                await store.close()
             await engine.dispose()
 
     app = FastAPIOffline(

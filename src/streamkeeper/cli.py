@@ -28,11 +28,15 @@ def _serve(args: argparse.Namespace) -> int:
     from .ops.logs import log_config
 
     if settings.workers > 1:
-        _prepare_for_workers(settings)
+        try:
+            _prepare_for_workers(settings)
+        except Exception as exc:  # noqa: BLE001 - unreachable database, bad config file, ...
+            print(f"streamkeeper: start failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return STARTUP_FAILED
     os.environ.update(settings.to_env())
     if settings.workers > 1:
         os.environ.pop("STREAMKEEPER_CONFIG", None)  # applied once above, not once per worker
-    uvicorn.run(
+    config = uvicorn.Config(
         "streamkeeper.app:create_app",
         factory=True,
         host=settings.host,
@@ -42,6 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
         http="httptools",
         date_header=False,
         server_header=False,
+        # Only STREAMKEEPER_TRUSTED_PROXIES decides whose X-Forwarded-For is believed.
+        proxy_headers=False,
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=False,
@@ -51,15 +57,39 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.tls_cert,  # HTTPS when both are given (PEM files); login cookies are then Secure
         ssl_keyfile=args.tls_key,
     )
+    return _run_uvicorn(config)
+
+
+STARTUP_FAILED = 3  # uvicorn's own status for a server that could not start
+
+
+def _run_uvicorn(config) -> int:
+    """uvicorn.run, except that a worker that failed to start makes the exit status non-zero
+    (uvicorn's supervisor stops then, but returns as after a clean shutdown)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if config.workers <= 1:
+        server = uvicorn.Server(config)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        return 0 if server.started else STARTUP_FAILED
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(worker.exitcode == STARTUP_FAILED for worker in supervisor.processes):
+        print("streamkeeper: a worker failed to start; stopped", file=sys.stderr)
+        return STARTUP_FAILED
     return 0
 
 
 def _prepare_for_workers(settings: Settings) -> None:
-    """Do once, before N workers start, what each would otherwise race for: generated secrets,
-    schema migrations and the configuration file (or the demo catalog)."""
-    from .admin.service import AdminService
-    from .app import _load_configuration
-    from .database import create_engine, migrate, sessionmaker
+    """Do once, before N workers start, what each would otherwise race for: generated secrets
+    and the one-time set-up (schema, configuration file or demo catalog, default roles, first
+    administrator). Each worker runs the set-up again under its lock, finding it done."""
+    from .app import setup_once
+    from .database import create_engine
 
     settings.session_secret()
     key, generated = settings.resolve_admin_key()
@@ -67,15 +97,14 @@ def _prepare_for_workers(settings: Settings) -> None:
         print(f"streamkeeper: generated admin API key (stored in {settings.data_dir / 'admin.key'}): {key}",
               file=sys.stderr)
 
-    async def catalog() -> None:
+    async def once() -> None:
         engine = create_engine(settings)
         try:
-            await migrate(engine)
-            await _load_configuration(settings, AdminService(sessionmaker(engine)))
+            await setup_once(settings, engine)
         finally:
             await engine.dispose()
 
-    asyncio.run(catalog())
+    asyncio.run(once())
 
 
 async def _with_admin(settings: Settings, fn) -> Any:

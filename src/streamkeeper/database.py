@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import AsyncIterator
 
 from alembic import command
 from alembic.config import Config
@@ -44,6 +49,34 @@ def _sqlite_whole_transactions(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):  # pragma: no cover - driver glue
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@asynccontextmanager
+async def setup_lock(settings: Settings, engine: AsyncEngine) -> AsyncIterator[None]:
+    """Held while a process does the one-time set-up, so processes starting together take turns:
+    a PostgreSQL advisory lock (per database and schema), or a lock file in the data dir."""
+    if engine.dialect.name == "postgresql":
+        key = text("SELECT hashtext('streamkeeper-setup:' || coalesce(current_schema(), ''))")
+        async with engine.connect() as conn:
+            lock_id = (await conn.execute(key)).scalar_one()
+            await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            await conn.commit()  # the session-level lock outlives the transaction
+            try:
+                yield
+            finally:
+                try:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                    await conn.commit()
+                except Exception:  # noqa: BLE001 - a broken connection: ending it releases the lock
+                    await conn.invalidate()
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.data_dir / "setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -76,16 +76,27 @@ class Settings:
         return url
 
     def _file_secret(self, name: str, nbytes: int) -> tuple[str, bool]:
-        """Read a generated secret from the data dir, creating it on first use."""
+        """Read a generated secret from the data dir, creating it on first use. Written aside and
+        linked into place, so processes starting together agree on one value and none reads a
+        half-written file."""
         path = self.data_dir / name
-        if path.exists():
-            return path.read_text().strip(), False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(nbytes)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value + "\n")
-        return value, True
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            value = secrets.token_urlsafe(nbytes)
+            draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(draft, path)  # fails if another process got there first
+                return value, True
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(draft)
+        return path.read_text().strip(), False
 
     def session_secret(self) -> bytes:
         if self.secret:

@@ -6,12 +6,13 @@ so a change that would leave an application pointing nowhere never commits.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..catalog_version import bump
 from ..concurrency import policy as domain
 from ..concurrency.policy import Condition, PolicyCatalog, PolicyError
 from . import schemas
@@ -96,7 +97,8 @@ def _app_out(row: ApplicationRow) -> schemas.Application:
 
 
 class AdminService:
-    def __init__(self, sessions: async_sessionmaker, on_change: Callable[[PolicyCatalog], None] | None = None):
+    def __init__(self, sessions: async_sessionmaker, on_change: Callable[[], Awaitable[None]] | None = None):
+        """`on_change` runs after every committed change (the server republishes its catalog)."""
         self._sessions = sessions
         self._on_change = on_change
 
@@ -105,17 +107,19 @@ class AdminService:
             return await read_catalog(db)
 
     async def _commit(self, db: AsyncSession) -> None:
-        """Validate the whole resulting catalog, then commit and publish it."""
+        """Validate the whole resulting catalog, then commit it with a new catalog version (which
+        tells the other processes) and publish it in this one."""
         try:
             await db.flush()
-            catalog = await read_catalog(db)
+            await read_catalog(db)
+            await bump(db)
         except PolicyError as exc:
             raise Invalid(str(exc)) from None
         except IntegrityError as exc:
             raise Invalid(f"inconsistent change: {exc.orig}") from None
         await db.commit()
         if self._on_change is not None:
-            self._on_change(catalog)
+            await self._on_change()
 
     # -- tenants ------------------------------------------------------------------------
 

@@ -37,10 +37,11 @@ router.include_router(permission_admin.router)
 router.include_router(categories.admin_router)
 
 
-async def startup(app, ctx) -> None:
-    password = ctx.settings.admin_password if hasattr(ctx.settings, "admin_password") else None
-    async with ctx.sessions() as db:
-        generated = await account_service.ensure_defaults(db, ctx.clock(), password)
+async def setup(settings, sessions, clock) -> None:
+    """One-time set-up (under the set-up lock): the default roles and the first administrator."""
+    password = getattr(settings, "admin_password", None)
+    async with sessions() as db:
+        generated = await account_service.ensure_defaults(db, clock(), password)
     if generated:
         message = (f"created the media-platform administrator: user '{account_service.ADMIN_USERNAME}', "
                    f"password '{generated}' (shown once; set STREAMKEEPER_ADMIN_PASSWORD to choose it)")

@@ -26,8 +26,8 @@ def _keys(request: Request) -> TokenKeys:
 
 
 async def _changed(request: Request) -> None:
-    """Keys take effect in this process at once (others pick them up within seconds)."""
-    await request.app.state.oxm.reload()
+    """Keys take effect in this process at once (the others see the catalog version move)."""
+    await request.app.state.ctx.catalog_watch.refresh()
 
 
 def key_id():

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ..admin.config_file import ConfigFileError
 from ..admin.models import TenantRow
 from ..admin.schemas import IDENT
+from ..catalog_version import bump
 from .keys import TokenKeys, TokenKeySpec
 from .limits import StreamLimits
 from .models import StreamPolicyRow
@@ -87,4 +88,5 @@ async def apply_config_file(sessions: async_sessionmaker, path: Path) -> None:
                 db.add(row)
             row.max_per_user, row.max_per_asset = limits.max_per_user, limits.max_per_asset
             row.max_devices = limits.max_devices
+            await bump(db)
             await db.commit()

@@ -7,8 +7,6 @@ parameter handling for their documentation. Every refusal leaves as the one OXM 
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import logging
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -20,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
+from ..client_address import client_address
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
@@ -28,7 +27,6 @@ from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS, OxmService, check_id
 from .tokens import Principal
 
 log = logging.getLogger(__name__)
-RELOAD_SECONDS = 5.0
 
 
 class OxmRoute(APIRoute):
@@ -113,31 +111,6 @@ async def stream_history(request: Request, user: str | None = user_query(), who:
     return _json(200, await _service(request).history(who, user))
 
 
-def _client_address(request: Request, trusted: tuple) -> str:
-    """The viewer's address: the peer, or the nearest untrusted hop of X-Forwarded-For when the
-    peer is a trusted proxy."""
-    peer = request.client.host if request.client else ""
-    if not trusted or not _is_trusted(peer, trusted):
-        return peer or "unknown"
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                break
-    return peer
-
-
-def _is_trusted(address: str, trusted: tuple) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in net for net in trusted)
-
-
 async def _stream_params(request: Request) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
     device = progress = None
@@ -161,7 +134,7 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
             raise errors.bad_request("progress must be a whole number of seconds")
         number = int(progress)
     if device is None:
-        device = _client_address(request, request.app.state.oxm_trusted_proxies)
+        device = client_address(request)
     return device, number
 
 
@@ -234,14 +207,6 @@ router.include_router(admin_router)
 # -- lifecycle --------------------------------------------------------------------------
 
 
-def parse_trusted(spec: str | None) -> tuple:
-    nets = []
-    for part in (spec or "").split(","):
-        if part.strip():
-            nets.append(ipaddress.ip_network(part.strip(), strict=False))
-    return tuple(nets)
-
-
 def asset_catalog(ctx) -> AssetCatalog:
     """Watchlists describe their assets from the `/apis` media library."""
     from .hmp_assets import library_catalog
@@ -249,36 +214,20 @@ def asset_catalog(ctx) -> AssetCatalog:
     return library_catalog(ctx)
 
 
+async def setup(settings, sessions, _clock) -> None:
+    """One-time set-up: the `[oxm]` section of the configuration file."""
+    if settings.config is not None:
+        from .config import apply_config_file
+
+        await apply_config_file(sessions, settings.config)
+
+
 async def startup(app, ctx) -> None:
     service = OxmService(
         ctx.concurrency.store, ctx.sessions, lambda: ctx.concurrency.catalog.tenants,
         dialect=ctx.engine.dialect.name, assets=asset_catalog(ctx), clock=ctx.clock,
     )
-    if ctx.settings.config is not None:
-        from .config import apply_config_file
-
-        await apply_config_file(ctx.sessions, ctx.settings.config)
-    await service.reload()
+    # Loaded now, and again within a second of a change by any process (or the CLI).
+    await ctx.catalog_watch.subscribe(service.reload)
+    service.changed = ctx.catalog_watch.refresh
     app.state.oxm = service
-    app.state.oxm_trusted_proxies = parse_trusted(getattr(ctx.settings, "trusted_proxies", None))
-    app.state.oxm_reloader = asyncio.create_task(_keep_fresh(service))
-
-
-async def _keep_fresh(service: OxmService) -> None:
-    """Pick up keys and policies changed by other processes (this one applies its own at once)."""
-    while True:
-        await asyncio.sleep(RELOAD_SECONDS)
-        try:
-            await service.reload()
-        except Exception:  # noqa: BLE001 - keep serving with what we have
-            log.exception("reloading OXM keys and stream policies failed")
-
-
-async def shutdown(app, ctx) -> None:
-    task = getattr(app.state, "oxm_reloader", None)
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass

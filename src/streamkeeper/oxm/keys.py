@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ..admin.models import TenantRow
 from ..admin.schemas import IDENT
 from ..admin.service import AlreadyExists, Invalid, NotFound
+from ..catalog_version import bump
 from .models import TokenKeyRow
 from .tokens import KeyError_, TokenKey
 
@@ -115,6 +116,7 @@ class TokenKeys:
                 db.add(row)
             row.tenant_id, row.algorithm, row.key = key.tenant, key.algorithm, key.material
             row.issuer, row.audience = key.issuer, key.audience
+            await bump(db)
             await db.commit()
             return _out(row)
 
@@ -124,4 +126,5 @@ class TokenKeys:
             if row is None:
                 raise NotFound(f"no token key {key_id!r}")
             await db.delete(row)
+            await bump(db)
             await db.commit()

@@ -15,13 +15,14 @@ import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..catalog_version import bump
 from ..concurrency.engine import Decision, evaluate
 from ..concurrency.session import StreamSession
 from ..concurrency.store import SessionStore, SubjectView
@@ -78,6 +79,8 @@ class OxmService:
         self._seen_tenants: Mapping[str, Any] | None = None
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._enforcement: dict[str, Enforcement] = {}
+        # Run after this process changed keys or policies; the server sets its catalog watcher's refresh.
+        self.changed: Callable[[], Awaitable[None]] = self.reload
 
     # -- configuration ------------------------------------------------------------------
 
@@ -145,8 +148,9 @@ class OxmService:
         stmt = stmt.on_conflict_do_update(index_elements=["tenant_id"], set_=values)
         async with self._sessions() as db:
             await db.execute(stmt)
+            await bump(db)
             await db.commit()
-        self._enforcement[tenant] = enforcement(tenant, limits)
+        await self.changed()
 
     # -- streams ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StrictStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ...client_address import client_address
 from ..collections import ListParams, list_params, page
 from ..deps import COOKIE, Db, User, current_login, get_clock, set_session_cookie
 from ..errors import AUTH_SESSION_NOT_FOUND, HmpError
@@ -23,7 +24,7 @@ class Credentials(BaseModel):
 @router.post("/authentication/login", status_code=201)
 async def log_in(body: Credentials, request: Request, response: Response, db: AsyncSession = Db):
     now = get_clock(request)()
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     login = await service.login(db, body.username, body.password, address, now)
     set_session_cookie(request, response, login.token, login.expires, now)
     return {"data": service.session_info(login.identity, login.token, login.expires)}

@@ -1,0 +1,89 @@
+"""The catalog version: bumped by every kind of catalog change, and on PostgreSQL announced
+with NOTIFY so a watcher wakes without waiting for its periodic check."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from streamkeeper.admin import schemas
+from streamkeeper.admin.service import AdminService
+from streamkeeper.catalog_version import CatalogWatcher, current
+from streamkeeper.database import create_engine, migrate, sessionmaker
+from streamkeeper.oxm.keys import TokenKeys, TokenKeySpec
+from streamkeeper.oxm.limits import StreamLimits
+from streamkeeper.oxm.service import OxmService
+from tests.conftest import PG_URL, make_settings, run_pg
+
+
+@pytest.fixture
+async def engine(tmp_path, catalog_db):
+    engine = create_engine(make_settings(tmp_path, **catalog_db))
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def test_every_kind_of_change_bumps_the_version(engine):
+    sessions = sessionmaker(engine)
+    admin = AdminService(sessions)
+    seen = [await current(engine)]
+
+    async def changed() -> None:
+        seen.append(await current(engine))
+        assert seen[-1] > seen[-2]
+
+    await admin.save_tenant(schemas.Tenant(id="acme", name="Acme"))
+    await changed()
+    await admin.save_policy(schemas.Policy(id="p", tenant="acme", name="P",
+                                           rules=[schemas.RuleSpec(name="r", threshold=2)]))
+    await changed()
+    await admin.save_application(schemas.Application(id="a", tenant="acme", name="A", policies=["p"]))
+    await changed()
+    keys = TokenKeys(sessions)
+    await keys.save(TokenKeySpec(id="k", tenant="acme", algorithm="HS256", secret="s" * 32))
+    await changed()
+    oxm = OxmService(None, sessions, lambda: {}, dialect=engine.dialect.name)  # type: ignore[arg-type]
+    await oxm.save_stream_policy("acme", StreamLimits(1, 1, 0))
+    await changed()
+    await keys.delete("k")
+    await changed()
+    await admin.delete_application("a")
+    await changed()
+    # A refused change leaves the version alone.
+    with pytest.raises(Exception):
+        await admin.save_application(schemas.Application(id="b", tenant="acme", name="B", policies=["nope"]))
+    assert await current(engine) == seen[-1]
+
+
+@pytest.fixture
+def schema(pg_schema):
+    name = f"{pg_schema}_{uuid.uuid4().hex[:6]}"
+    run_pg(f'CREATE SCHEMA "{name}"')
+    yield name
+    run_pg(f'DROP SCHEMA "{name}" CASCADE')
+
+
+async def test_a_watcher_wakes_on_notify_without_waiting_for_its_check(tmp_path, schema):
+    engine = create_engine(make_settings(tmp_path, database_url=PG_URL, database_schema=schema))
+    watcher = CatalogWatcher(engine, interval=3600)  # the periodic check would never come in time
+    woke = asyncio.Event()
+
+    async def listener() -> None:
+        woke.set()
+
+    try:
+        await migrate(engine)
+        await watcher.start()
+        await watcher.subscribe(listener)  # runs it once now: the first load
+        assert woke.is_set()
+        woke.clear()
+        # Another connection of the pool makes the change, as another process would.
+        await AdminService(sessionmaker(engine)).save_tenant(schemas.Tenant(id="acme", name="Acme"))
+        await asyncio.wait_for(woke.wait(), 30)
+        assert watcher.version == await current(engine)
+    finally:
+        await watcher.close()
+        await engine.dispose()
