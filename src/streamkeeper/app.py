@@ -67,7 +67,9 @@ def features() -> list[ModuleType]:
     """Modules mounted on the app: each has a FastAPI `router` or plain Starlette `routes` (then
     with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
     `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), and `install(app)`
-    called once when the app is built (middleware)."""
+    called once when the app is built (middleware; the first installed is the innermost, so the
+    body limit wraps `/v2`'s hot paths and sits inside the ops middleware)."""
+    from . import limits
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .hmp import api as hmp
@@ -75,7 +77,7 @@ def features() -> list[ModuleType]:
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [cm, admin, ops, oxm, media, hmp]
+    return [cm, limits, admin, ops, oxm, media, hmp]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry probe costs per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.settings = settings  # what `install(app)` of a feature may configure itself from
     for feature in mounted:
         if hasattr(feature, "router"):
             app.include_router(feature.router)
