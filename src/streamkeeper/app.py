@@ -68,7 +68,8 @@ def features() -> list[ModuleType]:
     with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
     `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), and `install(app)`
     called once when the app is built (middleware; the first installed is the innermost, so the
-    body limit wraps `/v2`'s hot paths and sits inside the ops middleware)."""
+    body limit wraps `/v2`'s hot paths and sits inside the ops middleware), and
+    `describe_openapi(schema)` completing the OpenAPI document once it is built."""
     from . import limits
     from .admin import endpoints as admin
     from .cm import endpoints as cm
@@ -196,6 +197,17 @@ def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
     return sorted(methods)
 
 
+def _one_description_per_parameter(schema: dict) -> None:
+    """A parameter described by hand (`openapi_extra`) replaces the one FastAPI derived from the
+    signature, instead of appearing twice (clients and fuzzers would pick the laxer one)."""
+    for operations in schema["paths"].values():
+        for op in operations.values():
+            params = op.get("parameters") if isinstance(op, dict) else None
+            if params:
+                last = {(p.get("name"), p.get("in")): p for p in params}
+                op["parameters"] = [p for p in params if last[(p.get("name"), p.get("in"))] is p]
+
+
 def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
@@ -204,6 +216,10 @@ def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
         for feature in mounted:
             if hasattr(feature, "openapi_paths"):
                 schema["paths"] = {**feature.openapi_paths(), **schema["paths"]}
+        for feature in mounted:
+            if hasattr(feature, "describe_openapi"):
+                feature.describe_openapi(schema)
+        _one_description_per_parameter(schema)
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes["cmBasic"] = {
             "type": "http", "scheme": "basic",

@@ -8,19 +8,18 @@ import base64
 import json
 import select
 import socket
-import time
 
 import httpx
 import pytest
 
 from streamkeeper.media.testsignal import make_clip
-from streamkeeper.oxm.tokens import TokenKey, mint
 from tests.process import Server
+
+from .conftest import ADMIN_KEY, ADMIN_PASSWORD, hmp_cookie, oxm_admin_token
 
 GB = 1 << 30
 MAX_BODY = 1 << 20  # the default
 MAX_UPLOAD = 4 << 20
-ADMIN_PASSWORD = "limits-admin-password"
 PIECE = b"x" * (256 << 10)
 
 
@@ -35,20 +34,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cookie(server) -> str:
-    r = httpx.post(f"{server.url}/apis/authentication/login", json={"username": "admin", "password": ADMIN_PASSWORD})
-    assert r.status_code == 201, r.text
-    return f"calypso-session-id={r.cookies['calypso-session-id']}"
+    return hmp_cookie(server.url)
 
 
 @pytest.fixture(scope="module")
 def oxm_token(server) -> str:
-    """A tenant administrator's viewer token for the demo tenant, under a key added over the admin API."""
-    key = TokenKey("limits-hs", "adobe", "HS256", "s" * 40, "limits-issuer", "limits")
-    body = {"id": key.id, "tenant": key.tenant, "algorithm": key.algorithm, "secret": key.material,
-            "issuer": key.issuer, "audience": key.audience}
-    r = httpx.post(f"{server.url}/admin/v1/token-keys", json=body, headers={"X-Admin-Key": "k"})
-    assert r.status_code == 201, r.text
-    return mint(key, "boss", now=time.time(), admin=True)
+    return oxm_admin_token(server.url)
 
 
 def rss_bytes(pid: int) -> int:
@@ -133,7 +124,7 @@ ENDPOINTS = {
     "apis-login": ("POST", "/apis/authentication/login", JSON, False, hmp_413),
     "apis-json": ("POST", "/apis/sessions", JSON, True, hmp_413),
     "oxm": ("PUT", "/oxm/v1/streampolicy/adobe", JSON, True, oxm_413),
-    "admin": ("POST", "/admin/v1/tenants", {**JSON, "X-Admin-Key": "k"}, False, admin_413),
+    "admin": ("POST", "/admin/v1/tenants", {**JSON, "X-Admin-Key": ADMIN_KEY}, False, admin_413),
     "v2-init": ("POST", "/v2/sessions/adobe/limits", {**CM_AUTH, "Content-Type": "application/x-www-form-urlencoded"},
                 False, v2_413),
 }
