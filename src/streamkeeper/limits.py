@@ -110,6 +110,30 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def _error_schema(path: str) -> dict:
+    from .cm.openapi import EVALUATION_RESULT
+    from .oxm.errors import ERROR_SCHEMA
+
+    if path.startswith("/apis/"):
+        return {"$ref": "#/components/schemas/HmpError"}
+    if path.startswith("/oxm/"):
+        return ERROR_SCHEMA
+    if path.startswith("/v2/"):
+        return EVALUATION_RESULT
+    return {"type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}
+
+
+def describe_openapi(schema: dict) -> None:
+    """Every operation that takes a body documents the 413 it answers past the limit."""
+    for path, operations in schema["paths"].items():
+        for op in operations.values():
+            if isinstance(op, dict) and "requestBody" in op:
+                op.setdefault("responses", {}).setdefault("413", {
+                    "description": "The request body is over the server's limit",
+                    "content": {"application/json": {"schema": _error_schema(path)}}})
+
+
 def install(app) -> None:
     """Mounted right after `/v2`'s hot paths, so it wraps them too and sits inside the ops
     middleware (the 413s are counted and logged like any answer)."""

@@ -60,6 +60,8 @@ def test_every_operation_follows_the_openapi_document(server):
         for method in set(ops) & methods:
             named = [(p["name"], p["in"]) for p in ops[method].get("parameters", [])]
             assert len(named) == len(set(named)), f"{method} {path} describes a parameter twice"
+            if "requestBody" in ops[method]:
+                assert "413" in ops[method]["responses"], f"{method} {path} does not document its body limit"
     surfaces = {op.path.split("/")[1] for op in operations}
     assert {"v2", "admin", "oxm", "apis"} <= surfaces
 
