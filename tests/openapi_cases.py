@@ -9,10 +9,11 @@ from schemathesis import GenerationMode
 
 def generate(operation, mode: GenerationMode, count: int) -> list:
     """Up to `count` cases of one operation, valid (POSITIVE) or not (NEGATIVE); no invalid cases
-    for an operation that takes no input."""
+    for an operation that takes no input. The same cases at every run (derandomized), so that a
+    failure is reproducible and the suite is not flaky."""
     cases = []
 
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate], derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(generation_mode=mode))
     def collect(case) -> None:
