@@ -125,7 +125,6 @@ _EXTRA_ERRORS: dict[tuple[str, str], set[int]] = {
     ("post", "/apis/sessions/{object_id}/recordings"): {500, 503},  # no disk space; the engine refused
     ("post", "/apis/assets/import"): {500},  # no disk space
 }
-_NO_LOGIN_NEEDED = {("post", "/apis/authentication/login"), ("delete", "/apis/authentication/login")}
 _ANY_LOGGED_IN_USER = {("get", "/apis/authentication/login"), ("get", "/apis/users/enabled"),
                        ("get", "/apis/groups/enabled"), ("get", "/apis/system/version")}
 
@@ -171,7 +170,7 @@ def _describe(method: str, path: str, op: dict) -> None:
         op["requestBody"] = _UPLOAD_BODY
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
     if body is not None and "type" not in body["schema"] and "$ref" not in body["schema"]:
-        body["schema"] = {"type": "object", "description": "a JSON object; the fields are those of the object"}
+        body["schema"] = {"type": "object", "description": "a JSON object: the fields of the resource that the media-platform API document lists"}
     responses = op.setdefault("responses", {})
     responses.pop("422", None)  # validation failures are 400 InputValidation here
     for m, pattern, media_type in _MEDIA_TYPES:
