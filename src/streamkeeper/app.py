@@ -83,8 +83,12 @@ def features() -> list[ModuleType]:
     """Modules mounted on the app: each has a FastAPI `router` or plain Starlette `routes` (then
     with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
     `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), `install(app)`
-    called once when the app is built (middleware), and `setup(settings, sessions, clock)`: the
-    feature's idempotent one-time set-up, run by `setup_once` under the set-up lock."""
+    called once when the app is built (middleware; the first installed is the innermost, so the
+    body limit wraps `/v2`'s hot paths and sits inside the ops middleware),
+    `describe_openapi(schema)` completing the OpenAPI document once it is built, and
+    `setup(settings, sessions, clock)`: the feature's idempotent one-time set-up, run by
+    `setup_once` under the set-up lock."""
+    from . import limits
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .console import feature as console
@@ -93,7 +97,7 @@ def features() -> list[ModuleType]:
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [cm, admin, ops, oxm, media, hmp, console]
+    return [cm, limits, admin, ops, oxm, media, hmp, console]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry probe costs per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state.settings = settings  # what `install(app)` of a feature may configure itself from
     for feature in mounted:
         if hasattr(feature, "router"):
             app.include_router(feature.router)
@@ -216,6 +221,17 @@ def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
     return sorted(methods)
 
 
+def _one_description_per_parameter(schema: dict) -> None:
+    """A parameter described by hand (`openapi_extra`) replaces the one FastAPI derived from the
+    signature, instead of appearing twice (clients and fuzzers would pick the laxer one)."""
+    for operations in schema["paths"].values():
+        for op in operations.values():
+            params = op.get("parameters") if isinstance(op, dict) else None
+            if params:
+                last = {(p.get("name"), p.get("in")): p for p in params}
+                op["parameters"] = [p for p in params if last[(p.get("name"), p.get("in"))] is p]
+
+
 def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
@@ -224,6 +240,10 @@ def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
         for feature in mounted:
             if hasattr(feature, "openapi_paths"):
                 schema["paths"] = {**feature.openapi_paths(), **schema["paths"]}
+        for feature in mounted:
+            if hasattr(feature, "describe_openapi"):
+                feature.describe_openapi(schema)
+        _one_description_per_parameter(schema)
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes["cmBasic"] = {
             "type": "http", "scheme": "basic",

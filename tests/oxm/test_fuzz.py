@@ -9,7 +9,6 @@ import json
 
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -19,24 +18,13 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.openapi_cases import generate
+
 # Bounded to keep the suite fast on a small machine; every operation still gets both kinds.
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 8}
 STRICT = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 LENIENT = [not_a_server_error, content_type_conformance]
-
-
-def generate(operation, mode: GenerationMode) -> list:
-    cases = []
-
-    @settings(max_examples=EXAMPLES[mode], database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode))
-    def collect(case) -> None:
-        cases.append(case)
-
-    collect()
-    return cases
 
 
 async def send(client: httpx.AsyncClient, case, headers: dict[str, str]) -> httpx.Response:
@@ -68,7 +56,7 @@ async def test_oxm_api_conforms_to_its_openapi_document(oxm_lite):
     sent = 0
     for operation in operations:
         for mode, checks in ((GenerationMode.POSITIVE, STRICT), (GenerationMode.NEGATIVE, LENIENT)):
-            for case in generate(operation, mode):
+            for case in generate(operation, mode, EXAMPLES[mode]):
                 response = await send(oxm.client, case, headers)
                 sent += 1
                 try:

@@ -7,12 +7,12 @@ already loaded to decide that, and doing it here keeps SQLite and PostgreSQL ide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 
-from .errors import NO_RESULTS, HmpError, invalid
+from .errors import NO_RESULTS, HmpError
 from .query import Filter, parse_filter
 
 DEFAULT_PAGE_SIZE = 15
@@ -40,16 +40,6 @@ class Entry:
     categories: Mapping[str, list[str]] = field(default_factory=dict)
 
 
-def _positive_int(raw: str, name: str, upper: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(f"{name} must be an integer") from None
-    if not 1 <= value <= upper:
-        raise invalid(f"{name} must be between 1 and {upper}")
-    return value
-
-
 def _unquote(text: str) -> str:
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
@@ -57,20 +47,24 @@ def _unquote(text: str) -> str:
     return text
 
 
-def list_params(request: Request) -> ListParams:
-    """FastAPI dependency reading the collection parameters of a list call."""
-    args = request.query_params
-    page = _positive_int(args["page"], "page", 10**9) if "page" in args else 1
-    size = _positive_int(args["pageSize"], "pageSize", MAX_PAGE_SIZE) if "pageSize" in args else DEFAULT_PAGE_SIZE
-    sort = args.get("sort") or None
-    if sort is not None and sort not in SORT_FIELDS:
-        raise invalid(f"sort must be one of {', '.join(SORT_FIELDS)}")
-    asc = args.get("asc", "1")
-    if asc not in ("1", "-1"):
-        raise invalid("asc must be 1 or -1")
-    q = _unquote(args["q"]) if args.get("q") else None
-    flt = parse_filter(args["filter"]) if args.get("filter", "").strip() else None
-    return ListParams(page, size, sort, asc == "1", q or None, flt, dict(args))
+SORT_PATTERN = "^(" + "|".join(SORT_FIELDS) + ")?$"
+
+
+def list_params(
+    request: Request,
+    q: str = Query("", max_length=1024, description="Text searched in titles and descriptions (quotes optional)"),
+    filter: str = Query("", max_length=8192, description='Categories: `category::"label" IN ("v1", ...) & ...` '
+                                                         "(also `NOT IN`; `IN (\"\")` means any value)"),
+    sort: str = Query("", pattern=SORT_PATTERN, description="Sort field"),
+    asc: Literal["1", "-1"] = Query("1", description="1 ascending (default), -1 descending"),
+    page: int = Query(1, ge=1, le=10**9, description="Page number, from 1"),
+    pageSize: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Results per page"),
+) -> ListParams:
+    """FastAPI dependency reading the collection parameters of a list call (declared here, so every
+    list operation documents them in the OpenAPI description)."""
+    q = _unquote(q) if q else ""
+    flt = parse_filter(filter) if filter.strip() else None
+    return ListParams(page, pageSize, sort or None, asc == "1", q or None, flt, dict(request.query_params))
 
 
 def _sort_key(name: str):

@@ -74,6 +74,8 @@ CREATE_USER_SESSION = _kind("070051", "CreateUserSession", 500, "Could not creat
 NOT_IMPLEMENTED = _kind("080000", "NotImplemented", 501, "Not implemented")
 SERVICE_UNAVAILABLE = _kind("090002", "ServiceUnavailable", 503, "Service unavailable")
 UNSUPPORTED_MEDIA_TYPE = _kind("100000", "UnsupportedMediaType", 415, "Unsupported Media Type")
+# Not in the document's table, which ends with 415 as group 10; 413 takes the next group.
+PAYLOAD_TOO_LARGE = _kind("110000", "PayloadTooLarge", 413, "Request body too large")
 
 ALL: tuple[ErrorKind, ...] = tuple(v for v in globals().values() if isinstance(v, ErrorKind))
 
@@ -107,7 +109,7 @@ def invalid(message: str) -> HmpError:
 def for_status(status: int) -> ErrorKind:
     """The generic error for a bare HTTP status raised by the framework (unknown route, wrong method)."""
     return {400: INPUT_VALIDATION, 401: USER_NOT_AUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND,
-            405: METHOD_NOT_ALLOWED, 415: UNSUPPORTED_MEDIA_TYPE, 501: NOT_IMPLEMENTED,
+            405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE, 415: UNSUPPORTED_MEDIA_TYPE, 501: NOT_IMPLEMENTED,
             503: SERVICE_UNAVAILABLE}.get(status, INTERNAL if status >= 500 else INPUT_VALIDATION)
 
 

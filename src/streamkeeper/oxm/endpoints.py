@@ -8,7 +8,7 @@ parameter handling for their documentation. Every refusal leaves as the one OXM 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 from urllib.parse import parse_qsl
 
 import orjson
@@ -99,10 +99,9 @@ async def put_stream_policy(request: Request, tenant: str = tenant_path(), who: 
 
 
 @api.get("/streams/counts", **doc.COUNTS)
-async def stream_counts(request: Request, include: str | None = Query(None, max_length=MAX_ID),
-                        user: str | None = user_query(), who: Principal = Caller):
-    if include not in (None, "", "device"):
-        raise errors.bad_request("include accepts only 'device'")
+async def stream_counts(request: Request, who: Principal = Caller,
+                        include: Literal["", "device"] = Query("", description="device: counts per device too"),
+                        user: str | None = user_query()):
     return _json(200, await _service(request).counts(who, include == "device", user))
 
 

@@ -25,6 +25,7 @@ METHOD_NOT_ALLOWED = 1101
 POLICY_NOT_JSON = 1103
 POLICY_BAD_FIELD = 1104
 POLICY_INCONSISTENT = 1105
+BODY_TOO_LARGE = 1106  # 413: the request body is over the server's limit
 # Stream limits, one code per limit of the tenant stream policy.
 LIMIT_CODES = {"maxPerUser": 1201, "maxPerAsset": 1202, "maxDevices": 1203}
 
@@ -70,6 +71,8 @@ def from_http_status(status: int, detail: str) -> OxmError:
         return OxmError(404, NOT_FOUND, detail)
     if status == 405:
         return OxmError(405, METHOD_NOT_ALLOWED, detail)
+    if status == 413:
+        return OxmError(413, BODY_TOO_LARGE, detail)
     return OxmError(status, BAD_REQUEST, detail)
 
 
@@ -84,7 +87,7 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["code", "message", "status"],
     "properties": {
         "code": {"type": "integer", "description": "OXM error code (1000-1004 auth, 1040 not found, "
-                                                    "1100-1105 bad request, 1201-1203 stream limits)"},
+                                                    "1100-1106 bad request, 1201-1203 stream limits)"},
         "message": {"type": "string"},
         "status": {"type": "integer", "description": "the HTTP status, repeated"},
         "limit": {"type": "string", "enum": list(LIMIT_CODES)},
