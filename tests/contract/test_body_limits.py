@@ -8,6 +8,7 @@ import base64
 import json
 import select
 import socket
+import time
 
 import httpx
 import pytest
@@ -161,6 +162,18 @@ def test_uploads_have_their_own_larger_limit(server, cookie, chunked):
         assert sent > MAX_UPLOAD  # the upload limit, not the small one, applied while reading
     assert sent < GB
     assert grown < 50 << 20, f"RSS grew by {grown >> 20} MB"
+
+
+def test_a_cut_off_upload_leaves_nothing_on_disk(server, cookie):
+    uploads = server.data_dir / "media" / "uploads"
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+    status, _, _, _ = offer(server.port, "POST", "/apis/assets/import?title=cut",
+                            {"Cookie": cookie, "Content-Type": "video/mp2t"}, chunked=True)
+    assert status == 413
+    deadline = time.monotonic() + 5
+    while set(uploads.iterdir()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server removes it once the request ends
+    assert set(uploads.iterdir()) - before == set()
 
 
 def test_an_upload_over_the_json_limit_but_under_the_upload_limit_is_accepted(server, cookie, tmp_path):

@@ -436,19 +436,23 @@ async def import_video(request: Request, user: Principal = User, db: AsyncSessio
     spool.mkdir(parents=True, exist_ok=True)
     upload = spool / uuid.uuid4().hex
     size = 0
-    with open(upload, "wb") as f:
-        async for chunk in request.stream():
-            f.write(chunk)
-            size += len(chunk)
-    try:
+    try:  # a cut-off or refused upload leaves nothing behind on disk
+        with open(upload, "wb") as f:
+            async for chunk in request.stream():
+                f.write(chunk)
+                size += len(chunk)
         if not size:
-            raise ValueError("the request body must be the video file")
-        await asyncio.to_thread(probe, upload)
-    except ValueError as exc:
+            raise invalid("the request body must be the video file")
+        try:
+            await asyncio.to_thread(probe, upload)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        now = get_clock(request)()
+        row = await assets.create(db, title=title, description=description, now=now, creator=user,
+                                  state="importing")
+    except BaseException:
         upload.unlink(missing_ok=True)
-        raise invalid(str(exc)) from None
-    now = get_clock(request)()
-    row = await assets.create(db, title=title, description=description, now=now, creator=user, state="importing")
+        raise
     out = assets.out(row)
     ctx = request.app.state.ctx
     task = asyncio.create_task(_finish_import(ctx, engine, row.id, upload))
