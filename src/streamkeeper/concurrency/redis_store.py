@@ -29,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .service import InvalidRequest
+from .service import RateLimited, ServiceUnavailable
 from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
 
@@ -83,11 +83,8 @@ return n
 """
 
 
-class StoreUnavailable(InvalidRequest):
+class StoreUnavailable(ServiceUnavailable):
     """Redis did not answer, or the viewer's state kept changing under us: try again."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=503)
 
 
 def tag(*parts: str) -> str:

@@ -253,6 +253,10 @@ class ConcurrencyService:
 
 
 
+class ServiceUnavailable(ConcurrencyError):
+    """The session store did not answer (or kept conflicting): nothing was decided; retry soon."""
+
+
 class InvalidRequest(ConcurrencyError):
     """Input that no policy decision can be made on (malformed metadata and the like)."""
 
