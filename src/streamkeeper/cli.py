@@ -23,6 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
               "lives in one process", file=sys.stderr)
         return 2
     from .ops.logs import log_config
+    from .ops.wire import CanonicalHttpToolsProtocol
 
     if settings.workers > 1:
         _prepare_for_workers(settings)
@@ -36,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=CanonicalHttpToolsProtocol,  # httptools, with header names in canonical case
         date_header=False,
         server_header=False,
         log_level=settings.log_level,
