@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
+from ..ops.asgi import BadLength, BodyTooLarge, ClientGone, read_body
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
     CACHE_CONTROL,
@@ -73,10 +74,6 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
         raise InvalidRequest(f"at most {MAX_METADATA} metadata attributes are accepted")
 
 
-class ClientGone(Exception):
-    """The client disconnected before its body arrived: nobody to answer."""
-
-
 class Call:
     """What a `/v2` handler needs from one request, read from the ASGI scope in one pass."""
 
@@ -104,30 +101,12 @@ class Call:
 
     async def body(self, limit: int) -> bytes:
         """The whole body, counted while it is read: past `limit` bytes, a 413 refusal."""
-        if self.length is not None and not self.chunked:
-            try:
-                expected = int(self.length)
-            except ValueError:
-                raise InvalidRequest("Content-Length is not a number") from None
-            if expected > limit:
-                raise _too_large(limit)
-            if expected == 0:
-                return b""
-        elif not self.chunked and self.scope.get("http_version") in ("1.1", "1.0"):
-            return b""  # HTTP/1 without Content-Length or chunked framing has no body (HTTP/2 may)
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            return await read_body(self.scope, self.receive, self.length, self.chunked, limit)
+        except BodyTooLarge as exc:
+            raise InvalidRequest(str(exc), status=413) from None
+        except BadLength:
+            raise InvalidRequest("Content-Length is not a number") from None
 
     async def metadata(self, limit: int) -> dict[str, str]:
         """Metadata from the query string and from an url-encoded or multipart form body."""
@@ -151,10 +130,6 @@ class Call:
         else:
             raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
         return metadata
-
-
-def _too_large(limit: int) -> InvalidRequest:
-    return InvalidRequest(f"the request body is larger than {limit} bytes", status=413)
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:

@@ -113,13 +113,12 @@ async def stream_history(request: Request, user: str | None = user_query(), who:
     return _json(200, await _service(request).history(who, user))
 
 
-def _client_address(request: Request, trusted: tuple) -> str:
+def _client_address(peer: str, forwarded_values: list[str], trusted: tuple) -> str:
     """The viewer's address: the peer, or the nearest untrusted hop of X-Forwarded-For when the
     peer is a trusted proxy."""
-    peer = request.client.host if request.client else ""
     if not trusted or not _is_trusted(peer, trusted):
         return peer or "unknown"
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    forwarded = ",".join(forwarded_values)
     hops = [h.strip() for h in forwarded.split(",") if h.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
@@ -138,16 +137,15 @@ def _is_trusted(address: str, trusted: tuple) -> bool:
     return any(ip in net for net in trusted)
 
 
-async def _stream_params(request: Request) -> tuple[str, int | None]:
+def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
+                  trusted: tuple) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
     device = progress = None
     pairs: list[tuple[str, str]] = []
-    if request.url.query:
-        pairs = parse_qsl(request.url.query, keep_blank_values=True)
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/x-www-form-urlencoded"):
-        body = await request.body()
-        pairs.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+    if form:
+        pairs.extend(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
     for key, value in pairs:
         if key == "device" and value:
             device = value
@@ -161,8 +159,17 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
             raise errors.bad_request("progress must be a whole number of seconds")
         number = int(progress)
     if device is None:
-        device = _client_address(request, request.app.state.oxm_trusted_proxies)
+        device = _client_address(peer, forwarded, trusted)
     return device, number
+
+
+async def _stream_params(request: Request) -> tuple[str, int | None]:
+    form = None
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.body()
+    peer = request.client.host if request.client else ""
+    return stream_params(request.url.query, form, peer, request.headers.getlist("x-forwarded-for"),
+                         request.app.state.oxm_trusted_proxies)
 
 
 def _asset(asset: str) -> str:
@@ -231,6 +238,14 @@ router.include_router(admin_router)
 
 
 # -- lifecycle --------------------------------------------------------------------------
+
+
+def install(app) -> None:
+    """The `streaming` hot path, answered before FastAPI's routing (see hot.py)."""
+    from .hot import install as install_hot_path
+
+    install_hot_path(app)
+
 
 
 def parse_trusted(spec: str | None) -> tuple:
