@@ -30,6 +30,10 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update(settings.to_env())
     if settings.workers > 1:
         os.environ.pop("STREAMKEEPER_CONFIG", None)  # applied once above, not once per worker
+    if args.server == "granian":
+        from .ops.servers import run_granian
+
+        return run_granian(settings, log_config(settings.log_level))
     uvicorn.run(
         "streamkeeper.app:create_app",
         factory=True,
@@ -165,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir")
     serve.add_argument("--config", help="TOML file of tenants, policies and applications")
     serve.add_argument("--workers", type=int)
+    serve.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                       help="HTTP server: uvicorn (default; header names in canonical case) or granian")
     serve.set_defaults(func=_serve)
 
     admin = sub.add_parser("admin", help="manage tenants, policies and applications")
