@@ -128,6 +128,18 @@ async def main_async(args) -> None:
         return call(app, "PUT", path, headers)
 
     cases["oxmStreaming"] = oxm_streaming
+    import gc
+
+    pauses: list[tuple[int, float]] = []
+    started_at = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started_at[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], time.perf_counter() - started_at[0]))
+
+    gc.callbacks.append(on_gc)
     only = args.only.split(",") if args.only else list(cases)
     for name in only:
         fn = cases[name]
@@ -144,7 +156,10 @@ async def main_async(args) -> None:
         if prof:
             prof.disable()
         dt = time.perf_counter() - t0
-        print(f"{args.store:<9}{name:<16}{dt / args.n * 1e6:8.1f} µs/request  statuses {statuses}")
+        print(f"{args.store:<9}{name:<16}{dt / args.n * 1e6:8.1f} µs/request  statuses {statuses}  "
+              + "  ".join(f"gen{g}: {sum(1 for x, _ in pauses if x == g)} collections, max "
+                          f"{max((d for x, d in pauses if x == g), default=0) * 1000:.2f} ms" for g in (0, 1, 2)))
+        pauses.clear()
         if prof:
             pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
     await stop()

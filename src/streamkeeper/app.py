@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -33,6 +34,14 @@ from .database import create_engine, migrate, sessionmaker
 from .settings import Settings
 
 log = logging.getLogger("streamkeeper")
+
+
+def settle_heap() -> None:
+    """Move everything built at start (modules, routes, models, the catalog) out of the garbage
+    collector's sight: a full collection otherwise walks all of it, a pause of tens to hundreds
+    of milliseconds that lands in the p99 of the hot paths. Objects made later are still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_store(settings: Settings, clock: Callable[[], float]) -> SessionStore:
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
                 if hasattr(feature, "startup"):
                     await feature.startup(app, ctx)
                 started.append(feature)
+            settle_heap()
             yield
         finally:
             for feature in reversed(started):
