@@ -89,6 +89,10 @@ async def main_async(args) -> None:
         extra = {"redis_url": args.redis, "redis_prefix": f"skinproc:{os.getpid()}:"}
     settings = Settings(data_dir=work, config=work / "bench.toml", secret="s" * 32, admin_key="k" * 24,
                         log_level="warning", **extra)
+    if args.no_pipe:
+        from streamkeeper.concurrency.redis_store import RedisStore
+
+        RedisStore.pipelined = False
     app = create_app(settings)
     stop = await lifespan(app)
     auth = [(b"authorization", AUTH_B)]
@@ -150,13 +154,20 @@ async def main_async(args) -> None:
         if prof:
             prof.enable()
         statuses: dict[int, int] = {}
-        for _ in range(args.n):
-            status, _, _ = await fn()
-            statuses[status] = statuses.get(status, 0) + 1
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                status, _, _ = await fn()
+                statuses[status] = statuses.get(status, 0) + 1
+
+        cpu0 = time.process_time()
+        await asyncio.gather(*(worker(args.n // args.concurrency) for _ in range(args.concurrency)))
+        cpu = time.process_time() - cpu0
         if prof:
             prof.disable()
         dt = time.perf_counter() - t0
-        print(f"{args.store:<9}{name:<16}{dt / args.n * 1e6:8.1f} µs/request  statuses {statuses}  "
+        print(f"{args.store:<9}{name:<16}{dt / args.n * 1e6:8.1f} µs/request (wall), {cpu / args.n * 1e6:6.1f} µs CPU"
+              f"  statuses {statuses}  "
               + "  ".join(f"gen{g}: {sum(1 for x, _ in pauses if x == g)} collections, max "
                           f"{max((d for x, d in pauses if x == g), default=0) * 1000:.2f} ms" for g in (0, 1, 2)))
         pauses.clear()
@@ -179,6 +190,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--subjects", type=int, default=2000)
     parser.add_argument("--only", default="")
+    parser.add_argument("--no-pipe", action="store_true", help="Redis through redis-py's pool only")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once")
     parser.add_argument("--profile", default="none", choices=["none", "cprofile"])
     parser.add_argument("--profiled", default="heartbeat")
     parser.add_argument("--sort", default="tottime")

@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .redis_pipe import PipelinedRedis, Script
 from .service import RateLimited, ServiceUnavailable
 from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
@@ -204,6 +205,9 @@ class RedisStore(SessionStore):
         self._hit: Any = None
         self._read_limited: Any = None
         self._renew: Any = None
+        self._pipe: PipelinedRedis | None = None
+        self._scripts = {name: Script(source) for name, source in
+                         (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("renew", RENEW))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
         # slots, so it exists only on a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
@@ -230,8 +234,31 @@ class RedisStore(SessionStore):
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
+        if not self.cluster and self.pipelined and PipelinedRedis.supports(self.url):
+            self._pipe = PipelinedRedis(self.url)
+
+    # Hot-path commands share one pipelined connection (see redis_pipe.py) where possible.
+    pipelined = True
+
+    async def _run(self, name: str, keys: list, args: list) -> Any:
+        pipe = self._pipe
+        if pipe is not None:
+            return await pipe.run(self._scripts[name], keys, args)
+        script = {"commit": self._commit, "hit": self._hit, "read_limited": self._read_limited,
+                  "renew": self._renew}[name]
+        async with self._gate:
+            return await script(keys=keys, args=args)
+
+    async def _hgetall(self, key: str) -> dict:
+        if self._pipe is not None:
+            return await self._pipe.hgetall(key)
+        async with self._gate:
+            return await self.client.hgetall(key)
 
     async def close(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            await pipe.close()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -268,23 +295,20 @@ class RedisStore(SessionStore):
                 if limit is not None and attempt == 0:
                     bucket, most, window, now = limit
                     start = now - (now % window)
-                    async with self._gate:
-                        reply = await self._read_limited(keys=[hkey, self.rate_key(key, bucket, start)],
-                                                         args=[int(window * 2000), most])
+                    reply = await self._run("read_limited", [hkey, self.rate_key(key, bucket, start)],
+                                            [int(window * 2000), most])
                     if reply[0] > most:
                         raise RateLimited(start + window)
                     raw = dict(zip(reply[1::2], reply[2::2]))
                 else:
-                    async with self._gate:
-                        raw = await self.client.hgetall(hkey)
+                    raw = await self._hgetall(hkey)
                 version = int(raw.pop(VERSION_FIELD, 0))
                 sessions = {f.decode(): decode(key, f.decode(), body) for f, body in raw.items()}
                 view = SubjectView(key, sessions, version)
                 result = fn(view)
                 if not view.changed:
                     return result
-                async with self._gate:
-                    committed = await self._commit(keys=keys, args=self._commit_args(view))
+                committed = await self._run("commit", keys, self._commit_args(view))
                 if committed:
                     return result
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
@@ -315,9 +339,8 @@ class RedisStore(SessionStore):
         if self.index_key is not None:
             keys.append(self.index_key)
         try:
-            async with self._gate:
-                reply = await self._renew(keys=keys, args=[sid, repr(now), limit, int(window * 2000), GRACE_SECONDS,
-                                                           RETENTION_SECONDS, TTL_MARGIN])
+            reply = await self._run("renew", keys, [sid, repr(now), limit, int(window * 2000), GRACE_SECONDS,
+                                                    RETENTION_SECONDS, TTL_MARGIN])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         if reply[0] < 0:
@@ -330,8 +353,7 @@ class RedisStore(SessionStore):
         start = now - (now % window)
         rkey = f"{self.prefix}rate:{tag(bucket)}:{int(start)}" if key is None else self.rate_key(key, bucket, start)
         try:
-            async with self._gate:
-                count = await self._hit(keys=[rkey], args=[int(window * 2000)])
+            count = await self._run("hit", [rkey], [int(window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         return start + window if count > limit else None
