@@ -1,11 +1,12 @@
-"""`/v2` as a bare ASGI application in front of the rest of the app.
+"""`/v2` as a bare ASGI application in front of the FastAPI app.
 
 These are the hot paths (players call them many times a minute). The path, the Basic header,
 the query string and the form body are parsed here by hand, and answers go out as pre-built
 header lists in canonical case (some players read `Location`/`Expires` case-sensitively): no
-Starlette request/response objects, no routing table walk, no exception middleware. It sits
-inside the operations middleware, so request ids, metrics and access logs work as for every
-other route. Their OpenAPI description is written by hand in `openapi.py`.
+Starlette request/response objects, no routing table walk, no framework middleware. `hot()`
+claims a request before FastAPI's stack runs (app.py), behind the operations middleware only,
+so request ids, metrics and access logs work as for every other route. The OpenAPI
+description is written by hand in `openapi.py`.
 """
 
 from __future__ import annotations
@@ -263,30 +264,28 @@ async def run(operation: Operation, service: ConcurrencyService, limit: int, sco
     await _answer(send, status, headers, body)
 
 
-class CmApp:
-    """ASGI middleware that answers `/v2` itself and hands everything else down the stack.
+def _serve(scope, receive, send) -> Awaitable[None]:
+    operation, params = scope["streamkeeper.v2"]
+    state = scope["app"].state
+    settings = getattr(state, "settings", None)
+    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
+    return run(operation, state.concurrency, limit, scope, receive, send, params)
 
-    Anything it does not fully match (a wrong method, an unknown path) goes down the normal
-    stack and gets the normal 404/405.
-    """
 
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if path.startswith("/v2/"):
-                found = match(scope["method"], path)
-                if found is not None:
-                    operation, template, params = found
-                    scope["route"] = template
-                    state = scope["app"].state
-                    settings = getattr(state, "settings", None)
-                    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
-                    await run(operation, state.concurrency, limit, scope, receive, send, params)
-                    return
-        await self.app(scope, receive, send)
+def hot(scope: dict) -> Callable | None:
+    """The handler of a `/v2` request, answered in front of the framework (see app.py), or None
+    for anything not fully matched (a wrong method, an unknown path: the normal stack then
+    answers 404/405)."""
+    path = scope["path"]
+    if not path.startswith("/v2/"):
+        return None
+    found = match(scope["method"], path)
+    if found is None:
+        return None
+    operation, template, params = found
+    scope["route"] = template
+    scope["streamkeeper.v2"] = (operation, params)
+    return _serve
 
 
 class _Routed:
@@ -310,7 +309,3 @@ routes = [
     Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(delete_session), methods=["DELETE"]),
     Route("/v2/runningStreams/{idp}/{subject}", _Routed(running_streams), methods=["GET"]),
 ]
-
-
-def install(app) -> None:
-    app.add_middleware(CmApp)

@@ -240,11 +240,11 @@ router.include_router(admin_router)
 # -- lifecycle --------------------------------------------------------------------------
 
 
-def install(app) -> None:
-    """The `streaming` hot path, answered before FastAPI's routing (see hot.py)."""
-    from .hot import install as install_hot_path
+def hot(scope: dict):
+    """The `streaming` hot path, answered in front of FastAPI (see hot.py)."""
+    from .hot import hot as streaming_hot_path
 
-    install_hot_path(app)
+    return streaming_hot_path(scope)
 
 
 

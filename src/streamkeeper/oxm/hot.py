@@ -3,12 +3,10 @@ minutes): the path, the Bearer header, the query string and an optional form bod
 straight from the scope, the answer is a bare 204. FastAPI's routing walk over every route and
 its dependency solving cost several times the decision itself. The FastAPI route with the same
 path stays in the routing table for the OpenAPI description (and is reached only if this
-middleware is not installed); both call :func:`endpoints.stream_params` and the same service.
+hot path is bypassed); both call :func:`endpoints.stream_params` and the same service.
 """
 
 from __future__ import annotations
-
-from starlette.middleware import Middleware
 
 from ..ops.asgi import BadLength, BodyTooLarge, ClientGone, read_body
 from . import errors
@@ -74,24 +72,19 @@ async def streaming(state, scope: dict, receive, send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-class OxmHotPath:
-    """ASGI middleware answering OXM `streaming` itself; everything else goes down the stack."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["method"] == "PUT":
-            path = scope["path"]
-            if path.startswith(PREFIX) and path.endswith(SUFFIX) and path.count("/") == 5:
-                state = scope["app"].state
-                if getattr(state, "oxm", None) is not None and len(path) > len(PREFIX) + len(SUFFIX):
-                    scope["route"] = STREAMING
-                    await streaming(state, scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+def hot(scope: dict):
+    """The handler of `PUT .../streaming`, answered in front of the framework (see app.py)."""
+    if scope["method"] != "PUT":
+        return None
+    path = scope["path"]
+    if not (path.startswith(PREFIX) and path.endswith(SUFFIX) and path.count("/") == 5
+            and len(path) > len(PREFIX) + len(SUFFIX)):
+        return None
+    if getattr(scope["app"].state, "oxm", None) is None:
+        return None
+    scope["route"] = STREAMING
+    return _serve
 
 
-def install(app) -> None:
-    """Innermost user middleware: inside the operations middleware (ids, metrics, logs)."""
-    app.user_middleware.append(Middleware(OxmHotPath))
+def _serve(scope, receive, send):
+    return streaming(scope["app"].state, scope, receive, send)
