@@ -186,11 +186,40 @@ class Result:
     p50: float | None = None
     p99: float | None = None
     half_rps: float | None = None
+    cpu_us: float | None = None  # server CPU (all its processes) per request at peak
 
 
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by `pid` and every live descendant (Linux /proc; 0 elsewhere).
+
+    Per-request server CPU is what the ratios come from on a quiet machine, and unlike req/s it
+    stays meaningful when other work shares the cores."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, wanted = 0.0, {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in wanted and child not in wanted:
+                wanted.add(child)
+                changed = True
+    for p in wanted:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def wrk(url: str, script: Path, seconds: int, connections: int, env: dict) -> tuple[float, int, dict]:
@@ -211,13 +240,18 @@ def wrk(url: str, script: Path, seconds: int, connections: int, env: dict) -> tu
     return rps, non2xx, lat
 
 
-def measure(url: str, script: Path, seconds: int, connections: int, env: dict) -> Result:
+def measure(url: str, script: Path, seconds: int, connections: int, env: dict, pid: int | None = None) -> Result:
+    cpu0, t0 = (tree_cpu(pid), time.monotonic()) if pid else (0.0, 0.0)
     rps, non2xx, _ = wrk(url, script, seconds, connections, env)
+    cpu_us = None
+    if pid:
+        requests = rps * (time.monotonic() - t0)  # wrk's rate over its run, close enough to count
+        cpu_us = (tree_cpu(pid) - cpu0) / max(1.0, requests) * 1e6
     # Half load: each connection pauses so that together they offer about half the peak rate.
     half_conns = 16
     delay = max(1, round(half_conns * 1000 / (rps / 2)))
     half_rps, _, lat = wrk(url, script, seconds, half_conns, {**env, "BENCH_DELAY_MS": str(delay)})
-    return Result(rps, non2xx, lat.get("50"), lat.get("99"), half_rps)
+    return Result(rps, non2xx, lat.get("50"), lat.get("99"), half_rps, cpu_us)
 
 
 class Proc:
@@ -341,7 +375,7 @@ def run_store(label: str, redis_url: str | None, args, work: Path, scripts: dict
             oxm.write_text("\n".join(streams) + "\n")
             env["BENCH_OXM"] = str(oxm)
         for name in endpoints:
-            results[name] = measure(url, scripts[name], args.seconds, args.connections, env)
+            results[name] = measure(url, scripts[name], args.seconds, args.connections, env, server.p.pid)
     finally:
         server.stop()
     return results, per_session
@@ -379,7 +413,8 @@ def main() -> int:
         hello = serve_hello(port, args.server)
         try:
             wait_ready(f"http://127.0.0.1:{port}/", proc=hello)
-            base = measure(f"http://127.0.0.1:{port}", scripts["hello"], args.seconds, args.connections, {})
+            base = measure(f"http://127.0.0.1:{port}", scripts["hello"], args.seconds, args.connections, {},
+                           hello.p.pid)
         finally:
             hello.stop()
         rows.append(("baseline", "hello-world", base))
@@ -408,7 +443,7 @@ def main() -> int:
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, server {args.server}, wrk -t1 -c{args.connections} "
           f"-d{args.seconds}s, {args.subjects} subjects, 1 server process unless noted")
     print(f"{'store':<10}{'endpoint':<16}{'req/s':>10}{'x base':>8}{'target':>8}{'':>8}{'non-2xx':>9}"
-          f"{'half rps':>10}{'p50 ms':>8}{'p99 ms':>8}{'':>8}")
+          f"{'half rps':>10}{'p50 ms':>8}{'p99 ms':>8}{'':>8}{'cpu µs':>8}{'x cpu':>7}")
     single = {(store, name): r.rps for store, name, r in rows}
     for store, name, r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
@@ -417,14 +452,17 @@ def main() -> int:
         mark = verdict(ratio >= target) if target is not None else ""
         p99_mark = verdict(r.p99 is not None and r.p99 <= P99_TARGET_MS) if store in TARGETS else ""
         print(f"{store:<10}{name:<16}{r.rps:>10.0f}{ratio:>8.2f}{fmt(target):>8}{mark:>8}{r.non2xx:>9}"
-              f"{(r.half_rps or 0):>10.0f}{fmt(r.p50):>8}{fmt(r.p99):>8}{p99_mark:>8}")
+              f"{(r.half_rps or 0):>10.0f}{fmt(r.p50):>8}{fmt(r.p99):>8}{p99_mark:>8}"
+              f"{fmt(r.cpu_us):>8}{fmt(base.cpu_us / r.cpu_us if r.cpu_us and base.cpu_us else None):>7}")
     for (store, name), rps in single.items():
         if store == "redis-2w" and ("redis", name) in single:
             print(f"two workers on Redis, {name}: {rps / single[('redis', name)]:.2f}x one worker")
     if memory is not None:
         print(f"Redis memory per active session: {memory:.0f} bytes (target <= {MEMORY_TARGET}: "
               f"{verdict(memory <= MEMORY_TARGET)})")
-    print(f"p99 target: <= {P99_TARGET_MS:.0f} ms at about half of each endpoint's peak")
+    print(f"p99 target: <= {P99_TARGET_MS:.0f} ms at about half of each endpoint's peak. cpu µs: server CPU per "
+          "request at peak (all its processes); x cpu: the baseline's over it, the ratio a quiet machine "
+          "would show for a CPU-bound server (Redis's own CPU not included)")
     if failures:
         print(f"bench: failed runs: {', '.join(failures)}", file=sys.stderr)
         return 1
