@@ -9,7 +9,7 @@ For each endpoint: peak req/s (wrk, closed loop), its ratio to the hello-world p
 the same run, and p50/p99 latency at about half of that endpoint's peak (each wrk connection waits
 between requests so the offered rate is ~50 % of peak). Many distinct subjects, realistic
 metadata (channel, deviceId, contentType), and limits that deny some inits. In Redis mode it also
-prints Redis memory per active session (used_memory growth over the sessions created). OXM
+prints Redis memory per active session (MEMORY USAGE of every bench key over the sessions created). OXM
 `streaming` renewals (a JWT per viewer, one stream each) are measured beside the `/v2` heartbeat.
 Every ratio and p99 is printed next to its target. ``--scale`` adds Redis with two workers.
 """
@@ -337,10 +337,17 @@ async def create_streams(url: str, viewers: int) -> list[str]:
     return lines
 
 
-def redis_used_memory(url: str) -> int:
+def redis_memory(url: str, prefix: str = "skbench:") -> int:
+    """Bytes Redis uses for the bench's own keys (MEMORY USAGE of each, every field sampled):
+    exact, and unaffected by whatever else shares the server."""
     import redis
 
-    return int(redis.Redis.from_url(url).info("memory")["used_memory"])
+    client = redis.Redis.from_url(url)
+    total = 0
+    for key in client.scan_iter(match=prefix + "*", count=1000):
+        total += int(client.memory_usage(key, samples=0) or 0)
+    client.close()
+    return total
 
 
 def run_store(label: str, redis_url: str | None, args, work: Path, scripts: dict, workers: int = 1,
@@ -358,10 +365,9 @@ def run_store(label: str, redis_url: str | None, args, work: Path, scripts: dict
     per_session = None
     try:
         wait_ready(url + "/v2/metadata", proc=server)
-        before = redis_used_memory(redis_url) if redis_url else 0
         paths = asyncio.run(create_sessions(url, args.subjects))
         if redis_url:
-            per_session = (redis_used_memory(redis_url) - before) / max(1, len(paths))
+            per_session = redis_memory(redis_url) / max(1, len(paths))
         if not paths:
             raise RunFailed(f"{label}: no session could be started")
         ids = work / f"{label}-ids.txt"

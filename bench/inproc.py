@@ -89,6 +89,21 @@ async def main_async(args) -> None:
         extra = {"redis_url": args.redis, "redis_prefix": f"skinproc:{os.getpid()}:"}
     settings = Settings(data_dir=work, config=work / "bench.toml", secret="s" * 32, admin_key="k" * 24,
                         log_level="warning", **extra)
+    flushes: list[tuple[float, float]] = []
+    if args.store == "embedded":
+        # How long the journal thread works per flush (it holds the GIL for most of it).
+        from streamkeeper.concurrency import embedded
+
+        original = embedded._Journal._flush
+
+        def timed(self, ops, take_lazy=True):
+            t0, c0 = time.perf_counter(), time.thread_time()
+            try:
+                return original(self, ops, take_lazy)
+            finally:
+                flushes.append((time.perf_counter() - t0, time.thread_time() - c0))
+
+        embedded._Journal._flush = timed
     if args.no_pipe:
         from streamkeeper.concurrency.redis_store import RedisStore
 
@@ -171,6 +186,11 @@ async def main_async(args) -> None:
               + "  ".join(f"gen{g}: {sum(1 for x, _ in pauses if x == g)} collections, max "
                           f"{max((d for x, d in pauses if x == g), default=0) * 1000:.2f} ms" for g in (0, 1, 2)))
         pauses.clear()
+        if flushes:
+            print(f"{'':<25}journal: {len(flushes)} flushes, thread CPU {sum(c for _, c in flushes) * 1000:.0f} ms "
+                  f"({sum(c for _, c in flushes) / args.n * 1e6:.1f} µs per request), longest "
+                  f"{max(w for w, _ in flushes) * 1000:.1f} ms")
+            flushes.clear()
         if prof:
             pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
     await stop()
