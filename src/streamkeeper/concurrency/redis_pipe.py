@@ -28,6 +28,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 DEFAULT_TIMEOUT = 5.0
+_UNAVAILABLE = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY", "CLUSTERDOWN")
 
 
 class _Connection(asyncio.Protocol):
@@ -54,7 +55,10 @@ class _Connection(asyncio.Protocol):
             if future.done():
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(ResponseError(str(reply)))
+                text = str(reply)
+                # A server that is loading, busy or failing over cannot serve now: unavailable (503).
+                kind = RedisConnectionError if text.startswith(_UNAVAILABLE) else ResponseError
+                future.set_exception(kind(text))
             else:
                 future.set_result(reply)
 
