@@ -148,3 +148,43 @@ def test_cluster_is_chosen_by_the_url():
     assert parse_url("redis://h:7000?cluster=yes&socket_timeout=2") == ("redis://h:7000?socket_timeout=2", True)
     with pytest.raises(ValueError):
         parse_url("http://h")
+
+
+async def commands_for(prefix: str, action) -> list[list[str]]:
+    """The commands clients sent naming a key under `prefix` while `action` runs (MONITOR; the
+    commands a script runs are left out: they are not round trips)."""
+    import redis.asyncio as aioredis
+
+    watcher = aioredis.Redis.from_url(REDIS_URL)
+    marker = f"{prefix}end-of-watch"
+    seen: list[list[str]] = []
+    try:
+        async with watcher.monitor() as monitor:
+            await action()
+            await aioredis.Redis.from_url(REDIS_URL).echo(marker)
+            while True:
+                command = await asyncio.wait_for(monitor.next_command(), 10)
+                words = command["command"].split(" ")
+                if marker in command["command"]:
+                    return seen
+                if command.get("client_type") != "lua" and any(prefix in w for w in words):
+                    seen.append(words)
+    finally:
+        await watcher.aclose()
+
+
+async def test_a_heartbeat_is_one_round_trip_and_an_init_two(redis_settings, clock):
+    prefix = redis_settings.redis_prefix
+    async with Running(redis_settings, clock) as client:
+        sid = (await client.post("/v2/sessions/adobe/trips", auth=DEMO)).headers["location"]
+
+        async def beat():
+            assert (await client.post(f"/v2/sessions/adobe/trips/{sid}", auth=DEMO)).status_code == 202
+
+        async def init():
+            assert (await client.post("/v2/sessions/adobe/trips", auth=DEMO)).status_code == 202
+
+        beat_commands = await commands_for(prefix, beat)
+        init_commands = await commands_for(prefix, init)
+    assert len(beat_commands) == 1, beat_commands
+    assert len(init_commands) == 2, init_commands
