@@ -21,7 +21,7 @@ test: venv
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --scale
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -9,12 +9,10 @@ block of each response is written with canonical names. Bodies are never touched
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-_NAME = re.compile(rb"\r\n([^:\r\n]+):")
 # Names whose usual spelling is not plain Title-Case.
 _SPECIAL = {
     b"www-authenticate": b"WWW-Authenticate",
@@ -35,14 +33,14 @@ def canonical(name: bytes) -> bytes:
     return found
 
 
-def _swap(match: re.Match) -> bytes:
-    return b"\r\n" + canonical(match.group(1)) + b":"
-
-
 def recase(block: bytes) -> bytes:
     """The status line and header block of `block` with canonical names; the rest unchanged."""
     head, sep, rest = block.partition(b"\r\n\r\n")
-    return _NAME.sub(_swap, head) + sep + rest
+    lines = head.split(b"\r\n")
+    for i in range(1, len(lines)):
+        name, colon, value = lines[i].partition(b":")
+        lines[i] = canonical(name) + colon + value
+    return b"\r\n".join(lines) + sep + rest
 
 
 class _ResponseWriter:
