@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import replace
 from urllib.parse import quote
 
+import orjson
 import pytest
 import redis
 
@@ -188,3 +189,22 @@ async def test_a_heartbeat_is_one_round_trip_and_an_init_two(redis_settings, clo
         init_commands = await commands_for(prefix, init)
     assert len(beat_commands) == 1, beat_commands
     assert len(init_commands) == 2, init_commands
+
+
+async def test_a_session_written_by_the_previous_version_still_renews(redis_settings, clock, redis_client):
+    """Records of layout 1 (expiry in the middle) are read and renewed the general way, and come
+    back in the current layout; the renewal script leaves them alone."""
+    async with Running(redis_settings, clock) as client:
+        sid = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
+        store = client._transport.app.state.concurrency.store.inner
+        hkey = store.viewer_key(("adobe", "old"))
+        current = orjson.loads(await redis_client.hget(hkey, sid))
+        layout1 = [current[1], current[2], current[3], current[4], current[9], current[5], current[6], None]
+        await redis_client.hset(hkey, sid, orjson.dumps(layout1))
+        clock.advance(30)
+        r = await client.post(f"/v2/sessions/adobe/old/{sid}", auth=DEMO)
+        assert r.status_code == 202
+        renewed = orjson.loads(await redis_client.hget(hkey, sid))
+        assert renewed[0] == 2 and renewed[9] == clock.now + 60
+        running = await client.get("/v2/runningStreams/adobe/old", auth=DEMO)
+        assert [s["sessionId"] for s in running.json()["runningStreams"]] == [sid]
