@@ -36,7 +36,7 @@ chromium:
 	fi
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --scale
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
               "lives in one process", file=sys.stderr)
         return 2
     from .ops.logs import log_config
+    from .ops.wire import CanonicalHttpToolsProtocol
 
     if settings.workers > 1:
         try:
@@ -36,6 +37,11 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.update(settings.to_env())
     if settings.workers > 1:
         os.environ.pop("STREAMKEEPER_CONFIG", None)  # applied once above, not once per worker
+    if args.server == "granian":
+        from .ops.servers import run_granian
+
+        tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+        return run_granian(settings, log_config(settings.log_level), tls=tls)
     config = uvicorn.Config(
         "streamkeeper.app:create_app",
         factory=True,
@@ -43,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=CanonicalHttpToolsProtocol,  # httptools, with header names in canonical case
         date_header=False,
         server_header=False,
         # Only STREAMKEEPER_TRUSTED_PROXIES decides whose X-Forwarded-For is believed.
@@ -200,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int)
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, may include the chain)")
     serve.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    serve.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn",
+                       help="HTTP server: uvicorn (default; header names in canonical case) or granian")
     serve.set_defaults(func=_serve)
 
     admin = sub.add_parser("admin", help="manage tenants, policies and applications")

@@ -29,11 +29,16 @@ def is_trusted(address: str, trusted: Networks) -> bool:
 
 def client_address(request: Request) -> str:
     """The client's address; the trusted networks are parsed once per app (`trusted_networks`)."""
-    trusted = trusted_networks(request)
     peer = request.client.host if request.client else ""
+    return address_of(peer, request.headers.getlist("x-forwarded-for"), trusted_networks(request.app.state))
+
+
+def address_of(peer: str, forwarded_values: list[str], trusted: Networks) -> str:
+    """The peer, or the nearest untrusted hop of X-Forwarded-For when the peer is a trusted proxy
+    (plain values, for hot paths that read headers without a Request)."""
     if not trusted or not is_trusted(peer, trusted):
         return peer or "unknown"
-    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    forwarded = ",".join(forwarded_values)
     hops = [h.strip() for h in forwarded.split(",") if h.strip()]
     for hop in reversed(hops):
         if not is_trusted(hop, trusted):
@@ -44,8 +49,8 @@ def client_address(request: Request) -> str:
     return peer
 
 
-def trusted_networks(request: Request) -> Networks:
-    state = request.app.state
+def trusted_networks(state) -> Networks:
+    """The app's trusted proxies (`app.state`), parsed on first use."""
     trusted = getattr(state, "trusted_proxies", None)
     if trusted is None:
         trusted = state.trusted_proxies = parse_trusted(getattr(state.settings, "trusted_proxies", None))

@@ -54,7 +54,11 @@ async def test_readyz_says_503_and_names_redis_when_redis_refuses(tmp_path, cloc
         # The concurrency API answers with a documented 503 too, not a 500.
         beat = await client.post(f"/v2/sessions/adobe/cut/{started.headers['location']}", auth=DEMO)
         assert beat.status_code == 503
-        assert beat.json()["associatedAdvice"][0]["type"] == "bad-request"
+        assert beat.json()["associatedAdvice"][0]["type"] == "service-unavailable"
+        assert int(beat.headers["Retry-After"]) >= 1
+        again = await client.post("/v2/sessions/adobe/cut", auth=DEMO)
+        assert again.status_code == 503 and "Retry-After" in again.headers
+        assert again.json()["associatedAdvice"][0]["type"] == "service-unavailable"
         assert (await client.get("/healthz")).status_code == 200
 
 

@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import replace
 from urllib.parse import quote
 
+import orjson
 import pytest
 import redis
 
@@ -90,8 +91,11 @@ async def test_viewer_with_braces_in_its_id_keeps_one_hash_tag(redis_settings, c
         running = await client.get(f"/v2/runningStreams/adobe/{quote(subject, safe='')}", auth=DEMO)
         assert len(running.json()["runningStreams"]) == 1
     keys = [k.decode() async for k in redis_client.scan_iter(match=redis_settings.redis_prefix + "{*")]
-    assert len(keys) == 1
-    assert keys[0].count("{") == 1 and keys[0].count("}") == 1
+    assert keys, "the viewer has a hash"
+    # Every key of the viewer (its hash, its rate-limit counters) carries the same single hash tag.
+    for key in keys:
+        assert key.count("{") == 1 and key.count("}") == 1
+    assert len({key[key.index("{"): key.index("}") + 1] for key in keys}) == 1
 
 
 async def test_idle_viewers_expire_after_their_sessions_stop_mattering(redis_settings, clock, redis_client):
@@ -145,3 +149,62 @@ def test_cluster_is_chosen_by_the_url():
     assert parse_url("redis://h:7000?cluster=yes&socket_timeout=2") == ("redis://h:7000?socket_timeout=2", True)
     with pytest.raises(ValueError):
         parse_url("http://h")
+
+
+async def commands_for(prefix: str, action) -> list[list[str]]:
+    """The commands clients sent naming a key under `prefix` while `action` runs (MONITOR; the
+    commands a script runs are left out: they are not round trips)."""
+    import redis.asyncio as aioredis
+
+    watcher = aioredis.Redis.from_url(REDIS_URL)
+    marker = f"{prefix}end-of-watch"
+    seen: list[list[str]] = []
+    try:
+        async with watcher.monitor() as monitor:
+            await action()
+            await aioredis.Redis.from_url(REDIS_URL).echo(marker)
+            while True:
+                command = await asyncio.wait_for(monitor.next_command(), 10)
+                words = command["command"].split(" ")
+                if marker in command["command"]:
+                    return seen
+                if command.get("client_type") != "lua" and any(prefix in w for w in words):
+                    seen.append(words)
+    finally:
+        await watcher.aclose()
+
+
+async def test_a_heartbeat_is_one_round_trip_and_an_init_two(redis_settings, clock):
+    prefix = redis_settings.redis_prefix
+    async with Running(redis_settings, clock) as client:
+        sid = (await client.post("/v2/sessions/adobe/trips", auth=DEMO)).headers["location"]
+
+        async def beat():
+            assert (await client.post(f"/v2/sessions/adobe/trips/{sid}", auth=DEMO)).status_code == 202
+
+        async def init():
+            assert (await client.post("/v2/sessions/adobe/trips", auth=DEMO)).status_code == 202
+
+        beat_commands = await commands_for(prefix, beat)
+        init_commands = await commands_for(prefix, init)
+    assert len(beat_commands) == 1, beat_commands
+    assert len(init_commands) == 2, init_commands
+
+
+async def test_a_session_written_by_the_previous_version_still_renews(redis_settings, clock, redis_client):
+    """Records of layout 1 (expiry in the middle) are read and renewed the general way, and come
+    back in the current layout; the renewal script leaves them alone."""
+    async with Running(redis_settings, clock) as client:
+        sid = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
+        store = client._transport.app.state.concurrency.store.inner
+        hkey = store.viewer_key(("adobe", "old"))
+        current = orjson.loads(await redis_client.hget(hkey, sid))
+        layout1 = [current[1], current[2], current[3], current[4], current[9], current[5], current[6], None]
+        await redis_client.hset(hkey, sid, orjson.dumps(layout1))
+        clock.advance(30)
+        r = await client.post(f"/v2/sessions/adobe/old/{sid}", auth=DEMO)
+        assert r.status_code == 202
+        renewed = orjson.loads(await redis_client.hget(hkey, sid))
+        assert renewed[0] == 2 and renewed[9] == clock.now + 60
+        running = await client.get("/v2/runningStreams/adobe/old", auth=DEMO)
+        assert [s["sessionId"] for s in running.json()["runningStreams"]] == [sid]

@@ -1,8 +1,11 @@
-"""`/v2` routes: parse the request, call the concurrency service, render the answer.
+"""`/v2` as a bare ASGI application in front of the FastAPI app.
 
-These are the hot paths (players call them many times a minute). They are plain Starlette
-routes placed first in the app's routing table: FastAPI's per-request parameter solving and a
-walk over every other route cost more than the whole decision (see bench/cm.py). Their OpenAPI
+These are the hot paths (players call them many times a minute). The path, the Basic header,
+the query string and the form body are parsed here by hand, and answers go out as pre-built
+header lists in canonical case (some players read `Location`/`Expires` case-sensitively): no
+Starlette request/response objects, no routing table walk, no framework middleware. `hot()`
+claims a request before FastAPI's stack runs (app.py), behind the operations middleware only,
+so request ids, metrics and access logs work as for every other route. The OpenAPI
 description is written by hand in `openapi.py`.
 """
 
@@ -10,31 +13,41 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
+from ..ops.asgi import BadLength, BodyTooLarge, ClientGone, read_body
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
-from .rendering import NO_STORE, error_response, http_date, json_response
+from .rendering import (
+    CACHE_CONTROL,
+    CONTENT_LENGTH,
+    DATE,
+    EXPIRES,
+    LOCATION,
+    NO_STORE_B,
+    Headers,
+    error_answer,
+    http_date_bytes,
+    json_answer,
+)
 
 MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
+DEFAULT_MAX_BODY = 1 << 20
+
+_known_credentials: dict[bytes, str | None] = {}
 
 
-_known_credentials: dict[str, str | None] = {}
-
-
-def application_id(request: Request) -> str | None:
+def application_id(header: bytes | None) -> str | None:
     """The application id from HTTP Basic credentials (the password is empty by convention).
 
     Players send the same few headers over and over, so decoded ones are remembered."""
-    header = request.headers.get("authorization")
     if not header:
         return None
     try:
@@ -42,7 +55,7 @@ def application_id(request: Request) -> str | None:
     except KeyError:
         pass
     app_id = None
-    if header[:6].lower() == "basic ":
+    if header[:6].lower() == b"basic ":
         try:
             app_id = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[0] or None
         except (binascii.Error, ValueError):
@@ -62,90 +75,116 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
         raise InvalidRequest(f"at most {MAX_METADATA} metadata attributes are accepted")
 
 
-async def read_metadata(request: Request) -> dict[str, str]:
-    """Metadata from the query string and from an url-encoded or multipart form body."""
-    metadata: dict[str, str] = {}
-    if request.scope["query_string"]:
-        _pairs_to_metadata(list(request.query_params.multi_items()), metadata)
-    body = await request.body()
-    if not body:
-        return metadata
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("", "application/x-www-form-urlencoded"):
+class Call:
+    """What a `/v2` handler needs from one request, read from the ASGI scope in one pass."""
+
+    __slots__ = ("scope", "receive", "auth", "ctype", "length", "chunked", "terminate")
+
+    def __init__(self, scope: dict, receive: Callable[[], Awaitable[dict]]) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.auth: bytes | None = None
+        self.ctype: bytes | None = None
+        self.length: bytes | None = None
+        self.chunked = False
+        self.terminate: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                self.auth = value
+            elif name == b"content-type":
+                self.ctype = value
+            elif name == b"content-length":
+                self.length = value
+            elif name == b"transfer-encoding":
+                self.chunked = True
+            elif name == b"x-terminate":
+                self.terminate.append(value.decode("latin-1"))
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body, counted while it is read: past `limit` bytes, a 413 refusal."""
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidRequest("the form body is not UTF-8") from None
-        _pairs_to_metadata(parse_qsl(text, keep_blank_values=True), metadata)
-    elif ctype == "multipart/form-data":
-        form = await request.form()
-        _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
-    else:
-        raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
-    return metadata
+            return await read_body(self.scope, self.receive, self.length, self.chunked, limit)
+        except BodyTooLarge as exc:
+            raise InvalidRequest(str(exc), status=413) from None
+        except BadLength:
+            raise InvalidRequest("Content-Length is not a number") from None
+
+    async def metadata(self, limit: int) -> dict[str, str]:
+        """Metadata from the query string and from an url-encoded or multipart form body."""
+        metadata: dict[str, str] = {}
+        query = self.scope["query_string"]
+        if query:
+            _pairs_to_metadata(parse_qsl(query.decode("latin-1"), keep_blank_values=True), metadata)
+        body = await self.body(limit)
+        if not body:
+            return metadata
+        ctype = (self.ctype or b"").split(b";")[0].strip().lower().decode("latin-1")
+        if ctype in ("", "application/x-www-form-urlencoded"):
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidRequest("the form body is not UTF-8") from None
+            _pairs_to_metadata(parse_qsl(text, keep_blank_values=True), metadata)
+        elif ctype == "multipart/form-data":
+            form = await Request(self.scope, _replay(body)).form()
+            _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
+        else:
+            raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
+        return metadata
 
 
-def _session_path(request: Request) -> tuple[str, str, str]:
-    params = request.path_params
-    return params["idp"], params["subject"], params["sessionId"]
+def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
-def _service(request: Request) -> ConcurrencyService:
-    return request.app.state.concurrency
+Send = Callable[[dict], Awaitable[None]]
 
 
-def _accepted(session: StreamSession, now: float, location: bool = False) -> Response:
-    headers = {"Date": http_date(now), "Expires": http_date(session.expires), "Cache-Control": NO_STORE}
+async def _answer(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _accepted(session: StreamSession, now: float, location: bool = False) -> Headers:
+    headers = [(DATE, http_date_bytes(now)), (EXPIRES, http_date_bytes(session.expires)),
+               (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")]
     if location:
-        headers["Location"] = session.id
-    return Response(status_code=202, headers=headers)
+        headers.append((LOCATION, session.id.encode("ascii")))
+    return headers
 
 
-async def get_metadata(request: Request) -> Response:
-    service = _service(request)
-    try:
-        app = service.application(application_id(request))
-    except ConcurrencyError as exc:
-        return error_response(exc, service.clock())
-    headers = {"Date": http_date(service.clock()), "Cache-Control": NO_STORE}
-    return json_response(200, list(service.required_metadata(app)), headers)
+async def get_metadata(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+    app = service.application(application_id(call.auth))
+    headers = [(DATE, http_date_bytes(service.clock())), (CACHE_CONTROL, NO_STORE_B)]
+    return json_answer(200, list(service.required_metadata(app)), headers)
 
 
-async def init_session(request: Request) -> Response:
-    service = _service(request)
-    idp, subject = request.path_params["idp"], request.path_params["subject"]
-    try:
-        app = service.application(application_id(request))
-        metadata = await read_metadata(request)
-        codes = parse_terminate(request.headers.getlist("x-terminate"))
-        started = await service.start(app, idp, subject, metadata, codes)
-    except ConcurrencyError as exc:
-        return error_response(exc, service.clock())
-    return _accepted(started.session, started.session.started, location=True)
+async def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+    idp, subject = params
+    app = service.application(application_id(call.auth))
+    metadata = await call.metadata(limit)
+    codes = parse_terminate(call.terminate)
+    started = await service.start(app, idp, subject, metadata, codes)
+    return 202, _accepted(started.session, started.session.started, location=True), b""
 
 
-async def heartbeat(request: Request) -> Response:
-    service = _service(request)
-    idp, subject, session_id = _session_path(request)
-    try:
-        app = service.application(application_id(request))
-        metadata = await read_metadata(request)
-        session = await service.heartbeat(app, idp, subject, session_id, metadata)
-    except ConcurrencyError as exc:
-        return error_response(exc, service.clock())
-    return _accepted(session, session.expires - session.interval)
+async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+    idp, subject, session_id = params
+    app = service.application(application_id(call.auth))
+    metadata = await call.metadata(limit)
+    session = await service.heartbeat(app, idp, subject, session_id, metadata)
+    return 202, _accepted(session, session.expires - session.interval), b""
 
 
-async def delete_session(request: Request) -> Response:
-    service = _service(request)
-    idp, subject, session_id = _session_path(request)
-    try:
-        app = service.application(application_id(request))
-        session = await service.stop(app, idp, subject, session_id)
-    except ConcurrencyError as exc:
-        return error_response(exc, service.clock())
+async def delete_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+    idp, subject, session_id = params
+    app = service.application(application_id(call.auth))
+    session = await service.stop(app, idp, subject, session_id)
     assert session.ended is not None
-    return Response(status_code=202, headers={"Date": http_date(session.ended.at), "Cache-Control": NO_STORE})
+    return 202, [(DATE, http_date_bytes(session.ended.at)), (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")], b""
 
 
 def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
@@ -160,55 +199,113 @@ def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
     }
 
 
-async def running_streams(request: Request) -> Response:
-    service = _service(request)
-    idp, subject = request.path_params["idp"], request.path_params["subject"]
+async def running_streams(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+    idp, subject = params
     now = service.clock()
-    try:
-        app = service.application(application_id(request))
-        running = await service.running(app, idp, subject)
-    except ConcurrencyError as exc:
-        return error_response(exc, now)
+    app = service.application(application_id(call.auth))
+    running = await service.running(app, idp, subject)
     apps = service.catalog.applications
-    headers = {"Date": http_date(now), "Cache-Control": NO_STORE}
+    headers = [(DATE, http_date_bytes(now)), (CACHE_CONTROL, NO_STORE_B)]
     if running.mine:
-        headers["Expires"] = http_date(running.mine[0].expires)
+        headers.append((EXPIRES, http_date_bytes(running.mine[0].expires)))
     body = {"runningStreams": [_stream(s, apps) for s in running.mine], "otherStreams": running.others}
-    return json_response(200, body, headers)
+    return json_answer(200, body, headers)
 
 
-routes = [
-    Route("/v2/metadata", get_metadata, methods=["GET"]),
-    Route("/v2/sessions/{idp}/{subject}", init_session, methods=["POST"]),
-    Route("/v2/sessions/{idp}/{subject}/{sessionId}", heartbeat, methods=["POST"]),
-    Route("/v2/sessions/{idp}/{subject}/{sessionId}", delete_session, methods=["DELETE"]),
-    Route("/v2/runningStreams/{idp}/{subject}", running_streams, methods=["GET"]),
-]
+Operation = Callable[[ConcurrencyService, int, Call, list[str]], Awaitable[tuple]]
 
 
-class HotPaths:
-    """ASGI middleware that hands `/v2` requests straight to their route.
+class Template:
+    """What the operations middleware reads from `scope["route"]`: the route template."""
 
-    It sits inside the operations middleware (metrics, request ids) and skips the rest of the
-    stack: exception middleware, exit stacks and the walk through the router. Anything it does
-    not fully match (a wrong method, an unknown path) goes down the normal stack and gets the
-    normal 404/405.
-    """
+    __slots__ = ("path",)
 
-    def __init__(self, app) -> None:
-        self.app = app
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+METADATA = Template("/v2/metadata")
+SESSIONS = Template("/v2/sessions/{idp}/{subject}")
+SESSION = Template("/v2/sessions/{idp}/{subject}/{sessionId}")
+RUNNING = Template("/v2/runningStreams/{idp}/{subject}")
+
+# (first segment after /v2, number of parameters, method) -> (operation, template)
+TABLE: dict[tuple[str, int, str], tuple[Operation, Template]] = {
+    ("metadata", 0, "GET"): (get_metadata, METADATA),
+    ("metadata", 0, "HEAD"): (get_metadata, METADATA),
+    ("sessions", 2, "POST"): (init_session, SESSIONS),
+    ("sessions", 3, "POST"): (heartbeat, SESSION),
+    ("sessions", 3, "DELETE"): (delete_session, SESSION),
+    ("runningStreams", 2, "GET"): (running_streams, RUNNING),
+    ("runningStreams", 2, "HEAD"): (running_streams, RUNNING),
+}
+
+
+def match(method: str, path: str) -> tuple[Operation, Template, list[str]] | None:
+    """The operation for a `/v2/...` path, or None (the normal stack then answers 404/405)."""
+    parts = path[4:].split("/")
+    if "" in parts:
+        return None
+    found = TABLE.get((parts[0], len(parts) - 1, method))
+    if found is None:
+        return None
+    return found[0], found[1], parts[1:]
+
+
+async def run(operation: Operation, service: ConcurrencyService, limit: int, scope: dict, receive, send: Send,
+              params: list[str]) -> None:
+    call = Call(scope, receive)
+    try:
+        status, headers, body = await operation(service, limit, call, params)
+    except ConcurrencyError as exc:
+        status, headers, body = error_answer(exc, service.clock())
+    except ClientGone:
+        return
+    await _answer(send, status, headers, body)
+
+
+def _serve(scope, receive, send) -> Awaitable[None]:
+    operation, params = scope["streamkeeper.v2"]
+    state = scope["app"].state
+    settings = getattr(state, "settings", None)
+    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
+    return run(operation, state.concurrency, limit, scope, receive, send, params)
+
+
+def hot(scope: dict) -> Callable | None:
+    """The handler of a `/v2` request, answered in front of the framework (see app.py), or None
+    for anything not fully matched (a wrong method, an unknown path: the normal stack then
+    answers 404/405)."""
+    path = scope["path"]
+    if not path.startswith("/v2/"):
+        return None
+    found = match(scope["method"], path)
+    if found is None:
+        return None
+    operation, template, params = found
+    scope["route"] = template
+    scope["streamkeeper.v2"] = (operation, params)
+    return _serve
+
+
+class _Routed:
+    """The same operation as a router endpoint (an ASGI app; reached only if the middleware is
+    bypassed)."""
+
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v2/"):
-            for route in routes:
-                match, child = route.matches(scope)
-                if match is Match.FULL:
-                    scope.update(child)
-                    scope["route"] = route
-                    await route.app(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        params = list(scope["path_params"].values())
+        state = scope["app"].state
+        await run(self.operation, state.concurrency, state.settings.max_body_bytes, scope, receive, send, params)
 
 
-def install(app) -> None:
-    app.add_middleware(HotPaths)
+# In the routing table too, so that a wrong method gets 405 with the right `Allow` header.
+routes = [
+    Route("/v2/metadata", _Routed(get_metadata), methods=["GET"]),
+    Route("/v2/sessions/{idp}/{subject}", _Routed(init_session), methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(heartbeat), methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(delete_session), methods=["DELETE"]),
+    Route("/v2/runningStreams/{idp}/{subject}", _Routed(running_streams), methods=["GET"]),
+]

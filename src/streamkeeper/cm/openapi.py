@@ -100,6 +100,15 @@ _LIMITED = {
     429: {**_json("More than 200 calls a minute", EVALUATION_RESULT),
           "headers": {"Expires": _header("When calls are accepted again")}},
 }
+_UNAVAILABLE = {
+    503: {**_json("The session store does not answer (advice type `service-unavailable`): nothing was "
+                  "decided, retry", EVALUATION_RESULT),
+          "headers": {"Retry-After": _header("Seconds to wait before retrying")}},
+}
+_TOO_LARGE = {
+    413: _json("The body is larger than the server's limit (advice type `request-too-large`)",
+               EVALUATION_RESULT),
+}
 _SESSION_ERRORS = {
     404: _json("The session id was never issued by this service", EVALUATION_RESULT),
     409: _json("A FIFO rule ended this session to make room for a newer one", EVALUATION_RESULT),
@@ -153,7 +162,7 @@ def _op(operation_id: str, summary: str, responses: dict, parameters: list | Non
 
 
 def paths() -> dict[str, dict]:
-    """The `/v2` part of the app's OpenAPI document (the routes are plain Starlette routes)."""
+    """The `/v2` part of the app's OpenAPI document (the handlers are bare ASGI, see endpoints.py)."""
     return {
         "/v2/metadata": {"get": _op(
             "cm_metadata", "Metadata attributes the application's policies need at session start",
@@ -170,7 +179,7 @@ def paths() -> dict[str, dict]:
                 409: _json("A policy denies the stream; the advice lists the conflicting streams",
                            EVALUATION_RESULT),
                 415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
-                **_LIMITED,
+                **_LIMITED, **_TOO_LARGE, **_UNAVAILABLE,
             },
             [*_PATH, _TERMINATE], body=True,
         )},
@@ -184,14 +193,14 @@ def paths() -> dict[str, dict]:
                     **_ERRORS,
                     **_SESSION_ERRORS,
                     415: _json("Metadata was sent in an unsupported content type", EVALUATION_RESULT),
-                    **_LIMITED,
+                    **_LIMITED, **_TOO_LARGE, **_UNAVAILABLE,
                 },
                 _SESSION, body=True,
             ),
             "delete": _op(
                 "cm_delete", "Stop a session",
                 {202: {"description": "Session stopped", "headers": {"Date": _DATE}},
-                 **_ERRORS, **_SESSION_ERRORS, **_LIMITED},
+                 **_ERRORS, **_SESSION_ERRORS, **_LIMITED, **_UNAVAILABLE},
                 _SESSION,
             ),
         },
@@ -201,7 +210,7 @@ def paths() -> dict[str, dict]:
                 200: {**_json("Running streams of this tenant's applications, and a count of the others",
                               RUNNING_STREAMS),
                       "headers": {"Expires": _header("Expiry of the first stream (absent when none)")}},
-                **_ERRORS,
+                **_ERRORS, **_UNAVAILABLE,
             },
             _PATH,
         )},

@@ -22,6 +22,7 @@ from ..concurrency.service import (
     MetadataMissing,
     PolicyDenied,
     RateLimited,
+    ServiceUnavailable,
     SessionEvicted,
     SessionGone,
     SessionNotFound,
@@ -174,29 +175,72 @@ def advice_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"associatedAdvice": [{"type": kind, "message": message, **extra}], "obligations": []}
 
 
-def error_response(exc: ConcurrencyError, now: float) -> Response:
-    headers = {"Cache-Control": NO_STORE, "Date": http_date(now)}
+# Canonical-case header names: some players read response headers case-sensitively.
+DATE = b"Date"
+EXPIRES = b"Expires"
+LOCATION = b"Location"
+CACHE_CONTROL = b"Cache-Control"
+CONTENT_TYPE = b"Content-Type"
+CONTENT_LENGTH = b"Content-Length"
+RETRY_AFTER = b"Retry-After"
+NO_STORE_B = b"no-store"
+JSON_B = JSON.encode()
+# Seconds a client should wait before retrying when the session store does not answer.
+RETRY_AFTER_SECONDS = 1
+Headers = list[tuple[bytes, bytes]]
+
+
+def http_date_bytes(ts: float) -> bytes:
+    """:func:`http_date` as header bytes (remembered the same way)."""
+    second = int(ts)
+    raw = _date_bytes.get(second)
+    if raw is None:
+        if len(_date_bytes) > 64:
+            _date_bytes.clear()
+        raw = _date_bytes[second] = http_date(second).encode("ascii")
+    return raw
+
+
+_date_bytes: dict[int, bytes] = {}
+
+
+def json_answer(status: int, body: Any, headers: Headers) -> tuple[int, Headers, bytes]:
+    raw = orjson.dumps(body)
+    headers += ((CONTENT_TYPE, JSON_B), (CONTENT_LENGTH, str(len(raw)).encode()))
+    return status, headers, raw
+
+
+def error_answer(exc: ConcurrencyError, now: float) -> tuple[int, Headers, bytes]:
+    """Status, header list (canonical case) and body of a refusal on the `/v2` wire."""
+    headers: Headers = [(DATE, http_date_bytes(now)), (CACHE_CONTROL, NO_STORE_B)]
     if isinstance(exc, PolicyDenied):
-        return json_response(409, denial_body(exc.decision.denials), headers)
+        return json_answer(409, denial_body(exc.decision.denials), headers)
     if isinstance(exc, SessionEvicted):
-        return json_response(409, eviction_body(exc.ending), headers)
+        return json_answer(409, eviction_body(exc.ending), headers)
     if isinstance(exc, SessionGone):
         if exc.ending is not None:
-            return json_response(410, remote_termination_body(exc.ending), headers)
-        return Response(status_code=410, headers=headers)
+            return json_answer(410, remote_termination_body(exc.ending), headers)
+        headers.append((CONTENT_LENGTH, b"0"))
+        return 410, headers, b""
     if isinstance(exc, MetadataMissing):
-        return json_response(400, missing_metadata_body(exc.attributes), headers)
+        return json_answer(400, missing_metadata_body(exc.attributes), headers)
     if isinstance(exc, MetadataImmutable):
-        return json_response(400, advice_body("immutable-metadata", str(exc), attributes=exc.attributes), headers)
+        return json_answer(400, advice_body("immutable-metadata", str(exc), attributes=exc.attributes), headers)
     if isinstance(exc, SessionNotFound):
-        return json_response(404, advice_body("unknown-session", str(exc)), headers)
+        return json_answer(404, advice_body("unknown-session", str(exc)), headers)
     if isinstance(exc, RateLimited):
-        headers["Expires"] = http_date(exc.retry_at)
-        return json_response(429, advice_body("rate-limit", "More than 200 calls a minute; slow down."), headers)
+        headers.append((EXPIRES, http_date_bytes(exc.retry_at)))
+        return json_answer(429, advice_body("rate-limit", "More than 200 calls a minute; slow down."), headers)
     if isinstance(exc, UnknownApplication):
-        headers["WWW-Authenticate"] = 'Basic realm="concurrency-monitoring"'
-        return json_response(401, advice_body("unauthorized", str(exc)), headers)
+        headers.append((b"WWW-Authenticate", b'Basic realm="concurrency-monitoring"'))
+        return json_answer(401, advice_body("unauthorized", str(exc)), headers)
     if isinstance(exc, ApplicationDisabled):
-        return json_response(403, advice_body("forbidden", str(exc)), headers)
+        return json_answer(403, advice_body("forbidden", str(exc)), headers)
+    if isinstance(exc, ServiceUnavailable):
+        headers.append((RETRY_AFTER, str(RETRY_AFTER_SECONDS).encode()))
+        return json_answer(503, advice_body("service-unavailable", str(exc)), headers)
     status = exc.status if isinstance(exc, InvalidRequest) else 400
-    return json_response(status, advice_body("bad-request", str(exc)), headers)
+    if status == 413:
+        headers.append((b"Connection", b"close"))  # the rest of the body is not worth reading
+        return json_answer(413, advice_body("request-too-large", str(exc)), headers)
+    return json_answer(status, advice_body("bad-request", str(exc)), headers)

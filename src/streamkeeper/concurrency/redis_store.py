@@ -29,7 +29,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .service import InvalidRequest
+from .redis_pipe import PipelinedRedis, Script
+from .service import RateLimited, ServiceUnavailable
 from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
 
@@ -82,33 +83,76 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
+# An init's first round trip: count the call (KEYS[2], ARGV[1] lifetime in ms, ARGV[2] limit),
+# and if it is within the limit read the viewer's hash (KEYS[1]). Returns {count, field, value, ...}.
+READ_LIMITED = """
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return {n} end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, n)
+return out
+"""
 
-class StoreUnavailable(InvalidRequest):
+# A heartbeat without metadata in one round trip: rate limit, session check and renewal.
+# KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] (optional) live index.
+# ARGV: session id, now, limit, counter lifetime (ms), grace, retention, ttl margin.
+# Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable here
+# (missing, ended, expired, or a record in the older layout): the caller decides from it.
+# Bodies in the current layout end with the expiry time, so a renewal rewrites only that tail.
+RENEW = """
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+if n > tonumber(ARGV[3]) then return {-1} end
+local body = redis.call('HGET', KEYS[1], ARGV[1])
+if not body then return {0} end
+local s = cjson.decode(body)
+local now = tonumber(ARGV[2])
+local grace = tonumber(ARGV[5])
+if s[1] ~= 2 or s[8] ~= cjson.null or now >= s[10] + grace then return {0, body} end
+local expires = now + s[7]
+local renewed = string.match(body, '^(.*),') .. ',' .. string.format('%.17g', expires) .. ']'
+redis.call('HSET', KEYS[1], ARGV[1], renewed)
+redis.call('HINCRBY', KEYS[1], '', 1)
+local ttl = math.ceil(expires + grace - now + tonumber(ARGV[6])) + tonumber(ARGV[7])
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
+if KEYS[3] then redis.call('ZADD', KEYS[3], string.format('%.17g', expires + grace), ARGV[1]) end
+return {1, renewed}
+"""
+LAYOUT = 2
+
+
+class StoreUnavailable(ServiceUnavailable):
     """Redis did not answer, or the viewer's state kept changing under us: try again."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=503)
+
+def _escaped(part: str) -> str:
+    return part.replace("\\", "\\\\").replace("\x00", "\\0").replace("{", "\\(").replace("}", "\\)")
 
 
 def tag(*parts: str) -> str:
     """A Redis Cluster hash tag naming `parts` unambiguously (no braces, no separator clash)."""
-    escaped = (
-        p.replace("\\", "\\\\").replace("\x00", "\\0").replace("{", "\\(").replace("}", "\\)") for p in parts
-    )
-    return "{" + "\x00".join(escaped) + "}"
+    return "{" + "\x00".join(_escaped(p) for p in parts) + "}"
 
 
 def encode(session: StreamSession) -> bytes:
-    """Compact body: positional fields; idp/subject/id are already in the key and field name."""
-    body: list[Any] = [session.app_id, session.tenant, session.metadata, session.started, session.expires,
-                       session.code, session.interval, session.ended.to_dict() if session.ended else None]
-    if session.extra:
-        body.append(session.extra)
-    return orjson.dumps(body)
+    """Compact body: positional fields; idp/subject/id are already in the key and field name.
+
+    Layout 2: the expiry time comes last, so the renewal script rewrites only the tail."""
+    return orjson.dumps([LAYOUT, session.app_id, session.tenant, session.metadata, session.started, session.code,
+                         session.interval, session.ended.to_dict() if session.ended else None,
+                         session.extra or None, session.expires])
 
 
 def decode(key: SubjectKey, sid: str, raw: bytes) -> StreamSession:
     body = orjson.loads(raw)
+    if body[0] == LAYOUT:
+        return StreamSession(
+            id=sid, app_id=body[1], tenant=body[2], idp=key[0], subject=key[1], metadata=body[3],
+            started=body[4], expires=float(body[9]), code=body[5], interval=body[6],
+            ended=Ending.from_dict(body[7]) if body[7] else None, extra=body[8] or {},
+        )
+    # Layout 1 (written by earlier versions): expiry in the middle, optional extra at the end.
     return StreamSession(
         id=sid, app_id=body[0], tenant=body[1], idp=key[0], subject=key[1], metadata=body[2],
         started=body[3], expires=body[4], code=body[5], interval=body[6],
@@ -159,6 +203,11 @@ class RedisStore(SessionStore):
         self._gate = asyncio.Semaphore(max_connections)
         self._commit: Any = None
         self._hit: Any = None
+        self._read_limited: Any = None
+        self._renew: Any = None
+        self._pipe: PipelinedRedis | None = None
+        self._scripts = {name: Script(source) for name, source in
+                         (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("renew", RENEW))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
         # slots, so it exists only on a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
@@ -178,13 +227,38 @@ class RedisStore(SessionStore):
         self._gate = asyncio.Semaphore(self._max_connections)
         self._commit = self._client.register_script(COMMIT)
         self._hit = self._client.register_script(HIT)
+        self._read_limited = self._client.register_script(READ_LIMITED)
+        self._renew = self._client.register_script(RENEW)
         try:
             await self._client.ping()
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
+        if not self.cluster and self.pipelined and PipelinedRedis.supports(self.url):
+            self._pipe = PipelinedRedis(self.url)
+
+    # Hot-path commands share one pipelined connection (see redis_pipe.py) where possible.
+    pipelined = True
+
+    async def _run(self, name: str, keys: list, args: list) -> Any:
+        pipe = self._pipe
+        if pipe is not None:
+            return await pipe.run(self._scripts[name], keys, args)
+        script = {"commit": self._commit, "hit": self._hit, "read_limited": self._read_limited,
+                  "renew": self._renew}[name]
+        async with self._gate:
+            return await script(keys=keys, args=args)
+
+    async def _hgetall(self, key: str) -> dict:
+        if self._pipe is not None:
+            return await self._pipe.hgetall(key)
+        async with self._gate:
+            return await self.client.hgetall(key)
 
     async def close(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            await pipe.close()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
@@ -204,21 +278,37 @@ class RedisStore(SessionStore):
 
     # -- the interface ------------------------------------------------------------------
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+    # Rate-limit counters live under the viewer's hash tag (one slot per viewer on a cluster).
+    scoped_hits = True
+
+    def rate_key(self, key: SubjectKey, bucket: str, start: float) -> str:
+        return f"{self.viewer_key(key)}:rate:{_escaped(bucket)}:{int(start)}"
+
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T],
+                       limit: tuple[str, int, float, float] | None = None) -> T:
+        """`limit` (bucket, limit, window, now) counts the call in the same round trip as the
+        first read, and raises :class:`RateLimited` over the limit."""
         hkey = self.viewer_key(key)
         keys = [hkey] if self.index_key is None else [hkey, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
-                async with self._gate:
-                    raw = await self.client.hgetall(hkey)
+                if limit is not None and attempt == 0:
+                    bucket, most, window, now = limit
+                    start = now - (now % window)
+                    reply = await self._run("read_limited", [hkey, self.rate_key(key, bucket, start)],
+                                            [int(window * 2000), most])
+                    if reply[0] > most:
+                        raise RateLimited(start + window)
+                    raw = dict(zip(reply[1::2], reply[2::2]))
+                else:
+                    raw = await self._hgetall(hkey)
                 version = int(raw.pop(VERSION_FIELD, 0))
                 sessions = {f.decode(): decode(key, f.decode(), body) for f, body in raw.items()}
                 view = SubjectView(key, sessions, version)
                 result = fn(view)
                 if not view.changed:
                     return result
-                async with self._gate:
-                    committed = await self._commit(keys=keys, args=self._commit_args(view))
+                committed = await self._run("commit", keys, self._commit_args(view))
                 if committed:
                     return result
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
@@ -238,12 +328,32 @@ class RedisStore(SessionStore):
         args.extend(view.dropped)
         return args
 
-    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
+    async def renew(self, key: SubjectKey, sid: str, bucket: str, limit: int, window: float,
+                    now: float) -> tuple[bool, StreamSession | None]:
+        """A heartbeat without metadata in one round trip: (True, renewed session), or (False,
+        the record as it is, or None) when the script cannot renew it and the caller must say
+        why; over the rate limit, :class:`RateLimited`."""
         start = now - (now % window)
-        key = f"{self.prefix}rate:{tag(bucket)}:{int(start)}"
+        hkey = self.viewer_key(key)
+        keys = [hkey, self.rate_key(key, bucket, start)]
+        if self.index_key is not None:
+            keys.append(self.index_key)
         try:
-            async with self._gate:
-                count = await self._hit(keys=[key], args=[int(window * 2000)])
+            reply = await self._run("renew", keys, [sid, repr(now), limit, int(window * 2000), GRACE_SECONDS,
+                                                    RETENTION_SECONDS, TTL_MARGIN])
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
+        if reply[0] < 0:
+            raise RateLimited(start + window)
+        session = decode(key, sid, reply[1]) if len(reply) > 1 else None
+        return reply[0] == 1, session
+
+    async def hit(self, bucket: str, limit: int, window: float, now: float,
+                  key: SubjectKey | None = None) -> float | None:
+        start = now - (now % window)
+        rkey = f"{self.prefix}rate:{tag(bucket)}:{int(start)}" if key is None else self.rate_key(key, bucket, start)
+        try:
+            count = await self._run("hit", [rkey], [int(window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         return start + window if count > limit else None

@@ -128,8 +128,12 @@ class ConcurrencyService:
     def required_metadata(self, app: Application) -> tuple[str, ...]:
         return self.catalog.required_metadata(app.id)
 
-    async def _limit(self, bucket: str, now: float) -> None:
-        retry_at = await self.store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now)
+    async def _limit(self, bucket: str, now: float, key: tuple[str, str]) -> None:
+        store = self.store
+        if getattr(store, "scoped_hits", False):  # counters kept beside the viewer's sessions
+            retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now, key=key)
+        else:
+            retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now)
         if retry_at is not None:
             raise RateLimited(retry_at)
 
@@ -144,7 +148,11 @@ class ConcurrencyService:
         terminate: Iterable[str] = (),
     ) -> Started:
         now = self.clock()
-        await self._limit(f"init\x00{app.tenant}\x00{idp}\x00{subject}", now)
+        fused = getattr(self.store, "scoped_hits", False)  # the store counts it with its first read
+        # A scoped counter already lives beside the viewer: the bucket only names the tenant.
+        bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
+        if not fused:
+            await self._limit(bucket, now, (idp, subject))
         codes = set(terminate)
         catalog = self.catalog
         meta = dict(metadata)
@@ -185,6 +193,8 @@ class ConcurrencyService:
                 started.evicted.append(s)
             return started
 
+        if fused:
+            return await self.store.transact((idp, subject), admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now))
         return await self.store.transact((idp, subject), admit)
 
     def _check_issued(self, app: Application, idp: str, subject: str, sid: str) -> None:
@@ -193,7 +203,10 @@ class ConcurrencyService:
 
     @staticmethod
     def _active(view: SubjectView, sid: str, now: float) -> StreamSession:
-        session = view.sessions.get(sid)
+        return ConcurrencyService._check_active(view.sessions.get(sid), now)
+
+    @staticmethod
+    def _check_active(session: StreamSession | None, now: float) -> StreamSession:
         if session is None:
             raise SessionGone(None)
         if session.ended is not None:
@@ -211,9 +224,20 @@ class ConcurrencyService:
     ) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        await self._limit(f"hb\x00{sid}", now)
-        meta = dict(metadata)
+        bucket = f"hb\x00{sid}"
+        if not metadata:
+            renew = getattr(self.store, "renew", None)
+            if renew is not None:  # the store renews in one step (Redis: one round trip)
+                renewed, session = await renew((idp, subject), sid, bucket, RATE_LIMIT, RATE_WINDOW, now)
+                if renewed:
+                    return session
+                self._check_active(session, now)  # raises why it is not renewable
+                # An older record layout: renew it the general way (the call is already counted).
+                return await self.store.transact((idp, subject), self._beat(sid, now, {}))
+        await self._limit(bucket, now, (idp, subject))
+        return await self.store.transact((idp, subject), self._beat(sid, now, dict(metadata)))
 
+    def _beat(self, sid: str, now: float, meta: dict[str, str]) -> Callable[[SubjectView], StreamSession]:
         def beat(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)
             clash = [k for k in IMMUTABLE_METADATA
@@ -226,12 +250,12 @@ class ConcurrencyService:
             view.put(renewed, durable=changed)
             return renewed
 
-        return await self.store.transact((idp, subject), beat)
+        return beat
 
     async def stop(self, app: Application, idp: str, subject: str, sid: str) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        await self._limit(f"hb\x00{sid}", now)
+        await self._limit(f"hb\x00{sid}", now, (idp, subject))
 
         def end(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)
@@ -251,6 +275,10 @@ class ConcurrencyService:
 
         return await self.store.transact((idp, subject), look)
 
+
+
+class ServiceUnavailable(ConcurrencyError):
+    """The session store did not answer (or kept conflicting): nothing was decided; retry soon."""
 
 
 class InvalidRequest(ConcurrencyError):

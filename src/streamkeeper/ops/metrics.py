@@ -123,7 +123,7 @@ class ObservedStore(SessionStore):
     async def close(self) -> None:
         await self.inner.close()
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], **options) -> T:
         events: list[tuple[str, str]] = []
 
         def observed(view: SubjectView) -> T:
@@ -133,13 +133,13 @@ class ObservedStore(SessionStore):
             events.extend(outcomes(before, view))
             return result
 
-        result = await self.inner.transact(key, observed)
+        result = await self.inner.transact(key, observed, **options)
         if events:
             self.metrics.record(events)
         return result
 
-    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
-        return await self.inner.hit(bucket, limit, window, now)
+    async def hit(self, bucket: str, limit: int, window: float, now: float, **options) -> float | None:
+        return await self.inner.hit(bucket, limit, window, now, **options)
 
     async def count_live(self, now: float) -> int:
         return await self.inner.count_live(now)

@@ -43,6 +43,27 @@ def _basic_user(headers: list[tuple[bytes, bytes]]) -> str:
 UNMATCHED = "<unmatched>"
 
 
+class _RequestIds:
+    """Unique request ids without a system call each: a random per-process prefix and a counter
+    (ids only need to be unique and greppable, not unpredictable). Re-seeded in a forked child."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(6).hex()
+        self._next = 0
+
+    def __call__(self) -> bytes:
+        self._next += 1
+        return f"{self._prefix}{self._next:012x}".encode()
+
+
+new_request_id = _RequestIds()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=new_request_id.reseed)
+
+
 class OpsMiddleware:
     def __init__(self, app, metrics: Metrics, routes: Callable[[], list] = list) -> None:
         self.app = app
@@ -79,7 +100,7 @@ class OpsMiddleware:
                     rid = value
                 break
         if rid is None:
-            rid = os.urandom(12).hex().encode()
+            rid = new_request_id()
         rid_text = rid.decode("ascii")
         token = request_id.set(rid_text)
         started = time.perf_counter()

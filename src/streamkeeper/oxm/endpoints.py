@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
-from ..client_address import client_address
+from ..client_address import address_of, trusted_networks
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
@@ -110,16 +110,15 @@ async def stream_history(request: Request, user: str | None = user_query(), who:
     return _json(200, await _service(request).history(who, user))
 
 
-async def _stream_params(request: Request) -> tuple[str, int | None]:
+def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
+                  trusted: tuple) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
     device = progress = None
     pairs: list[tuple[str, str]] = []
-    if request.url.query:
-        pairs = parse_qsl(request.url.query, keep_blank_values=True)
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("application/x-www-form-urlencoded"):
-        body = await request.body()
-        pairs.extend(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+    if form:
+        pairs.extend(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
     for key, value in pairs:
         if key == "device" and value:
             device = value
@@ -133,8 +132,17 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
             raise errors.bad_request("progress must be a whole number of seconds")
         number = int(progress)
     if device is None:
-        device = client_address(request)
+        device = address_of(peer, forwarded, trusted)
     return device, number
+
+
+async def _stream_params(request: Request) -> tuple[str, int | None]:
+    form = None
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.body()
+    peer = request.client.host if request.client else ""
+    return stream_params(request.url.query, form, peer, request.headers.getlist("x-forwarded-for"),
+                         trusted_networks(request.app.state))
 
 
 def _asset(asset: str) -> str:
@@ -204,6 +212,13 @@ router.include_router(admin_router)
 
 
 # -- lifecycle --------------------------------------------------------------------------
+
+
+def hot(scope: dict):
+    """The `streaming` hot path, answered in front of FastAPI (see hot.py)."""
+    from .hot import hot as streaming_hot_path
+
+    return streaming_hot_path(scope)
 
 
 def asset_catalog(ctx) -> AssetCatalog:

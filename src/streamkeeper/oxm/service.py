@@ -13,7 +13,6 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -180,7 +179,7 @@ class OxmService:
                 if decision.denials:
                     view.drop(mine.id)
                     return decision
-                view.put(replace(mine, expires=now + STREAM_INTERVAL), durable=False)
+                view.put(mine.renewed(now + STREAM_INTERVAL, mine.metadata), durable=False)
                 return None
             metadata = {ASSET: asset, DEVICE: device}
             decision = evaluate(enf.catalog, enf.app, metadata, live)

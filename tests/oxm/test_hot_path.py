@@ -1,0 +1,42 @@
+"""OXM `streaming` answered by its bare ASGI handler: same answers, still counted and traced."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.oxm.conftest import start_oxm
+
+STREAMING = "/oxm/v1/streams/{assetID}/streaming"
+
+
+async def test_streaming_keeps_request_ids_metrics_and_form_parameters(oxm_lite):
+    oxm = oxm_lite
+    r = await oxm.client.put("/oxm/v1/streams/movie-1/streaming", headers={**oxm.auth("ann"), "X-Request-Id": "abc-1"},
+                             data={"device": "tv", "progress": "12"})
+    assert r.status_code == 204 and r.content == b""
+    assert r.headers["x-request-id"] == "abc-1"
+    progress = await oxm.client.get("/oxm/v1/streams/movie-1", headers=oxm.auth("ann"))
+    assert progress.status_code == 200
+    assert "12" in progress.text
+    bad = await oxm.client.put("/oxm/v1/streams/movie-1/streaming?progress=soon", headers=oxm.auth("ann"))
+    assert bad.status_code == 400 and bad.json()["code"] == 1100
+    anonymous = await oxm.client.put("/oxm/v1/streams/movie-1/streaming")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    page = (await oxm.client.get("/metrics")).text
+    counted = {
+        int(s.labels["status"]): s.value
+        for family in text_string_to_metric_families(page) for s in family.samples
+        if s.name == "streamkeeper_http_requests_total" and s.labels.get("route") == STREAMING
+    }
+    assert counted == {204: 1, 400: 1, 401: 1}
+
+
+async def test_a_streaming_form_over_the_body_limit_is_refused_with_413(tmp_path, clock, es_keys):
+    oxm = await start_oxm(tmp_path, clock, es_keys, {}, max_body_bytes=100)
+    try:
+        r = await oxm.client.put("/oxm/v1/streams/movie-1/streaming", headers=oxm.auth("ann"),
+                                 data={"device": "tv", "pad": "x" * 500})
+        assert r.status_code == 413
+        assert r.json()["status"] == 413
+    finally:
+        await oxm.running.__aexit__(None, None, None)
