@@ -94,16 +94,16 @@ async def main_async(args) -> None:
         # How long the journal thread works per flush (it holds the GIL for most of it).
         from streamkeeper.concurrency import embedded
 
-        original = embedded._Journal._flush
+        original = embedded._Journal._commit
 
-        def timed(self, ops, take_lazy=True):
+        def timed(self, pending, deferred):
             t0, c0 = time.perf_counter(), time.thread_time()
             try:
-                return original(self, ops, take_lazy)
+                return original(self, pending, deferred)
             finally:
                 flushes.append((time.perf_counter() - t0, time.thread_time() - c0))
 
-        embedded._Journal._flush = timed
+        embedded._Journal._commit = timed
     if args.no_pipe:
         from streamkeeper.concurrency.redis_store import RedisStore
 

@@ -37,6 +37,10 @@ JOURNAL_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX IF NOT EXISTS sessions_subject ON sessions (idp, subject);
     """,
+    # A heartbeat only moves the expiry: it is written alone, without serialising the session.
+    """
+    ALTER TABLE sessions ADD COLUMN expires REAL;
+    """,
 )
 
 LAZY_FLUSH_SECONDS = 1.0
@@ -162,14 +166,20 @@ class _Journal:
     def _commit(self, pending: dict[str, StreamSession | None], deferred: dict[str, StreamSession]) -> None:
         if not pending and not deferred:
             return
-        rows = [(s.id, s.idp, s.subject, orjson.dumps(s.to_dict()))
-                for s in (*deferred.values(), *pending.values()) if s is not None]
+        rows = [(s.id, s.idp, s.subject, orjson.dumps(s.to_dict()), s.expires)
+                for s in pending.values() if s is not None]
         drops = [(sid,) for sid, s in pending.items() if s is None]
+        # A deferred heartbeat changed nothing but the expiry; a session deleted meanwhile has no
+        # row left to update, so a late heartbeat can never bring it back.
+        renewals = [(s.expires, s.id) for s in deferred.values()]
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if renewals:
+                conn.executemany("UPDATE sessions SET expires = ? WHERE id = ?", renewals)
             if rows:
-                conn.executemany("INSERT OR REPLACE INTO sessions (id, idp, subject, body) VALUES (?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO sessions (id, idp, subject, body, expires) VALUES (?, ?, ?, ?, ?)", rows)
             if drops:
                 conn.executemany("DELETE FROM sessions WHERE id = ?", drops)
             conn.execute("COMMIT")
@@ -211,8 +221,10 @@ class EmbeddedStore(SessionStore):
         conn = await asyncio.to_thread(open_journal, self._path)
         now = self._clock()
         stale = []
-        for sid, body in conn.execute("SELECT id, body FROM sessions"):
+        for sid, body, expires in conn.execute("SELECT id, body, expires FROM sessions"):
             session = StreamSession.from_dict(orjson.loads(body))
+            if expires is not None:
+                session.expires = expires
             if session.forgettable(now):
                 stale.append((sid,))
                 continue

@@ -34,7 +34,8 @@ class SubjectView:
         self.dropped: set[str] = set()
 
     def put(self, session: StreamSession, *, durable: bool = True) -> None:
-        """Record a new or changed session; `durable=False` for heartbeats, written lazily."""
+        """Record a new or changed session; `durable=False` for heartbeats, written lazily: such a
+        change may move nothing but `expires` (a store may persist only that)."""
         self.sessions[session.id] = session
         self.dropped.discard(session.id)
         if durable:
