@@ -44,6 +44,11 @@ JOURNAL_MIGRATIONS: tuple[str, ...] = (
 )
 
 LAZY_FLUSH_SECONDS = 1.0
+# Deferred heartbeats: a JSON array of [id, expires] pairs applied in one statement (SQLite 3.33+).
+RENEW_SQL = """
+    UPDATE sessions SET expires = json_extract(r.value, '$[1]')
+    FROM json_each(?) AS r WHERE sessions.id = json_extract(r.value, '$[0]')
+"""
 # Viewers who never come back would keep their dead records in memory: sweep them this often.
 SWEEP_SECONDS = 60.0
 SWEEP_SLICE = 2000
@@ -171,12 +176,14 @@ class _Journal:
         drops = [(sid,) for sid, s in pending.items() if s is None]
         # A deferred heartbeat changed nothing but the expiry; a session deleted meanwhile has no
         # row left to update, so a late heartbeat can never bring it back.
-        renewals = [(s.expires, s.id) for s in deferred.values()]
+        # All of them in one statement: one call into SQLite instead of one per row, so the
+        # thread does not take the GIL back from the event loop for every session.
+        renewals = orjson.dumps([(s.id, s.expires) for s in deferred.values()]) if deferred else None
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if renewals:
-                conn.executemany("UPDATE sessions SET expires = ? WHERE id = ?", renewals)
+            if renewals is not None:
+                conn.execute(RENEW_SQL, (renewals,))
             if rows:
                 conn.executemany(
                     "INSERT OR REPLACE INTO sessions (id, idp, subject, body, expires) VALUES (?, ?, ?, ?, ?)", rows)
