@@ -58,6 +58,7 @@ class CatalogWatcher:
         self._wake = asyncio.Event()
         self._listening: AsyncConnection | None = None
         self._lost = False
+        self._closing = False
         self.version: int | None = None
 
     async def subscribe(self, listener: Listener) -> None:
@@ -118,11 +119,16 @@ class CatalogWatcher:
                 pass
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the wake-up does, and then close() would wait for ever.
             try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
+            if self._closing:
+                return
             self._wake.clear()
             await self._try_listen()
             try:
@@ -137,11 +143,11 @@ class CatalogWatcher:
                 self._failing = False
 
     async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+            task, self._task = self._task, None
+            task.cancel()
+            # Bounded: the flag ends the loop at its next turn even if the cancellation is lost.
+            await asyncio.wait({task}, timeout=5)
         await self._stop_listening()

@@ -305,9 +305,10 @@ class SrtIngest(Ingest):
         try:
             while True:
                 timeout = self.stall_timeout if got else None
-                try:
-                    chunk = await asyncio.wait_for(proc.stdout.read(65536), timeout)
-                except asyncio.TimeoutError:
+                try:  # asyncio.timeout: wait_for (3.11) can swallow stop()'s cancellation
+                    async with asyncio.timeout(timeout):
+                        chunk = await proc.stdout.read(65536)
+                except TimeoutError:
                     self.last_error = "stalled"
                     break
                 if not chunk:

@@ -262,8 +262,11 @@ class Restreamer:
                         if delay <= 0:
                             break
                         self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), delay)
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                        # cancellation (stop) that arrives together with a wake-up (seek, pause).
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(delay):
+                                await self._wake.wait()
                     self._send(dgram)
                     self._clock_position = t
         return None
