@@ -143,11 +143,15 @@ class CatalogWatcher:
                 self._failing = False
 
     async def close(self) -> None:
+        """Stop the watcher: it finishes the check it may be in (never cut off mid-query, which
+        could leave a SQLite connection holding its lock) and ends at its next turn; cancelled
+        only if that takes more than a few seconds."""
         self._closing = True
         self._wake.set()
         if self._task is not None:
             task, self._task = self._task, None
-            task.cancel()
-            # Bounded: the flag ends the loop at its next turn even if the cancellation is lost.
-            await asyncio.wait({task}, timeout=5)
+            done, _ = await asyncio.wait({task}, timeout=5)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
         await self._stop_listening()

@@ -87,3 +87,16 @@ async def test_a_watcher_wakes_on_notify_without_waiting_for_its_check(tmp_path,
     finally:
         await watcher.close()
         await engine.dispose()
+
+
+async def test_a_watcher_always_stops_whenever_it_is_closed(engine):
+    """Closing lands at every point of the watcher's wait (timeouts firing, wake-ups); it must
+    never be lost, or the server's shutdown would wait for ever."""
+    for n in range(150):
+        watcher = CatalogWatcher(engine, interval=0.001)
+        await watcher.start()
+        await asyncio.sleep(0.0005 * (n % 7))
+        if n % 3 == 0:
+            watcher._wake.set()
+        await asyncio.wait_for(watcher.close(), 2)
+        assert watcher._task is None
