@@ -10,6 +10,8 @@ The objects belong to `owner` (Content Creator). The actors:
 
 from __future__ import annotations
 
+from tests.process import free_udp_port
+
 ACTORS = ("viewer", "creator", "watcher", "stranger", "admin")
 SHARES = {"viewer": "WATCH", "creator": "EDIT", "watcher": "WATCH"}
 
@@ -103,7 +105,7 @@ async def test_every_actor_gets_exactly_what_roles_and_shares_allow(hmp):
     for actor in ACTORS[:-1]:
         clients[actor] = await hmp.user(actor, roles=("viewer",) if actor == "viewer" else ("content-creator",))
     ids = {
-        "source": (await owner.post("/apis/sources", json={"name": "s", "type": "UDP", "port": 5000,
+        "source": (await owner.post("/apis/sources", json={"name": "s", "type": "UDP", "port": free_udp_port(),
                                                            "multicast": False})).json()["data"]["id"],
         "session": (await owner.post("/apis/sessions", json={"title": "live", "active": True})).json()["data"]["id"],
         "asset": await add_video(hmp, "video", owner="owner"),

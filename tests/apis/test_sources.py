@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.apis.conftest import assert_error
+from tests.process import free_udp_port
 
 MULTICAST = {"name": "Multicast Source", "type": "UDP", "host": "239.35.126.101", "port": 4902, "multicast": True,
              "description": "lobby camera"}
@@ -90,11 +91,12 @@ async def test_invalid_sources_are_input_validation(hmp):
 
 
 async def test_valid_variants_and_port_conflicts(hmp):
-    for body in ({"name": "unicast", "type": "UDP", "port": 5000, "multicast": False},
-                 {"name": "caller", "type": "SRT", "mode": "CALLER", "host": "encoder.example.com", "port": 5000},
+    port = free_udp_port()
+    for body in ({"name": "unicast", "type": "UDP", "port": port, "multicast": False},
+                 {"name": "caller", "type": "SRT", "mode": "CALLER", "host": "encoder.example.com", "port": port},
                  {"name": "rdv", "type": "SRT", "mode": "RENDEZVOUS", "host": "10.1.1.1", "port": 5002}):
         assert (await hmp.admin.post("/apis/sources", json=body)).status_code == 201, body
-    clash = {"name": "again", "type": "SRT", "mode": "LISTENER", "port": 5000}
+    clash = {"name": "again", "type": "SRT", "mode": "LISTENER", "port": port}
     assert_error(await hmp.admin.post("/apis/sources", json=clash), 400, "010006", "AddressPortAlreadyInUse")
 
 

@@ -16,7 +16,7 @@ from streamkeeper.media.testsignal import UdpSender, make_clip
 from tests.browser import CHROMIUM, need_browser
 
 from .test_http import _serve, _wait_up
-from .test_ingest import free_udp_port
+from tests.process import free_udp_port
 
 
 

@@ -8,7 +8,7 @@ from streamkeeper.media.engine import MediaEngine
 from streamkeeper.media.testsignal import UdpSender
 from streamkeeper.media.ts import analyze_file
 
-from .test_ingest import free_udp_port
+from tests.process import free_udp_port
 from .test_recorder import frames_of
 
 

@@ -18,7 +18,7 @@ from streamkeeper.media.ts import Analyzer
 from tests.apis.conftest import start
 
 from .test_http import make_session, send
-from .test_ingest import free_udp_port
+from tests.process import free_udp_port
 
 FRAME = 1 / 25
 

@@ -13,7 +13,7 @@ from streamkeeper.media.testsignal import UdpSender, make_clip
 from tests.apis.conftest import start
 
 from .test_files import digests, jpeg_size
-from .test_ingest import free_udp_port
+from tests.process import free_udp_port
 from .test_restream import Receiver
 
 

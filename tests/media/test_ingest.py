@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 
 import av
@@ -14,12 +13,7 @@ from streamkeeper.media.ingest import (
 )
 from streamkeeper.media.testsignal import UdpSender
 from streamkeeper.media.ts import Analyzer
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.process import free_udp_port
 
 
 async def run_sender(sender: UdpSender) -> None:
