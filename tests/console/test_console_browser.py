@@ -279,6 +279,12 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
         page.wait_for_selector("#toast >> text=HotMark added")
         page.wait_for_function("document.querySelector('.tile.source img') && document.querySelector('.tile.source img').naturalWidth > 0")
         shot(page, "live")
+        # The live source plays in the browser over HLS, through the server's own player.
+        watch = page.locator(".tile.source a.watch").first.get_attribute("href")
+        player = page.context.new_page()
+        player.goto(watch)
+        player.wait_for_function("document.getElementById('video').currentTime > 1", timeout=40_000)
+        player.close()
         page.click("#recordings button[data-stop]")
         page.wait_for_selector("#recordings >> text=No recording in progress")
     finally:
@@ -315,6 +321,11 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
     src = page.evaluate("document.getElementById('player').currentSrc")
     r = httpx.get(src, cookies=cookies, headers={"Range": "bytes=0-99"})
     assert r.status_code == 206 and len(r.content) == 100 and r.content[4:8] == b"ftyp"
+    # ... and over HLS through the server's own player
+    player = page.context.new_page()
+    player.goto(page.locator("a.watch").get_attribute("href"))
+    player.wait_for_function("document.getElementById('video').currentTime > 0.5", timeout=30_000)
+    player.close()
     page.wait_for_selector("#cat-form")
     page.select_option("#cat-form select[name=Venue]", "Lab")
     page.click("#cat-form button[type=submit]")

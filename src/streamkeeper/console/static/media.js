@@ -12,7 +12,7 @@
       ${s.active ? `<img alt="" src="/apis/sources/${encodeURIComponent(s.id)}/thumbnail?width=320&t=${t}" onerror="this.style.visibility='hidden'">` : '<div class="thumb"></div>'}
       <div class="body"><b>${SK.esc(s.name)}</b> <span class="pill ${s.active ? "ok" : "bad"}">${s.active ? "active" : "no signal"}</span><br>
       <small class="muted">${SK.esc(s.type)} ${SK.esc(s.host || "")}:${SK.esc(s.port || "")} · <span class="bitrate">${SK.rate(s.bitrate)}</span></small>
-      <div style="margin-top:6px"><button class="small" data-source-shares="${SK.esc(s.id)}">Shares</button>
+      <div style="margin-top:6px">${s.active ? `<a class="watch" target="_blank" href="/static/hls/player.html?src=${encodeURIComponent("/apis/sources/" + encodeURIComponent(s.id) + "/hls/live.m3u8")}"><button type="button" class="small">Watch live (HLS)</button></a> ` : ""}<button class="small" data-source-shares="${SK.esc(s.id)}">Shares</button>
       <button class="small danger" data-source-delete="${SK.esc(s.id)}">Delete</button></div><div class="share-box"></div></div></div>`).join("");
   }
   document.getElementById("sources").addEventListener("click", async ev => {
