@@ -15,7 +15,7 @@ from streamkeeper.media.testsignal import UdpSender, make_clip
 
 from tests.browser import CHROMIUM, need_browser
 
-from .test_http import _serve, _wait_up
+from .test_http import _serve, _wait_up, studio
 from tests.process import free_udp_port
 
 
@@ -55,12 +55,7 @@ def test_live_source_and_video_play_in_chromium(tmp_path):
     try:
         with httpx.Client(base_url=base, timeout=30) as c:
             _wait_up(c, proc)
-            assert c.post("/apis/authentication/login",
-                          json={"username": "admin", "password": "admin-password-1"}).status_code == 201
-            source = c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
-                                                   "port": udp_port, "multicast": False}).json()["data"]["id"]
-            session = c.post("/apis/sessions", json={"title": "Studio"}).json()["data"]["id"]
-            c.post(f"/apis/sessions/{session}/sources", json={"sourceId": source})
+            source, session = studio(c, udp_port)
             sender = UdpSender(clip, ("127.0.0.1", udp_port), loops=6).start()
             rec = c.post(f"/apis/sessions/{session}/recordings", json={}).json()["data"]["id"]
 

@@ -329,6 +329,18 @@ async def test_import_ts_and_mp4_files_as_videos(api, clip, tmp_path):
     assert r.status_code == 400 and r.json()["name"] == "InputValidation"
 
 
+def studio(c, udp_port: int) -> tuple[str, str]:
+    """Log in to a server from `_serve` as its administrator and set up a UDP source on
+    `udp_port` shown by a session; returns (source id, session id)."""
+    assert c.post("/apis/authentication/login",
+                  json={"username": "admin", "password": "admin-password-1"}).status_code == 201
+    source = c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
+                                           "port": udp_port, "multicast": False}).json()["data"]["id"]
+    session = c.post("/apis/sessions", json={"title": "Studio"}).json()["data"]["id"]
+    c.post(f"/apis/sessions/{session}/sources", json={"sourceId": source})
+    return source, session
+
+
 def _serve(data_dir, port: int) -> "subprocess.Popen":
     import os
     import subprocess
@@ -376,12 +388,7 @@ def test_server_killed_mid_recording_restarts_with_a_playable_video(clip, tmp_pa
     try:
         with httpx.Client(base_url=base, timeout=30) as c:
             _wait_up(c, proc)
-            assert c.post("/apis/authentication/login",
-                          json={"username": "admin", "password": "admin-password-1"}).status_code == 201
-            sid = c.post("/apis/sources", json={"name": "cam", "type": "UDP", "host": "127.0.0.1",
-                                                "port": udp_port, "multicast": False}).json()["data"]["id"]
-            session = c.post("/apis/sessions", json={"title": "Studio"}).json()["data"]["id"]
-            c.post(f"/apis/sessions/{session}/sources", json={"sourceId": sid})
+            sid, session = studio(c, udp_port)
             rec = c.post(f"/apis/sessions/{session}/recordings", json={}).json()["data"]
             track = data / "media" / "videos" / rec["id"] / "track-1.ts"
             sender = UdpSender(clip, ("127.0.0.1", udp_port)).start()
