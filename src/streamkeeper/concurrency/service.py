@@ -130,7 +130,7 @@ class ConcurrencyService:
 
     async def _limit(self, bucket: str, now: float, key: tuple[str, str]) -> None:
         store = self.store
-        if getattr(store, "scoped_hits", False):  # counters kept beside the viewer's sessions
+        if store.scoped_hits:  # counters kept beside the viewer's sessions
             retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now, key=key)
         else:
             retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now)
@@ -148,7 +148,7 @@ class ConcurrencyService:
         terminate: Iterable[str] = (),
     ) -> Started:
         now = self.clock()
-        fused = getattr(self.store, "scoped_hits", False)  # the store counts it with its first read
+        fused = self.store.scoped_hits  # the store counts it with its first read
         # A scoped counter already lives beside the viewer: the bucket only names the tenant.
         bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
         if not fused:
@@ -226,7 +226,7 @@ class ConcurrencyService:
         now = self.clock()
         bucket = f"hb\x00{sid}"
         if not metadata:
-            renew = getattr(self.store, "renew", None)
+            renew = self.store.renew
             if renew is not None:  # the store renews in one step (Redis: one round trip)
                 renewed, session = await renew((idp, subject), sid, bucket, RATE_LIMIT, RATE_WINDOW, now)
                 if renewed:

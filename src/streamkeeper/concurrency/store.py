@@ -9,7 +9,7 @@ script. Both hand the same :class:`SubjectView` to the service.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
 from .session import StreamSession, SubjectKey
 
@@ -65,6 +65,15 @@ class SubjectView:
 
 class SessionStore(ABC):
     """Where sessions live. Implementations must make `transact` atomic per viewer."""
+
+    #: True when `hit` takes `key=` and `transact` takes `limit=`: the rate counters live beside
+    #: the viewer's sessions and are counted in the same round trip (Redis).
+    scoped_hits: bool = False
+
+    #: A heartbeat renewal in one step (Redis: one round trip), called as
+    #: `renew(key, sid, bucket, limit, window, now)` -> (renewed?, session as stored); None when
+    #: the store renews through `transact` (in memory that is already one step).
+    renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
 
     async def start(self) -> None:  # pragma: no cover - default no-op
         return None

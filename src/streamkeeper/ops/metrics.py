@@ -123,6 +123,21 @@ class ObservedStore(SessionStore):
     async def close(self) -> None:
         await self.inner.close()
 
+    async def abandon(self) -> None:
+        await self.inner.abandon()
+
+    async def flush_deferred(self) -> None:
+        await self.inner.flush_deferred()
+
+    # The wrapped store's capabilities (the base class's defaults would hide them).
+    @property
+    def scoped_hits(self) -> bool:  # type: ignore[override]
+        return self.inner.scoped_hits
+
+    @property
+    def renew(self):  # type: ignore[override]
+        return self.inner.renew
+
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], **options) -> T:
         events: list[tuple[str, str]] = []
 
