@@ -32,6 +32,8 @@ from .concurrency.service import ConcurrencyService
 from .concurrency.store import SessionStore
 from .catalog_version import CatalogWatcher
 from .database import create_engine, migrate, sessionmaker, setup_lock
+from .ops.asgi import ClientGone
+from .ops.hot import HotRequest, HotRoutes
 from .settings import Settings
 
 log = logging.getLogger("streamkeeper")
@@ -181,41 +183,50 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
 
 
 class Front:
-    """The outermost ASGI app: hot paths (`/v2`, OXM `streaming`) claimed by their feature's
-    `hot(scope)` go through the operations middleware (request id, metrics, access log) straight
-    to their handler; everything else goes down FastAPI's full stack. Skipping the framework's
+    """The outermost ASGI app: hot paths (`/v2`, OXM `streaming`, see ops/hot.py) claimed by their
+    feature go through the operations middleware (request id, metrics, access log) straight to
+    their handler; everything else goes down FastAPI's full stack. Skipping the framework's
     error, telemetry and body-limit middleware and its routing is most of what a heartbeat
-    used to cost (hot handlers catch their own errors and read bodies with a limit)."""
+    used to cost (hot handlers catch their own errors and read bodies with a limit). Under
+    uvicorn the lane (ops/lane.py) answers the same claims before this app is even called."""
 
-    def __init__(self, stack, hot_paths: list[Callable], ops) -> None:
+    def __init__(self, stack, routes: HotRoutes, ops) -> None:
         self.stack = stack
-        self.hot_paths = hot_paths
+        self.routes = routes
         self.ops = ops
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            for hot in self.hot_paths:
-                handler = hot(scope)
-                if handler is not None:
-                    scope["streamkeeper.handler"] = handler
-                    await self.ops(scope, receive, send)
-                    return
+            claim = self.routes.claim(scope["method"], scope["path"])
+            if claim is not None:
+                scope["route"] = claim.template
+                scope["streamkeeper.hot"] = claim.respond
+                await self.ops(scope, receive, send)
+                return
         await self.stack(scope, receive, send)
 
 
-async def _run_handler(scope, receive, send) -> None:
-    await scope["streamkeeper.handler"](scope, receive, send)
+async def _run_hot(scope, receive, send) -> None:
+    try:
+        status, headers, body = await scope["streamkeeper.hot"](HotRequest.from_scope(scope, receive))
+    except ClientGone:
+        return
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
-def _install_front(app: FastAPI, hot_paths: list[Callable]) -> None:
-    """Wrap the middleware stack Starlette builds at the first call in a :class:`Front`."""
+def _install_front(app: FastAPI, paths: list[Callable]) -> None:
+    """Wrap the middleware stack Starlette builds at the first call in a :class:`Front`; the
+    same hot routes are left in `app.state.hot_routes` for the uvicorn lane."""
     from .ops.middleware import OpsMiddleware
 
+    routes = HotRoutes(paths, app.state, app.state.settings.max_body_bytes)
+    app.state.hot_routes = routes
     build = app.build_middleware_stack
 
     def build_with_front():
-        ops = OpsMiddleware(_run_handler, metrics=app.state.metrics, routes=lambda: app.router.routes)
-        return Front(build(), hot_paths, ops)
+        ops = OpsMiddleware(_run_hot, metrics=app.state.metrics, routes=lambda: app.router.routes)
+        return Front(build(), routes, ops)
 
     app.build_middleware_stack = build_with_front  # type: ignore[method-assign]
 

@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
               "lives in one process", file=sys.stderr)
         return 2
     from .ops.logs import log_config
-    from .ops.wire import CanonicalHttpToolsProtocol
+    from .ops.lane import LaneProtocol
 
     if settings.workers > 1:
         try:
@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http=CanonicalHttpToolsProtocol,  # httptools, with header names in canonical case
+        http=LaneProtocol,  # httptools, header names in canonical case, hot routes without ASGI
         date_header=False,
         server_header=False,
         # Only STREAMKEEPER_TRUSTED_PROXIES decides whose X-Forwarded-For is believed.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import partial
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -21,7 +22,8 @@ from starlette.routing import Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
-from ..ops.asgi import BadLength, BodyTooLarge, ClientGone, read_body
+from ..ops.asgi import BadLength, BodyTooLarge, ClientGone
+from ..ops.hot import Answer, Claim, HotRequest, Template
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
     CACHE_CONTROL,
@@ -76,34 +78,27 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
 
 
 class Call:
-    """What a `/v2` handler needs from one request, read from the ASGI scope in one pass."""
+    """What a `/v2` handler needs from one request, read from its headers in one pass."""
 
-    __slots__ = ("scope", "receive", "auth", "ctype", "length", "chunked", "terminate")
+    __slots__ = ("request", "auth", "ctype", "terminate")
 
-    def __init__(self, scope: dict, receive: Callable[[], Awaitable[dict]]) -> None:
-        self.scope = scope
-        self.receive = receive
+    def __init__(self, request: HotRequest) -> None:
+        self.request = request
         self.auth: bytes | None = None
         self.ctype: bytes | None = None
-        self.length: bytes | None = None
-        self.chunked = False
         self.terminate: list[str] = []
-        for name, value in scope["headers"]:
+        for name, value in request.headers:
             if name == b"authorization":
                 self.auth = value
             elif name == b"content-type":
                 self.ctype = value
-            elif name == b"content-length":
-                self.length = value
-            elif name == b"transfer-encoding":
-                self.chunked = True
             elif name == b"x-terminate":
                 self.terminate.append(value.decode("latin-1"))
 
     async def body(self, limit: int) -> bytes:
         """The whole body, counted while it is read: past `limit` bytes, a 413 refusal."""
         try:
-            return await read_body(self.scope, self.receive, self.length, self.chunked, limit)
+            return await self.request.body(limit)
         except BodyTooLarge as exc:
             raise InvalidRequest(str(exc), status=413) from None
         except BadLength:
@@ -112,7 +107,7 @@ class Call:
     async def metadata(self, limit: int) -> dict[str, str]:
         """Metadata from the query string and from an url-encoded or multipart form body."""
         metadata: dict[str, str] = {}
-        query = self.scope["query_string"]
+        query = self.request.query
         if query:
             _pairs_to_metadata(parse_qsl(query.decode("latin-1"), keep_blank_values=True), metadata)
         body = await self.body(limit)
@@ -126,7 +121,8 @@ class Call:
                 raise InvalidRequest("the form body is not UTF-8") from None
             _pairs_to_metadata(parse_qsl(text, keep_blank_values=True), metadata)
         elif ctype == "multipart/form-data":
-            form = await Request(self.scope, _replay(body)).form()
+            scope = {"type": "http", "method": self.request.method, "headers": self.request.headers}
+            form = await Request(scope, _replay(body)).form()
             _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
         else:
             raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
@@ -138,14 +134,6 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
-
-
-Send = Callable[[dict], Awaitable[None]]
-
-
-async def _answer(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _accepted(session: StreamSession, now: float, location: bool = False) -> Headers:
@@ -214,16 +202,6 @@ async def running_streams(service: ConcurrencyService, limit: int, call: Call, p
 
 Operation = Callable[[ConcurrencyService, int, Call, list[str]], Awaitable[tuple]]
 
-
-class Template:
-    """What the operations middleware reads from `scope["route"]`: the route template."""
-
-    __slots__ = ("path",)
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
 METADATA = Template("/v2/metadata")
 SESSIONS = Template("/v2/sessions/{idp}/{subject}")
 SESSION = Template("/v2/sessions/{idp}/{subject}/{sessionId}")
@@ -252,44 +230,32 @@ def match(method: str, path: str) -> tuple[Operation, Template, list[str]] | Non
     return found[0], found[1], parts[1:]
 
 
-async def run(operation: Operation, service: ConcurrencyService, limit: int, scope: dict, receive, send: Send,
-              params: list[str]) -> None:
-    call = Call(scope, receive)
+async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest,
+              params: list[str]) -> Answer:
     try:
-        status, headers, body = await operation(service, limit, call, params)
+        return await operation(service, limit, Call(request), params)
     except ConcurrencyError as exc:
-        status, headers, body = error_answer(exc, service.clock())
-    except ClientGone:
-        return
-    await _answer(send, status, headers, body)
+        return error_answer(exc, service.clock())
 
 
-def _serve(scope, receive, send) -> Awaitable[None]:
-    operation, params = scope["streamkeeper.v2"]
-    state = scope["app"].state
-    settings = getattr(state, "settings", None)
-    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
-    return run(operation, state.concurrency, limit, scope, receive, send, params)
-
-
-def hot(scope: dict) -> Callable | None:
-    """The handler of a `/v2` request, answered in front of the framework (see app.py), or None
-    for anything not fully matched (a wrong method, an unknown path: the normal stack then
+def hot(method: str, path: str, state: Any) -> Claim | None:
+    """The handler of a `/v2` request, answered in front of the framework (see ops/hot.py), or
+    None for anything not fully matched (a wrong method, an unknown path: the normal stack then
     answers 404/405)."""
-    path = scope["path"]
     if not path.startswith("/v2/"):
         return None
-    found = match(scope["method"], path)
+    found = match(method, path)
     if found is None:
         return None
     operation, template, params = found
-    scope["route"] = template
-    scope["streamkeeper.v2"] = (operation, params)
-    return _serve
+    service: ConcurrencyService = state.concurrency
+    settings = getattr(state, "settings", None)
+    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
+    return Claim(template, partial(run, operation, service, limit, params=params), service.store.inline)
 
 
 class _Routed:
-    """The same operation as a router endpoint (an ASGI app; reached only if the middleware is
+    """The same operation as a router endpoint (an ASGI app; reached only if the front is
     bypassed)."""
 
     def __init__(self, operation: Operation) -> None:
@@ -298,7 +264,14 @@ class _Routed:
     async def __call__(self, scope, receive, send) -> None:
         params = list(scope["path_params"].values())
         state = scope["app"].state
-        await run(self.operation, state.concurrency, state.settings.max_body_bytes, scope, receive, send, params)
+        request = HotRequest.from_scope(scope, receive)
+        try:
+            status, headers, body = await run(self.operation, state.concurrency, state.settings.max_body_bytes,
+                                              request, params)
+        except ClientGone:
+            return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 # In the routing table too, so that a wrong method gets 405 with the right `Allow` header.

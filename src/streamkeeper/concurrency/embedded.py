@@ -24,6 +24,7 @@ from .session import StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
 
 T = TypeVar("T")
+_NOTHING: dict = {}
 log = logging.getLogger(__name__)
 
 # Schema of the journal file, one entry per version; applied in order, tracked by user_version.
@@ -213,6 +214,8 @@ def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
 class EmbeddedStore(SessionStore):
     """Sessions in memory, one dict per viewer, journaled to ``<data>/sessions.db``."""
 
+    inline = True  # in memory; a durable change waits on a future the journal thread completes
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time,
                  lazy_flush_seconds: float = LAZY_FLUSH_SECONDS) -> None:
         self._path = path
@@ -315,7 +318,35 @@ class EmbeddedStore(SessionStore):
                 raise
         return result
 
+    async def renew(self, key: SubjectKey, sid: str, bucket: str, limit: int, window: float,
+                    now: float) -> tuple[bool, StreamSession | None]:
+        """A heartbeat without metadata in one step: counted against the rate limit
+        (:class:`RateLimited` over it), then (True, renewed session), or (False, the record as
+        it is, or None) when it is not live and the caller must say why. The new expiry is
+        journaled lazily, like every heartbeat."""
+        retry_at = self._count(bucket, limit, window, now)
+        if retry_at is not None:
+            from .service import RateLimited
+
+            raise RateLimited(retry_at)
+        current = self._subjects.get(key)
+        session = current.get(sid) if current else None
+        if session is None or not session.is_live(now):
+            return False, session
+        journal = self._journal
+        if journal is None:
+            raise RuntimeError("the session store is not started")
+        renewed = session.renewed(now + session.interval, session.metadata)
+        sessions = dict(current)  # copy on write: a durable change still in flight may roll back to `current`
+        sessions[sid] = renewed
+        self._subjects[key] = sessions
+        journal.record(_NOTHING, {sid: renewed})
+        return True, renewed
+
     async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
+        return self._count(bucket, limit, window, now)
+
+    def _count(self, bucket: str, limit: int, window: float, now: float) -> float | None:
         start = now - (now % window)
         seen_start, count = self._buckets.get(bucket, (start, 0))
         if seen_start != start:

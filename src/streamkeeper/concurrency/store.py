@@ -75,6 +75,11 @@ class SessionStore(ABC):
     #: the store renews through `transact` (in memory that is already one step).
     renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
 
+    #: True when `transact` and `hit` need no asyncio task to run in: until their first wait
+    #: they touch no network client, timeout or task-scoped state (in memory). The server may
+    #: then run a hot request's first step straight from its protocol callback.
+    inline: bool = False
+
     async def start(self) -> None:  # pragma: no cover - default no-op
         return None
 

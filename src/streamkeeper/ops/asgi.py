@@ -25,7 +25,7 @@ class ClientGone(Exception):
     """The client disconnected before its body arrived: nobody to answer."""
 
 
-async def read_body(scope: dict, receive: Receive, length: bytes | None, chunked: bool, limit: int) -> bytes:
+async def read_body(http_version: str, receive: Receive, length: bytes | None, chunked: bool, limit: int) -> bytes:
     """The whole body (at most `limit` bytes, else :class:`BodyTooLarge`)."""
     if length is not None and not chunked:
         try:
@@ -36,7 +36,7 @@ async def read_body(scope: dict, receive: Receive, length: bytes | None, chunked
             raise BodyTooLarge(limit)
         if expected == 0:
             return b""
-    elif not chunked and scope.get("http_version") in ("1.1", "1.0"):
+    elif not chunked and http_version in ("1.1", "1.0"):
         return b""  # HTTP/1 without Content-Length or chunked framing has no body (HTTP/2 may)
     chunks: list[bytes] = []
     total = 0

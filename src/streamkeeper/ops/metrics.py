@@ -138,6 +138,10 @@ class ObservedStore(SessionStore):
     def renew(self):  # type: ignore[override]
         return self.inner.renew
 
+    @property
+    def inline(self) -> bool:  # type: ignore[override]
+        return self.inner.inline
+
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], **options) -> T:
         events: list[tuple[str, str]] = []
 

@@ -64,10 +64,40 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=new_request_id.reseed)
 
 
+def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The caller's X-Request-ID when it is acceptable, else a new one."""
+    for name, value in headers:
+        if name == HEADER:
+            if _acceptable(value):
+                return value
+            break
+    return new_request_id()
+
+
+class RequestRecorder:
+    """What every answered request leaves behind: its metrics and one access log line."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def record(self, method: str, path: str, template: str, status: int, elapsed: float, rid: str,
+               headers: list[tuple[bytes, bytes]]) -> None:
+        if method not in METHODS:
+            method = "OTHER"
+        self.metrics.observe_request(method, template, status, elapsed)
+        if status == 409 and template == INIT_ROUTE and method == "POST":
+            self.metrics.denials.labels(_basic_user(headers) or "<unknown>").inc()
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %d", method, path, status, extra={
+                "method": method, "path": path, "route": template, "status": status,
+                "ms": round(elapsed * 1000, 3), "request_id": rid,
+            })
+
+
 class OpsMiddleware:
     def __init__(self, app, metrics: Metrics, routes: Callable[[], list] = list) -> None:
         self.app = app
-        self.metrics = metrics
+        self.recorder = RequestRecorder(metrics)
         self._routes = routes
         self._paths: dict[Any, str] = {}
 
@@ -93,14 +123,7 @@ class OpsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
-        for name, value in scope["headers"]:
-            if name == HEADER:
-                if _acceptable(value):
-                    rid = value
-                break
-        if rid is None:
-            rid = new_request_id()
+        rid = request_id_for(scope["headers"])
         rid_text = rid.decode("ascii")
         token = request_id.set(rid_text)
         started = time.perf_counter()
@@ -116,15 +139,6 @@ class OpsMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = time.perf_counter() - started
-            template = self._template(scope)
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            self.metrics.observe_request(method, template, status, elapsed)
-            if status == 409 and template == INIT_ROUTE and method == "POST":
-                self.metrics.denials.labels(_basic_user(scope["headers"]) or "<unknown>").inc()
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %d", method, scope["path"], status, extra={
-                    "method": method, "path": scope["path"], "route": template, "status": status,
-                    "ms": round(elapsed * 1000, 3), "request_id": rid_text,
-                })
+            self.recorder.record(scope["method"], scope["path"], self._template(scope), status,
+                                 time.perf_counter() - started, rid_text, scope["headers"])
             request_id.reset(token)

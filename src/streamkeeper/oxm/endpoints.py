@@ -23,6 +23,7 @@ from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
 from .assets import AssetCatalog
+from .hot import hot  # noqa: F401 - the `streaming` hot path, answered in front of FastAPI
 from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS, OxmService, check_id
 from .tokens import Principal
 
@@ -212,13 +213,6 @@ router.include_router(admin_router)
 
 
 # -- lifecycle --------------------------------------------------------------------------
-
-
-def hot(scope: dict):
-    """The `streaming` hot path, answered in front of FastAPI (see hot.py)."""
-    from .hot import hot as streaming_hot_path
-
-    return streaming_hot_path(scope)
 
 
 def asset_catalog(ctx) -> AssetCatalog:

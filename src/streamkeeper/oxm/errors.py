@@ -43,10 +43,12 @@ class OxmError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "status": self.status, **self.extra}
 
+    def json(self) -> bytes:
+        return orjson.dumps(self.body())
+
     def response(self) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return Response(orjson.dumps(self.body()), status_code=self.status, media_type="application/json",
-                        headers=headers)
+        return Response(self.json(), status_code=self.status, media_type="application/json", headers=headers)
 
 
 def unauthorized(code: int, message: str) -> OxmError:

@@ -1,0 +1,121 @@
+"""Hot routes: the requests players send all the time (`/v2` init, heartbeat, delete and
+runningStreams; OXM `streaming`), answered in front of the web framework.
+
+A feature offers `hot(method, path, state)`. For one of its hot routes it returns a
+:class:`Claim`: the route template (for metrics) and a coroutine function that takes a
+:class:`HotRequest` and returns an :data:`Answer` (status, header list in canonical case, body).
+Nothing here knows HTTP framing, so two transports carry the same handlers:
+
+* the ASGI front of the app (app.py), for any server and for in-process clients;
+* uvicorn's own protocol (lane.py), which answers straight from the parser's callbacks and
+  skips the ASGI scope, messages and task that a bare ASGI app pays for on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, NamedTuple
+
+from .asgi import BadLength, BodyTooLarge, Receive, read_body
+
+Headers = list[tuple[bytes, bytes]]
+Answer = tuple[int, Headers, bytes]
+
+
+class Template:
+    """What the operations middleware reads from `scope["route"]`: the route template."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class Claim(NamedTuple):
+    template: Template
+    respond: Callable[["HotRequest"], Awaitable[Answer]]
+    # The handler may take its first step outside an asyncio task (no `asyncio.timeout`, no
+    # task-scoped state before its first wait): the uvicorn lane then answers without a task.
+    inline: bool = False
+
+
+class HotRequest:
+    """One request as a hot handler sees it. The body is read on demand, under a limit: from
+    ASGI `receive` (front), or from what the protocol already collected (lane)."""
+
+    __slots__ = ("method", "path", "query", "headers", "client", "http_version", "_receive", "_chunks",
+                 "_overflow")
+
+    def __init__(self, method: str, path: str, query: bytes, headers: Headers, client: tuple | None,
+                 http_version: str, receive: Receive | None = None, chunks: list[bytes] | None = None,
+                 overflow: bool = False) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.client = client
+        self.http_version = http_version
+        self._receive = receive
+        self._chunks = chunks
+        self._overflow = overflow
+
+    @classmethod
+    def from_scope(cls, scope: dict, receive: Receive) -> "HotRequest":
+        return cls(scope["method"], scope["path"], scope["query_string"], scope["headers"], scope.get("client"),
+                   scope.get("http_version", "1.1"), receive=receive)
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body; :class:`BodyTooLarge` past `limit` bytes, :class:`BadLength` for a
+        Content-Length that is not a number."""
+        if self._receive is None:
+            if self._overflow:
+                raise BodyTooLarge(limit)
+            chunks = self._chunks or ()
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if len(body) > limit:
+                raise BodyTooLarge(limit)
+            return body
+        length = None
+        chunked = False
+        for key, value in self.headers:
+            if key == b"content-length":
+                length = value
+            elif key == b"transfer-encoding":
+                chunked = True
+        return await read_body(self.http_version, self._receive, length, chunked, limit)
+
+
+HotPath = Callable[[str, str, Any], "Claim | None"]
+
+
+class HotRoutes:
+    """Every feature's hot paths over one app's state, asked in order."""
+
+    def __init__(self, paths: list[HotPath], state: Any, limit: int) -> None:
+        self.paths = paths
+        self.state = state
+        self.limit = limit  # body limit of every hot route (the app's max_body_bytes)
+
+    def claim(self, method: str, path: str) -> Claim | None:
+        for hot in self.paths:
+            found = hot(method, path, self.state)
+            if found is not None:
+                return found
+        return None
+
+
+async def in_task() -> None:
+    """Make sure the rest of a handler runs inside an asyncio task: a handler that a lane started
+    inline calls this before touching a client that needs one (database drivers, timeouts)."""
+    if asyncio.current_task() is None:
+        await asyncio.sleep(0)
+
+
+__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "Template",
+           "in_task"]

@@ -1,0 +1,298 @@
+"""The fast lane: hot routes answered by uvicorn's protocol itself, without ASGI.
+
+A bare ASGI app on uvicorn still pays, per request, for a scope dict, a request/response cycle
+object, an asyncio task, two message dicts and a header block rebuilt and re-validated from
+them. For the requests players send all the time that is most of the cost, so
+:class:`LaneProtocol` (uvicorn's httptools protocol with canonical header names, wire.py)
+claims them when the headers are parsed: it collects the body under the app's limit, calls
+the same handler the ASGI front would (ops/hot.py) and writes the answer in one piece.
+Handlers whose store is in memory take their first step inline, outside any task; one that
+has to wait (a durable write, Redis) continues in a task.
+
+Only plain requests take the lane: no `Expect: 100-continue`, no upgrade, no percent-encoded
+path, not pipelined behind an unfinished answer, and only when uvicorn limits nothing
+itself. Everything else, and every other path, goes through ASGI as before. What the
+operations middleware does for other requests is done here too: the request id (echoed or
+made, set for logs while the handler runs, sent back as X-Request-ID), metrics, access log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Generator
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from .hot import Answer, Claim, HotRequest, HotRoutes
+from .logs import request_id
+from .middleware import HEADER, RequestRecorder, request_id_for
+from .wire import CanonicalHttpToolsProtocol, canonical
+
+log = logging.getLogger("streamkeeper.lane")
+
+CONTENT_LENGTH = b"content-length"
+CONNECTION = b"connection"
+INTERNAL_ERROR: Answer = (500, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Connection", b"close")],
+                          b"Internal Server Error")
+
+
+class _NoEvent:
+    """uvicorn wakes a cycle's reader through `message_event.set()`; a lane cycle has none."""
+
+    @staticmethod
+    def set() -> None:
+        return None
+
+
+_NO_EVENT = _NoEvent()
+
+
+class LaneCycle:
+    """One lane request on a connection, in the shape uvicorn's protocol expects of a cycle
+    (`response_complete`, `keep_alive`, `disconnected`, `message_event`)."""
+
+    __slots__ = ("claim", "method", "path", "query", "headers", "http_version", "keep_alive", "limit", "chunks",
+                 "size", "started", "response_complete", "disconnected", "message_event", "began")
+
+    def __init__(self, claim: Claim, method: str, path: str, query: bytes, headers: list, http_version: str,
+                 keep_alive: bool, limit: int) -> None:
+        self.claim = claim
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.http_version = http_version
+        self.keep_alive = keep_alive
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.started = False  # the handler was called (the rest of the body is ignored)
+        self.response_complete = False
+        self.disconnected = False
+        self.message_event = _NO_EVENT
+        self.began = time.perf_counter()
+
+
+class _Resume:
+    """Hands a coroutine that was stepped by hand, and is now waiting on `pending`, to the task
+    that awaits this object: the task sees the same wait and drives the coroutine to its end."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro, pending) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Answer]:
+        coro, value = self.coro, self.pending
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation or an error thrown in by the task
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+                continue
+            try:
+                value = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+class _WriteBatch:
+    """Answers made during one turn of the event loop, written together at its end.
+
+    Writing each answer the moment it is ready wakes the client's side once per answer (on
+    loopback, a wake-up of the other core charged to this one); the answers of one turn,
+    written back to back, mostly find it awake. Nothing waits longer than the rest of the
+    current turn. Per connection, order is kept: an answer that must go out before a close or
+    before a queued request's answer is written at once (and after the batch's earlier ones)."""
+
+    __slots__ = ("loop", "pending")
+
+    def __init__(self, loop) -> None:
+        self.loop = loop
+        self.pending: list[tuple[Any, bytes]] = []
+
+    def add(self, transport, data: bytes) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.flush)
+        self.pending.append((transport, data))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for transport, data in pending:
+            if not transport.is_closing():
+                transport.write(data)
+
+
+_batches: dict[Any, _WriteBatch] = {}
+
+
+def _batch_of(loop) -> _WriteBatch:
+    batch = _batches.get(loop)
+    if batch is None:
+        if len(_batches) > 64:  # loops of tests come and go
+            _batches.clear()
+        batch = _batches[loop] = _WriteBatch(loop)
+    return batch
+
+
+class LaneProtocol(CanonicalHttpToolsProtocol):
+    """uvicorn's httptools protocol (canonical header names) with the fast lane for hot routes."""
+
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        app_state_obj = getattr(config.loaded_app, "state", None)
+        routes = getattr(app_state_obj, "hot_routes", None)
+        metrics = getattr(app_state_obj, "metrics", None)
+        usable = config.limit_concurrency is None and routes is not None and metrics is not None
+        self._routes: HotRoutes | None = routes if usable else None
+        self._recorder = RequestRecorder(metrics) if usable else None
+        self._writes = _batch_of(self.loop)
+
+    # -- parser callbacks ------------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        cycle = self._claim()
+        if cycle is None:
+            super().on_headers_complete()
+            return
+        self.cycle = cycle  # type: ignore[assignment]
+        if cycle.method == "HEAD" or cycle.method == "GET":
+            return  # answered when the message is complete (a body, if any, is read and ignored)
+        for name, value in cycle.headers:
+            if name == CONTENT_LENGTH:
+                if value.isdigit() and int(value) > cycle.limit:
+                    self._run(cycle, overflow=True)  # refused before its body is read
+                break
+
+    def _claim(self) -> LaneCycle | None:
+        routes = self._routes
+        if routes is None or self.expect_100_continue:
+            return None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return None  # pipelined behind an unfinished answer: uvicorn queues it
+        parser = self.parser
+        if parser.should_upgrade():
+            return None
+        url = self.url
+        raw_path, _, query = url.partition(b"?")
+        if raw_path[:1] != b"/" or b"%" in raw_path or b"#" in url:
+            return None
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        method = parser.get_method().decode("ascii")
+        claim = routes.claim(method, path)
+        if claim is None:
+            return None
+        http_version = parser.get_http_version()
+        keep_alive = http_version != "1.0" and parser.should_keep_alive()
+        return LaneCycle(claim, method, path, query, self.headers, http_version, keep_alive, routes.limit)
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if type(cycle) is not LaneCycle:
+            super().on_body(body)
+            return
+        if cycle.started:
+            return
+        cycle.size += len(body)
+        if cycle.size > cycle.limit:
+            cycle.chunks = []
+            self._run(cycle, overflow=True)
+        else:
+            cycle.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if type(cycle) is not LaneCycle:
+            super().on_message_complete()
+            return
+        if not cycle.started:
+            self._run(cycle)
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def _run(self, cycle: LaneCycle, overflow: bool = False) -> None:
+        cycle.started = True
+        request = HotRequest(cycle.method, cycle.path, cycle.query, cycle.headers, self.client, cycle.http_version,
+                             chunks=cycle.chunks, overflow=overflow)
+        rid = request_id_for(cycle.headers)
+        token = request_id.set(rid.decode("ascii"))
+        try:
+            coro = cycle.claim.respond(request)
+            if not cycle.claim.inline:
+                self._later(cycle, rid, coro)
+                return
+            try:
+                pending = coro.send(None)
+            except StopIteration as done:
+                self._answer(cycle, rid, done.value)
+                return
+            except Exception:  # noqa: BLE001 - a bug: answered like uvicorn answers one
+                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
+                self._answer(cycle, rid, INTERNAL_ERROR)
+                return
+            self._later(cycle, rid, _Resume(coro, pending))
+        finally:
+            request_id.reset(token)
+
+    def _later(self, cycle: LaneCycle, rid: bytes, work) -> None:
+        """Finish the handler in a task (it waits on I/O); the answer is written when it ends."""
+
+        async def complete() -> None:
+            try:
+                answer = await work
+            except Exception:  # noqa: BLE001
+                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
+                answer = INTERNAL_ERROR
+            self._answer(cycle, rid, answer)
+
+        task = self.loop.create_task(complete())
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    def _answer(self, cycle: LaneCycle, rid: bytes, answer: Answer) -> None:
+        status, headers, body = answer
+        keep_alive = cycle.keep_alive
+        content = [STATUS_LINE[status]]
+        has_length = False
+        for name, value in headers:
+            low = name.lower()
+            if low == CONTENT_LENGTH:
+                has_length = True
+            elif low == CONNECTION and b"close" in value.lower():
+                keep_alive = False
+            content += (canonical(low), b": ", value, b"\r\n")
+        for name, value in self.server_state.default_headers:
+            content += (canonical(name.lower()), b": ", value, b"\r\n")
+        if not has_length and status not in (204, 304):
+            content += (b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n")
+        content += (b"X-Request-ID: ", rid, b"\r\n")
+        if not keep_alive and not any(name.lower() == CONNECTION for name, _ in headers):
+            content.append(b"Connection: close\r\n")
+        content.append(b"\r\n")
+        if body and cycle.method != "HEAD":
+            content.append(body)
+        transport = self.transport
+        if not transport.is_closing():
+            if keep_alive and not self.pipeline:
+                self._writes.add(transport, b"".join(content))
+            else:  # goes out before a close or a queued answer: after the earlier ones, now
+                self._writes.flush()
+                transport.write(b"".join(content))
+        cycle.response_complete = True
+        rid_text = rid.decode("ascii")
+        self._recorder.record(cycle.method, cycle.path, cycle.claim.template.path, status,  # type: ignore[union-attr]
+                              time.perf_counter() - cycle.began, rid_text, cycle.headers)
+        if not keep_alive:
+            transport.close()
+        self.on_response_complete()  # keep-alive timer, or the next pipelined request
+
+
+__all__ = ["HEADER", "LaneProtocol"]
