@@ -197,10 +197,11 @@ class Front:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            claim = self.routes.claim(scope["method"], scope["path"])
-            if claim is not None:
+            found = self.routes.claim(scope["method"], scope["path"])
+            if found is not None:
+                claim, params = found
                 scope["route"] = claim.template
-                scope["streamkeeper.hot"] = claim.respond
+                scope["streamkeeper.hot"] = (claim.respond, params)
                 await self.ops(scope, receive, send)
                 return
         await self.stack(scope, receive, send)
@@ -208,7 +209,8 @@ class Front:
 
 async def _run_hot(scope, receive, send) -> None:
     try:
-        status, headers, body = await scope["streamkeeper.hot"](HotRequest.from_scope(scope, receive))
+        respond, params = scope["streamkeeper.hot"]
+        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
     except ClientGone:
         return
     await send({"type": "http.response.start", "status": status, "headers": headers})

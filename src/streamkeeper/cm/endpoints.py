@@ -23,7 +23,7 @@ from starlette.routing import Route
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge, ClientGone
-from ..ops.hot import Answer, Claim, HotRequest, Template
+from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
     CACHE_CONTROL,
@@ -41,7 +41,6 @@ from .rendering import (
 MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
-DEFAULT_MAX_BODY = 1 << 20
 
 _known_credentials: dict[bytes, str | None] = {}
 
@@ -219,39 +218,32 @@ TABLE: dict[tuple[str, int, str], tuple[Operation, Template]] = {
 }
 
 
-def match(method: str, path: str) -> tuple[Operation, Template, list[str]] | None:
-    """The operation for a `/v2/...` path, or None (the normal stack then answers 404/405)."""
+async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    try:
+        return await operation(service, limit, Call(request), request.params)
+    except ConcurrencyError as exc:
+        return error_answer(exc, service.clock())
+
+
+def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, list[str]] | None:
+    """The handler of a `/v2` request, answered in front of the framework (see ops/hot.py), and
+    the path's parameters; None for anything not fully matched (a wrong method, an unknown path:
+    the normal stack then answers 404/405)."""
+    if not path.startswith("/v2/"):
+        return None
     parts = path[4:].split("/")
     if "" in parts:
         return None
     found = TABLE.get((parts[0], len(parts) - 1, method))
     if found is None:
         return None
-    return found[0], found[1], parts[1:]
-
-
-async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest,
-              params: list[str]) -> Answer:
-    try:
-        return await operation(service, limit, Call(request), params)
-    except ConcurrencyError as exc:
-        return error_answer(exc, service.clock())
-
-
-def hot(method: str, path: str, state: Any) -> Claim | None:
-    """The handler of a `/v2` request, answered in front of the framework (see ops/hot.py), or
-    None for anything not fully matched (a wrong method, an unknown path: the normal stack then
-    answers 404/405)."""
-    if not path.startswith("/v2/"):
-        return None
-    found = match(method, path)
-    if found is None:
-        return None
-    operation, template, params = found
-    service: ConcurrencyService = state.concurrency
-    settings = getattr(state, "settings", None)
-    limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
-    return Claim(template, partial(run, operation, service, limit, params=params), service.store.inline)
+    claim = routes.claims.get(found)
+    if claim is None:
+        operation, template = found
+        service: ConcurrencyService = routes.state.concurrency
+        claim = routes.claims[found] = Claim(template, partial(run, operation, service, routes.limit),
+                                             service.store.inline)
+    return claim, parts[1:]
 
 
 class _Routed:
@@ -262,12 +254,11 @@ class _Routed:
         self.operation = operation
 
     async def __call__(self, scope, receive, send) -> None:
-        params = list(scope["path_params"].values())
         state = scope["app"].state
-        request = HotRequest.from_scope(scope, receive)
+        request = HotRequest.from_scope(scope, receive, list(scope["path_params"].values()))
         try:
             status, headers, body = await run(self.operation, state.concurrency, state.settings.max_body_bytes,
-                                              request, params)
+                                              request)
         except ClientGone:
             return
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,9 +1,10 @@
 """Hot routes: the requests players send all the time (`/v2` init, heartbeat, delete and
 runningStreams; OXM `streaming`), answered in front of the web framework.
 
-A feature offers `hot(method, path, state)`. For one of its hot routes it returns a
-:class:`Claim`: the route template (for metrics) and a coroutine function that takes a
-:class:`HotRequest` and returns an :data:`Answer` (status, header list in canonical case, body).
+A feature offers `hot(method, path, routes)` (`routes.state` is the app's state). For one of
+its hot routes it returns a :class:`Claim` (the route template, for metrics, and a coroutine
+function that takes a :class:`HotRequest` and returns an :data:`Answer`: status, header list
+with names in canonical case, body) and the parameters it read from the path.
 Nothing here knows HTTP framing, so two transports carry the same handlers:
 
 * the ASGI front of the app (app.py), for any server and for in-process clients;
@@ -43,14 +44,15 @@ class HotRequest:
     """One request as a hot handler sees it. The body is read on demand, under a limit: from
     ASGI `receive` (front), or from what the protocol already collected (lane)."""
 
-    __slots__ = ("method", "path", "query", "headers", "client", "http_version", "_receive", "_chunks",
+    __slots__ = ("method", "path", "params", "query", "headers", "client", "http_version", "_receive", "_chunks",
                  "_overflow")
 
-    def __init__(self, method: str, path: str, query: bytes, headers: Headers, client: tuple | None,
+    def __init__(self, method: str, path: str, params: Any, query: bytes, headers: Headers, client: tuple | None,
                  http_version: str, receive: Receive | None = None, chunks: list[bytes] | None = None,
                  overflow: bool = False) -> None:
         self.method = method
         self.path = path
+        self.params = params  # what the claim took from the path (`/v2`: its parameters)
         self.query = query
         self.headers = headers
         self.client = client
@@ -60,9 +62,9 @@ class HotRequest:
         self._overflow = overflow
 
     @classmethod
-    def from_scope(cls, scope: dict, receive: Receive) -> "HotRequest":
-        return cls(scope["method"], scope["path"], scope["query_string"], scope["headers"], scope.get("client"),
-                   scope.get("http_version", "1.1"), receive=receive)
+    def from_scope(cls, scope: dict, receive: Receive, params: Any) -> "HotRequest":
+        return cls(scope["method"], scope["path"], params, scope["query_string"], scope["headers"],
+                   scope.get("client"), scope.get("http_version", "1.1"), receive=receive)
 
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -91,20 +93,22 @@ class HotRequest:
         return await read_body(self.http_version, self._receive, length, chunked, limit)
 
 
-HotPath = Callable[[str, str, Any], "Claim | None"]
+HotPath = Callable[[str, str, "HotRoutes"], "tuple[Claim, Any] | None"]
 
 
 class HotRoutes:
-    """Every feature's hot paths over one app's state, asked in order."""
+    """Every feature's hot paths over one app's state, asked in order. A hot path answers a
+    (claim, path parameters) pair; claims are made once per route and kept in `claims`."""
 
     def __init__(self, paths: list[HotPath], state: Any, limit: int) -> None:
         self.paths = paths
         self.state = state
         self.limit = limit  # body limit of every hot route (the app's max_body_bytes)
+        self.claims: dict[Any, Claim] = {}
 
-    def claim(self, method: str, path: str) -> Claim | None:
+    def claim(self, method: str, path: str) -> tuple[Claim, Any] | None:
         for hot in self.paths:
-            found = hot(method, path, self.state)
+            found = hot(method, path, self)
             if found is not None:
                 return found
         return None

@@ -32,7 +32,7 @@ from .wire import CanonicalHttpToolsProtocol, canonical
 log = logging.getLogger("streamkeeper.lane")
 
 CONTENT_LENGTH = b"content-length"
-CONNECTION = b"connection"
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 INTERNAL_ERROR: Answer = (500, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Connection", b"close")],
                           b"Internal Server Error")
 
@@ -48,24 +48,29 @@ class _NoEvent:
 _NO_EVENT = _NoEvent()
 
 
-class LaneCycle:
-    """One lane request on a connection, in the shape uvicorn's protocol expects of a cycle
-    (`response_complete`, `keep_alive`, `disconnected`, `message_event`)."""
+class LaneCycle(HotRequest):
+    """One lane request on a connection: the request its handler reads, and the state uvicorn's
+    protocol expects of a cycle (`response_complete`, `keep_alive`, `disconnected`,
+    `message_event`)."""
 
-    __slots__ = ("claim", "method", "path", "query", "headers", "http_version", "keep_alive", "limit", "chunks",
-                 "size", "started", "response_complete", "disconnected", "message_event", "began")
+    __slots__ = ("claim", "keep_alive", "limit", "size", "started", "response_complete", "disconnected",
+                 "message_event", "began")
 
-    def __init__(self, claim: Claim, method: str, path: str, query: bytes, headers: list, http_version: str,
-                 keep_alive: bool, limit: int) -> None:
-        self.claim = claim
+    def __init__(self, claim: Claim, params: Any, method: str, path: str, query: bytes, headers: list,
+                 client: tuple | None, http_version: str, keep_alive: bool, limit: int) -> None:
         self.method = method
         self.path = path
+        self.params = params
         self.query = query
         self.headers = headers
+        self.client = client
         self.http_version = http_version
+        self._receive = None
+        self._chunks: list[bytes] = []
+        self._overflow = False
+        self.claim = claim
         self.keep_alive = keep_alive
         self.limit = limit
-        self.chunks: list[bytes] = []
         self.size = 0
         self.started = False  # the handler was called (the rest of the body is ignored)
         self.response_complete = False
@@ -186,13 +191,16 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             path = raw_path.decode("ascii")
         except UnicodeDecodeError:
             return None
-        method = parser.get_method().decode("ascii")
-        claim = routes.claim(method, path)
-        if claim is None:
+        method = _METHODS.get(parser.get_method())
+        if method is None:
+            return None
+        found = routes.claim(method, path)
+        if found is None:
             return None
         http_version = parser.get_http_version()
         keep_alive = http_version != "1.0" and parser.should_keep_alive()
-        return LaneCycle(claim, method, path, query, self.headers, http_version, keep_alive, routes.limit)
+        return LaneCycle(found[0], found[1], method, path, query, self.headers, self.client, http_version,
+                         keep_alive, routes.limit)
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
@@ -203,10 +211,10 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             return
         cycle.size += len(body)
         if cycle.size > cycle.limit:
-            cycle.chunks = []
+            cycle._chunks = []
             self._run(cycle, overflow=True)
         else:
-            cycle.chunks.append(body)
+            cycle._chunks.append(body)
 
     def on_message_complete(self) -> None:
         cycle = self.cycle
@@ -220,12 +228,11 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
 
     def _run(self, cycle: LaneCycle, overflow: bool = False) -> None:
         cycle.started = True
-        request = HotRequest(cycle.method, cycle.path, cycle.query, cycle.headers, self.client, cycle.http_version,
-                             chunks=cycle.chunks, overflow=overflow)
+        cycle._overflow = overflow
         rid = request_id_for(cycle.headers)
         token = request_id.set(rid.decode("ascii"))
         try:
-            coro = cycle.claim.respond(request)
+            coro = cycle.claim.respond(cycle)
             if not cycle.claim.inline:
                 self._later(cycle, rid, coro)
                 return
@@ -261,20 +268,21 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         status, headers, body = answer
         keep_alive = cycle.keep_alive
         content = [STATUS_LINE[status]]
-        has_length = False
-        for name, value in headers:
-            low = name.lower()
-            if low == CONTENT_LENGTH:
+        has_length = has_connection = False
+        for name, value in headers:  # hot handlers name their headers in canonical case
+            if name == b"Content-Length":
                 has_length = True
-            elif low == CONNECTION and b"close" in value.lower():
-                keep_alive = False
-            content += (canonical(low), b": ", value, b"\r\n")
+            elif name == b"Connection":
+                has_connection = True
+                if b"close" in value.lower():
+                    keep_alive = False
+            content += (name, b": ", value, b"\r\n")
         for name, value in self.server_state.default_headers:
             content += (canonical(name.lower()), b": ", value, b"\r\n")
-        if not has_length and status not in (204, 304):
-            content += (b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n")
+        if not has_length and status != 204 and status != 304:
+            content += (b"Content-Length: ", b"%d" % len(body), b"\r\n")
         content += (b"X-Request-ID: ", rid, b"\r\n")
-        if not keep_alive and not any(name.lower() == CONNECTION for name, _ in headers):
+        if not keep_alive and not has_connection:
             content.append(b"Connection: close\r\n")
         content.append(b"\r\n")
         if body and cycle.method != "HEAD":
@@ -287,9 +295,8 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
                 self._writes.flush()
                 transport.write(b"".join(content))
         cycle.response_complete = True
-        rid_text = rid.decode("ascii")
         self._recorder.record(cycle.method, cycle.path, cycle.claim.template.path, status,  # type: ignore[union-attr]
-                              time.perf_counter() - cycle.began, rid_text, cycle.headers)
+                              time.perf_counter() - cycle.began, rid.decode("ascii"), cycle.headers)
         if not keep_alive:
             transport.close()
         self.on_response_complete()  # keep-alive timer, or the next pipelined request

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from typing import Any
-
-from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, Template, in_task
+from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
 from .service import OxmService, check_id
 
 PREFIX = "/oxm/v1/streams/"
 SUFFIX = "/streaming"
-DEFAULT_MAX_BODY = 1 << 20
 STREAMING = Template("/oxm/v1/streams/{assetID}/streaming")
 WWW_AUTHENTICATE = [(b"WWW-Authenticate", b"Bearer")]
 JSON_TYPE = b"application/json"
@@ -33,7 +30,7 @@ def error_answer(exc: errors.OxmError) -> Answer:
     return exc.status, headers, body
 
 
-async def streaming(state, request: HotRequest) -> Answer:
+async def streaming(state, limit: int, request: HotRequest) -> Answer:
     from ..client_address import trusted_networks
     from .endpoints import stream_params
 
@@ -51,8 +48,6 @@ async def streaming(state, request: HotRequest) -> Answer:
         who = service.authenticate(auth.decode("latin-1") if auth is not None else None)
         form = None
         if ctype is not None and ctype.startswith(b"application/x-www-form-urlencoded"):
-            settings = getattr(state, "settings", None)
-            limit = settings.max_body_bytes if settings is not None else DEFAULT_MAX_BODY
             try:
                 form = await request.body(limit)
             except BodyTooLarge as exc:
@@ -71,14 +66,19 @@ async def streaming(state, request: HotRequest) -> Answer:
     return 204, [], b""
 
 
-def hot(method: str, path: str, state: Any) -> Claim | None:
+def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, None] | None:
     """The handler of `PUT .../streaming`, answered in front of the framework (see ops/hot.py)."""
     if method != "PUT":
         return None
     if not (path.startswith(PREFIX) and path.endswith(SUFFIX) and path.count("/") == 5
             and len(path) > len(PREFIX) + len(SUFFIX)):
         return None
-    service = getattr(state, "oxm", None)
-    if service is None:
-        return None
-    return Claim(STREAMING, partial(streaming, state), service.store.inline)
+    claim = routes.claims.get(STREAMING)
+    if claim is None:
+        state = routes.state
+        service = getattr(state, "oxm", None)
+        if service is None:
+            return None
+        claim = routes.claims[STREAMING] = Claim(STREAMING, partial(streaming, state, routes.limit),
+                                                 service.store.inline)
+    return claim, None
