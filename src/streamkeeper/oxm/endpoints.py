@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable, Literal
-from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -18,13 +17,14 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
-from ..client_address import address_of, trusted_networks
+from ..client_address import trusted_networks
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
 from .assets import AssetCatalog
 from .hot import hot  # noqa: F401 - the `streaming` hot path, answered in front of FastAPI
-from .service import ID_PATTERN, MAX_ID, MAX_PROGRESS, OxmService, check_id
+from .hot import stream_params
+from .service import ID_PATTERN, MAX_ID, OxmService, check_id
 from .tokens import Principal
 
 log = logging.getLogger(__name__)
@@ -109,32 +109,6 @@ async def stream_counts(request: Request, who: Principal = Caller,
 @api.get("/streams/history", **doc.HISTORY)
 async def stream_history(request: Request, user: str | None = user_query(), who: Principal = Caller):
     return _json(200, await _service(request).history(who, user))
-
-
-def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
-                  trusted: tuple) -> tuple[str, int | None]:
-    """`device` and `progress` from the query string (or a form body, as some players send)."""
-    device = progress = None
-    pairs: list[tuple[str, str]] = []
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-    if form:
-        pairs.extend(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
-    for key, value in pairs:
-        if key == "device" and value:
-            device = value
-        elif key == "progress" and value:
-            progress = value
-    if device is not None:
-        check_id(device, "device")
-    number = None
-    if progress is not None:
-        if not progress.isascii() or not progress.isdigit() or len(progress) > 13 or int(progress) > MAX_PROGRESS:
-            raise errors.bad_request("progress must be a whole number of seconds")
-        number = int(progress)
-    if device is None:
-        device = address_of(peer, forwarded, trusted)
-    return device, number
 
 
 async def _stream_params(request: Request) -> tuple[str, int | None]:

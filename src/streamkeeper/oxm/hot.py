@@ -1,19 +1,21 @@
-"""`PUT /oxm/v1/streams/{assetID}/streaming` as a bare ASGI handler (every player, every two
-minutes): the path, the Bearer header, the query string and an optional form body are read
-straight from the scope, the answer is a bare 204. FastAPI's routing walk over every route and
+"""`PUT /oxm/v1/streams/{assetID}/streaming` as a hot route (every player, every two minutes):
+the path, the Bearer header, the query string and an optional form body are read by hand, the
+answer is a bare 204. FastAPI's routing walk over every route and
 its dependency solving cost several times the decision itself. The FastAPI route with the same
 path stays in the routing table for the OpenAPI description (and is reached only if this
-hot path is bypassed); both call :func:`endpoints.stream_params` and the same service. The
+hot path is bypassed); both call :func:`stream_params` and the same service. The
 answer is a plain (status, headers, body) triple that either transport of ops/hot.py sends.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import parse_qsl
 
+from ..client_address import address_of, trusted_networks
 from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
-from .service import OxmService, check_id
+from .service import MAX_PROGRESS, OxmService, check_id
 
 PREFIX = "/oxm/v1/streams/"
 SUFFIX = "/streaming"
@@ -30,10 +32,34 @@ def error_answer(exc: errors.OxmError) -> Answer:
     return exc.status, headers, body
 
 
-async def streaming(state, limit: int, request: HotRequest) -> Answer:
-    from ..client_address import trusted_networks
-    from .endpoints import stream_params
+def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
+                  trusted: tuple) -> tuple[str, int | None]:
+    """`device` and `progress` from the query string (or a form body, as some players send)."""
+    device = progress = None
+    pairs: list[tuple[str, str]] = []
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+    if form:
+        pairs.extend(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
+    for key, value in pairs:
+        if key == "device" and value:
+            device = value
+        elif key == "progress" and value:
+            progress = value
+    if device is not None:
+        check_id(device, "device")
+    number = None
+    if progress is not None:
+        if not progress.isascii() or not progress.isdigit() or len(progress) > 13 or int(progress) > MAX_PROGRESS:
+            raise errors.bad_request("progress must be a whole number of seconds")
+        number = int(progress)
+    if device is None:
+        device = address_of(peer, forwarded, trusted)
+    return device, number
 
+
+
+async def streaming(state, limit: int, request: HotRequest) -> Answer:
     service: OxmService = state.oxm
     auth = ctype = None
     forwarded: list[str] = []

@@ -38,6 +38,7 @@ MAX_ID = 256
 ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,256}$"
 _ID = re.compile(ID_PATTERN)
 MAX_PROGRESS = 10**12
+JUDGED_MAX = 200_000
 
 
 def rfc3339(ns: int) -> str:
@@ -78,6 +79,7 @@ class OxmService:
         self._seen_tenants: Mapping[str, Any] | None = None
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._enforcement: dict[str, Enforcement] = {}
+        self._judged: dict[str, object] = {}  # stream id -> the policy snapshot it was last allowed under
         # Run after this process changed keys or policies; the server sets its catalog watcher's refresh.
         self.changed: Callable[[], Awaitable[None]] = self.reload
 
@@ -93,6 +95,17 @@ class OxmService:
             p.tenant_id: enforcement(p.tenant_id, StreamLimits(p.max_per_user, p.max_per_asset, p.max_devices))
             for p in policies
         }
+
+    def _judge(self, sid: str, catalog) -> None:
+        """Remember that stream `sid` was allowed under `catalog` (a policy snapshot).
+
+        Judged again, a renewal can only be refused if the policy changed: the streams that
+        started before it can end but never grow in number (a new stream starts later), and
+        fewer streams never break an "at most" limit. So while the snapshot is the same object,
+        renewals skip the evaluation. Bounded; forgetting only costs a re-evaluation."""
+        if len(self._judged) >= JUDGED_MAX:
+            self._judged.clear()
+        self._judged[sid] = catalog
 
     def _enforce(self, tenant: str) -> Enforcement:
         found = self._enforcement.get(tenant)
@@ -174,22 +187,26 @@ class OxmService:
                         None)
             renewal = mine is not None
             if mine is not None:
-                older = [s for s in live if (s.started, s.id) < (mine.started, mine.id)]
-                decision = evaluate(enf.catalog, enf.app, mine.metadata, older)
-                if decision.denials:
-                    view.drop(mine.id)
-                    return decision
+                if self._judged.get(mine.id) is not enf.catalog:
+                    older = [s for s in live if (s.started, s.id) < (mine.started, mine.id)]
+                    decision = evaluate(enf.catalog, enf.app, mine.metadata, older)
+                    if decision.denials:
+                        view.drop(mine.id)
+                        return decision
+                    self._judge(mine.id, enf.catalog)
                 view.put(mine.renewed(now + STREAM_INTERVAL, mine.metadata), durable=False)
                 return None
             metadata = {ASSET: asset, DEVICE: device}
             decision = evaluate(enf.catalog, enf.app, metadata, live)
             if decision.denials:
                 return decision
+            sid = secrets.token_urlsafe(18)
             view.put(StreamSession(
-                id=secrets.token_urlsafe(18), app_id=aid, tenant=who.tenant, idp=aid, subject=who.user,
+                id=sid, app_id=aid, tenant=who.tenant, idp=aid, subject=who.user,
                 metadata=metadata, started=now, expires=now + STREAM_INTERVAL, code="",
                 interval=STREAM_INTERVAL,
             ))
+            self._judge(sid, enf.catalog)
             return None
 
         denied = await self.store.transact((aid, who.user), admit)
