@@ -63,23 +63,36 @@ def protocol_for(app, lane: bool):
     return proto, transport
 
 
-async def drive(proto, transport, requests: list[bytes], n: int, profile: bool) -> float:
-    """µs per request: each request fed whole, the loop turned every 32 (tasks, batched writes)."""
+async def drive(conns: list, requests: list[bytes], n: int, profile: bool) -> float:
+    """µs per request over `conns` (protocol, transport) pairs like wrk's connections: a request
+    goes to the next connection whose last answer is out; the loop turns every 32 requests
+    (tasks, batched writes) or when every connection waits (on the journal)."""
     prof = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
     if prof:
         prof.enable()
-    for i in range(n):
-        proto.data_received(requests[i % len(requests)])
-        if i % 32 == 31:
+    sent = k = 0
+    while sent < n:
+        proto, transport = conns[k % len(conns)]
+        k += 1
+        cycle = proto.cycle
+        if cycle is None or cycle.response_complete:
+            proto.data_received(requests[sent % len(requests)])
+            sent += 1
+            if sent % 32 == 0:
+                await asyncio.sleep(0)
+                transport.out.clear()
+        elif k % len(conns) == 0:
             await asyncio.sleep(0)
-            transport.out.clear()
-    await asyncio.sleep(0)
+    while any(p.cycle is not None and not p.cycle.response_complete for p, _ in conns):
+        await asyncio.sleep(0)
     if prof:
         prof.disable()
     dt = time.perf_counter() - t0
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    for _, transport in conns:
+        transport.out.clear()
     return dt / n * 1e6
 
 
@@ -101,9 +114,9 @@ async def main_async(args) -> None:
     from streamkeeper.app import create_app
     from streamkeeper.settings import Settings
 
-    proto, transport = protocol_for(hello, lane=False)
+    conns = [protocol_for(hello, lane=False) for _ in range(50)]
     raw = [b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"]
-    print(f"hello-world (ASGI, uvicorn)  {await drive(proto, transport, raw, args.n, False):6.1f} µs/request")
+    print(f"hello-world (ASGI, uvicorn)  {await drive(conns, raw, args.n, False):6.1f} µs/request")
 
     work = Path(tempfile.mkdtemp(prefix="sklane-"))
     (work / "bench.toml").write_text(CONFIG)
@@ -148,10 +161,23 @@ async def main_async(args) -> None:
         proto.data_received(request)
         await answered(transport)
         transport.out.clear()
-    for name, requests in (("heartbeat", heartbeats), ("runningStreams", running), ("oxmStreaming", streams)):
-        await drive(proto, transport, requests, 2000, False)
+    channels = ["news", "sport", "movies", "kids", "music"]
+    inits = []
+    for _ in range(20_000):
+        i = random.randint(1, args.subjects)
+        body = (f"channel={random.choice(channels)}&deviceId=dev-{i}-{random.randint(1, 4)}&contentType="
+                f"{random.choice(['live', 'vod'])}&platform=web").encode()
+        inits.append(b"POST /v2/sessions/bench/init-%d HTTP/1.1\r\nHost: bench\r\nAuthorization: %s\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+                     % (i, AUTH.encode(), len(body), body))
+    cases = (("heartbeat", heartbeats), ("runningStreams", running), ("oxmStreaming", streams), ("init", inits))
+    for name, requests in cases:
+        if name not in args.only.split(","):
+            continue
+        conns = [protocol_for(app, lane=True) for _ in range(50)]
+        await drive(conns, requests, 2000, False)
         before = laned[0]
-        us = await drive(proto, transport, requests, args.n, args.profile and name == args.profiled)
+        us = await drive(conns, requests, args.n, args.profile and name == args.profiled)
         print(f"{name:<28} {us:6.1f} µs/request ({(laned[0] - before) / args.n:.0%} answered by the lane)")
     await stop()
 
@@ -162,6 +188,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=4000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profiled", default="heartbeat")
+    parser.add_argument("--only", default="heartbeat,runningStreams,oxmStreaming,init")
     args = parser.parse_args()
     try:
         import uvloop

@@ -107,6 +107,8 @@ class Call:
         """Metadata from the query string and from an url-encoded or multipart form body."""
         metadata: dict[str, str] = {}
         query = self.request.query
+        if not query and self.request.bodiless:
+            return metadata
         if query:
             _pairs_to_metadata(parse_qsl(query.decode("latin-1"), keep_blank_values=True), metadata)
         body = await self.body(limit)

@@ -84,7 +84,8 @@ class _Journal:
     def __init__(self, conn: sqlite3.Connection, lazy_seconds: float = LAZY_FLUSH_SECONDS) -> None:
         self._conn = conn
         self._lazy_seconds = lazy_seconds
-        self._lock = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
+        self._lock = threading.Condition(self._mutex)
         self._pending: dict[str, StreamSession | None] = {}
         self._deferred: dict[str, StreamSession] = {}
         self._waiters: list[asyncio.Future] = []
@@ -97,7 +98,7 @@ class _Journal:
     def record(self, durable: dict[str, StreamSession | None], deferred: dict[str, StreamSession]) -> asyncio.Future | None:
         """Queue the states one transaction decided; the future resolves once `durable` is committed."""
         fut = asyncio.get_running_loop().create_future() if durable else None
-        with self._lock:
+        with self._mutex:  # the condition's own lock, taken without its Python-level wrapper
             pending, later = self._pending, self._deferred
             for sid, session in deferred.items():
                 if sid in pending:

@@ -66,6 +66,16 @@ class HotRequest:
         return cls(scope["method"], scope["path"], params, scope["query_string"], scope["headers"],
                    scope.get("client"), scope.get("http_version", "1.1"), receive=receive)
 
+    @property
+    def bodiless(self) -> bool:
+        """True when the request is known to carry no body (so reading it can be skipped)."""
+        if self._receive is None:
+            return not self._chunks and not self._overflow
+        for key, _ in self.headers:
+            if key == b"content-length" or key == b"transfer-encoding":
+                return False
+        return self.http_version in ("1.1", "1.0")
+
     def header(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
             if key == name:
