@@ -144,16 +144,23 @@ def settings(tmp_path: Path, store: dict) -> Settings:
 class Running:
     """An app started with its lifespan, and an HTTP client talking to it in process."""
 
-    def __init__(self, settings: Settings, clock) -> None:
+    def __init__(self, settings: Settings, clock, wire: str = "asgi") -> None:
         self.settings = settings
         self.app = create_app(settings, clock=clock)
+        self.wire = wire  # "asgi": httpx's ASGI transport; "lane": raw HTTP through the server's protocol
         self._lifespan = None
         self.client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> httpx.AsyncClient:
         self._lifespan = self.app.router.lifespan_context(self.app)
         await self._lifespan.__aenter__()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test")
+        if self.wire == "lane":
+            from tests.lane_transport import LaneTransport
+
+            transport: httpx.AsyncBaseTransport = LaneTransport(self.app)
+        else:
+            transport = httpx.ASGITransport(app=self.app)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://test")
         return self.client
 
     async def __aexit__(self, *exc) -> None:
@@ -163,8 +170,15 @@ class Running:
 
 
 @pytest.fixture
-async def client(settings: Settings, clock: FakeClock):
-    async with Running(settings, clock) as c:
+def wire() -> str:
+    """How test clients reach the app: over ASGI here; `/v2` and OXM tests override this to run
+    over the uvicorn lane too (tests/lane_transport.py)."""
+    return "asgi"
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: FakeClock, wire: str):
+    async with Running(settings, clock, wire) as c:
         yield c
 
 

@@ -98,17 +98,23 @@ class Oxm:
                                      headers=self.auth("boss", tenant, admin=True))
 
 
-async def start_oxm(tmp_path: Path, clock: FakeClock, es_keys, db: dict, **settings):
+async def start_oxm(tmp_path: Path, clock: FakeClock, es_keys, db: dict, wire: str = "asgi", **settings):
     config = write_config(tmp_path / "conf", es_keys[1], settings.pop("config_extra", ""))
-    running = Running(make_settings(tmp_path, config=config, **db, **settings), clock)
+    running = Running(make_settings(tmp_path, config=config, **db, **settings), clock, wire)
     client = await running.__aenter__()
     return Oxm(client, clock, es_keys[0], running)
 
 
+@pytest.fixture(params=["asgi", "lane"])
+def wire(request) -> str:
+    """Every OXM test runs over ASGI and over the uvicorn lane (the `streaming` hot route)."""
+    return request.param
+
+
 @pytest.fixture
-async def oxm(tmp_path, clock, es_keys, catalog_db):
-    """The app on each catalog database."""
-    api = await start_oxm(tmp_path, clock, es_keys, catalog_db, trusted_proxies="10.0.0.0/8")
+async def oxm(tmp_path, clock, es_keys, catalog_db, wire):
+    """The app on each catalog database, over each wire."""
+    api = await start_oxm(tmp_path, clock, es_keys, catalog_db, wire, trusted_proxies="10.0.0.0/8")
     try:
         yield api
     finally:
@@ -116,9 +122,9 @@ async def oxm(tmp_path, clock, es_keys, catalog_db):
 
 
 @pytest.fixture
-async def oxm_stores(tmp_path, clock, es_keys, store):
+async def oxm_stores(tmp_path, clock, es_keys, store, wire):
     """The app (SQLite catalog) on each session store: embedded, and Redis."""
-    api = await start_oxm(tmp_path, clock, es_keys, {}, **store)
+    api = await start_oxm(tmp_path, clock, es_keys, {}, wire, **store)
     try:
         yield api
     finally:
@@ -126,9 +132,9 @@ async def oxm_stores(tmp_path, clock, es_keys, store):
 
 
 @pytest.fixture
-async def oxm_lite(tmp_path, clock, es_keys):
+async def oxm_lite(tmp_path, clock, es_keys, wire):
     """The app on SQLite only, for tests about the session store rather than the catalog."""
-    api = await start_oxm(tmp_path, clock, es_keys, {}, trusted_proxies="10.0.0.0/8")
+    api = await start_oxm(tmp_path, clock, es_keys, {}, wire, trusted_proxies="10.0.0.0/8")
     try:
         yield api
     finally:

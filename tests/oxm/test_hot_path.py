@@ -31,8 +31,8 @@ async def test_streaming_keeps_request_ids_metrics_and_form_parameters(oxm_lite)
     assert counted == {204: 1, 400: 1, 401: 1}
 
 
-async def test_a_streaming_form_over_the_body_limit_is_refused_with_413(tmp_path, clock, es_keys):
-    oxm = await start_oxm(tmp_path, clock, es_keys, {}, max_body_bytes=100)
+async def test_a_streaming_form_over_the_body_limit_is_refused_with_413(tmp_path, clock, es_keys, wire):
+    oxm = await start_oxm(tmp_path, clock, es_keys, {}, wire, max_body_bytes=100)
     try:
         r = await oxm.client.put("/oxm/v1/streams/movie-1/streaming", headers=oxm.auth("ann"),
                                  data={"device": "tv", "pad": "x" * 500})
