@@ -10,31 +10,7 @@ import asyncio
 import h11
 import httpx
 
-
-class _Socket:
-    """What uvicorn's protocol needs of a transport; written bytes are kept."""
-
-    def __init__(self) -> None:
-        self.out = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.out += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str, default=None):
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
+from bench.lane import FakeTransport
 
 
 class LaneTransport(httpx.AsyncBaseTransport):
@@ -59,7 +35,7 @@ class LaneTransport(httpx.AsyncBaseTransport):
         raw = client.send(h11.Request(method=request.method, target=target, headers=headers))
         raw += client.send(h11.Data(data=body)) if body else b""
         raw += client.send(h11.EndOfMessage())
-        sock = _Socket()
+        sock = FakeTransport()
         proto = LaneProtocol(self.config, self.state, {}, asyncio.get_running_loop())
         assert proto._routes is not None, "the lane is off"
         proto.connection_made(sock)
@@ -69,7 +45,7 @@ class LaneTransport(httpx.AsyncBaseTransport):
         status, response_headers, chunks = None, [], []
         for _ in range(20_000):
             if sock.out:
-                client.receive_data(bytes(sock.out))
+                client.receive_data(b"".join(sock.out))
                 sock.out.clear()
             event = client.next_event()
             while event is not h11.NEED_DATA:

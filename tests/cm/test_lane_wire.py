@@ -116,22 +116,16 @@ def test_one_connection_carries_many_answers_in_order(server):
 
 
 def test_connection_close_and_http_1_0_end_the_connection(server):
-    c = Conn(server.port)
-    try:
-        c.send(running("closing").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
-        status, headers, _, head = c.answer()
-        assert status == 200 and headers[b"connection"] == b"close"
-        assert c.closed()
-    finally:
-        c.close()
-    c = Conn(server.port)
-    try:
-        c.send(running("old").replace(b"HTTP/1.1", b"HTTP/1.0"))
-        status, headers, _, _ = c.answer()
-        assert status == 200 and headers[b"connection"] == b"close"
-        assert c.closed()
-    finally:
-        c.close()
+    closing = running("closing").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    for request in (closing, running("old").replace(b"HTTP/1.1", b"HTTP/1.0")):
+        c = Conn(server.port)
+        try:
+            c.send(request)
+            status, headers, _, _ = c.answer()
+            assert status == 200 and headers[b"connection"] == b"close"
+            assert c.closed()
+        finally:
+            c.close()
 
 
 def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent(server):
