@@ -203,6 +203,17 @@ async def main_async(args) -> None:
         await client.aclose()
 
 
+def run_on_uvloop(main_coro) -> None:
+    """Run a bench on uvloop, the loop the server uses (the default loop when it is missing)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main_coro)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", default="embedded", choices=["embedded", "redis"])
@@ -216,14 +227,7 @@ def main() -> None:
     parser.add_argument("--profiled", default="heartbeat")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=30)
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(main_async(args))
+    run_on_uvloop(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .cm import AUTH, CONFIG, oxm_call
-from .inproc import lifespan
+from .inproc import lifespan, run_on_uvloop
 
 
 class FakeTransport:
@@ -193,14 +193,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profiled", default="heartbeat")
     parser.add_argument("--only", default="heartbeat,runningStreams,oxmStreaming,init")
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(main_async(args))
+    run_on_uvloop(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

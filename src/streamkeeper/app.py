@@ -32,8 +32,7 @@ from .concurrency.service import ConcurrencyService
 from .concurrency.store import SessionStore
 from .catalog_version import CatalogWatcher
 from .database import create_engine, migrate, sessionmaker, setup_lock
-from .ops.asgi import ClientGone
-from .ops.hot import HotRequest, HotRoutes
+from .ops.hot import HotRoutes, answer_over_asgi
 from .settings import Settings
 
 log = logging.getLogger("streamkeeper")
@@ -208,13 +207,8 @@ class Front:
 
 
 async def _run_hot(scope, receive, send) -> None:
-    try:
-        respond, params = scope["streamkeeper.hot"]
-        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
-    except ClientGone:
-        return
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    respond, params = scope["streamkeeper.hot"]
+    await answer_over_asgi(respond, params, scope, receive, send)
 
 
 def _install_front(app: FastAPI, paths: list[Callable]) -> None:

@@ -71,6 +71,12 @@ class Conn:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> "Conn":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def init(subject: str, extra: bytes = b"", body: bytes = b"channel=news&deviceId=d1") -> bytes:
     return (b"POST /v2/sessions/adobe/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
@@ -89,8 +95,7 @@ def running(subject: str, method: bytes = b"GET") -> bytes:
 
 
 def test_one_connection_carries_many_answers_in_order(server):
-    c = Conn(server.port)
-    try:
+    with Conn(server.port) as c:
         c.send(init("keep"))
         status, headers, _, head = c.answer()
         assert status == 202
@@ -111,39 +116,30 @@ def test_one_connection_carries_many_answers_in_order(server):
         assert c.answer()[0] == 202
         status, _, body, _ = c.answer()
         assert status == 200 and sid not in body  # after the delete, in order
-    finally:
-        c.close()
 
 
 def test_connection_close_and_http_1_0_end_the_connection(server):
     closing = running("closing").replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
     for request in (closing, running("old").replace(b"HTTP/1.1", b"HTTP/1.0")):
-        c = Conn(server.port)
-        try:
+        with Conn(server.port) as c:
             c.send(request)
             status, headers, _, _ = c.answer()
             assert status == 200 and headers[b"connection"] == b"close"
             assert c.closed()
-        finally:
-            c.close()
 
 
 def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent(server):
-    c = Conn(server.port)
-    try:
+    with Conn(server.port) as c:
         c.send(b"POST /v2/sessions/adobe/big HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 999999999\r\n\r\nchannel=" % AUTH)
         status, headers, body, _ = c.answer()
         assert status == 413 and headers[b"connection"] == b"close"
         assert b"request-too-large" in body
         assert c.closed()
-    finally:
-        c.close()
 
 
 def test_request_ids_are_echoed_or_made(server):
-    c = Conn(server.port)
-    try:
+    with Conn(server.port) as c:
         c.send(running("ids").replace(b"\r\n\r\n", b"\r\nX-Request-ID: trace-42\r\n\r\n"))
         assert c.answer()[1][b"x-request-id"] == b"trace-42"
         c.send(running("ids").replace(b"\r\n\r\n", b"\r\nX-Request-ID: bad id\r\n\r\n"))
@@ -151,13 +147,10 @@ def test_request_ids_are_echoed_or_made(server):
         c.send(running("ids"))
         other = c.answer()[1][b"x-request-id"]
         assert re.fullmatch(rb"[0-9a-f]{24}", made) and re.fullmatch(rb"[0-9a-f]{24}", other) and made != other
-    finally:
-        c.close()
 
 
 def test_head_chunked_and_expect_continue(server):
-    c = Conn(server.port)
-    try:
+    with Conn(server.port) as c:
         c.send(init("heady"))
         assert c.answer()[0] == 202
         c.send(running("heady"))
@@ -179,8 +172,6 @@ def test_head_chunked_and_expect_continue(server):
         if status == 100:
             status = c.answer()[0]
         assert status == 202
-    finally:
-        c.close()
 
 
 def test_lane_answers_are_counted_in_metrics(server):
@@ -194,13 +185,10 @@ def test_lane_answers_are_counted_in_metrics(server):
         return float(found.group(1)) if found else 0.0
 
     before = count()
-    c = Conn(server.port)
-    try:
+    with Conn(server.port) as c:
         for _ in range(3):
             c.send(running("counted"))
             assert c.answer()[0] == 200
-    finally:
-        c.close()
     assert count() == before + 3
 
 
@@ -216,3 +204,44 @@ async def test_the_lane_transport_of_the_test_suite_really_takes_the_lane(tmp_pa
         assert transport.answered_by_lane == 1  # not a hot route: uvicorn's ASGI cycle answered
         r = await client.get("/v2/runningStreams/adobe/lane", auth=("demo-app", ""))
         assert r.status_code == 200 and transport.answered_by_lane == 2
+
+
+async def test_a_handler_that_fails_gets_a_500_and_the_connection_closed(tmp_path, monkeypatch):
+    """A bug in a hot handler is answered like uvicorn answers one, whether it fails at once or
+    after it had to wait (then it finishes in a task)."""
+    from streamkeeper.concurrency.service import ConcurrencyService
+    from tests.conftest import FakeClock, Running, make_settings
+
+    async with Running(make_settings(tmp_path), FakeClock(), wire="lane") as client:
+        r = await client.post("/v2/sessions/adobe/boom", auth=("demo-app", ""), data={"channel": "news"})
+        sid = r.headers["location"]
+
+        async def fails_at_once(self, *args):
+            raise RuntimeError("a bug")
+
+        async def fails_after_a_wait(self, *args):
+            await asyncio.sleep(0)
+            raise RuntimeError("a bug")
+
+        for broken in (fails_at_once, fails_after_a_wait):
+            monkeypatch.setattr(ConcurrencyService, "heartbeat", broken)
+            r = await client.post(f"/v2/sessions/adobe/boom/{sid}", auth=("demo-app", ""))
+            assert r.status_code == 500 and r.text == "Internal Server Error"
+            assert r.headers["connection"] == "close" and r.headers["x-request-id"]
+        monkeypatch.undo()
+        assert (await client.post(f"/v2/sessions/adobe/boom/{sid}", auth=("demo-app", ""))).status_code == 202
+
+
+async def test_a_chunked_body_that_grows_past_the_limit_is_refused_with_413(tmp_path):
+    """No Content-Length to refuse early: the lane counts the chunks as they arrive."""
+    from tests.conftest import FakeClock, Running, make_settings
+
+    async def chunks():
+        for _ in range(10):
+            yield b"channel=" + b"x" * 50 + b"&"
+
+    async with Running(make_settings(tmp_path, max_body_bytes=200), FakeClock(), wire="lane") as client:
+        r = await client.post("/v2/sessions/adobe/chunky", auth=("demo-app", ""), content=chunks(),
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413 and "request-too-large" in r.text and r.headers["connection"] == "close"
+        assert client._transport.answered_by_lane == 1

@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
-from ..ops.asgi import BadLength, BodyTooLarge, ClientGone
-from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template
+from ..ops.asgi import BadLength, BodyTooLarge
+from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
     CACHE_CONTROL,
@@ -257,14 +257,8 @@ class _Routed:
 
     async def __call__(self, scope, receive, send) -> None:
         state = scope["app"].state
-        request = HotRequest.from_scope(scope, receive, list(scope["path_params"].values()))
-        try:
-            status, headers, body = await run(self.operation, state.concurrency, state.settings.max_body_bytes,
-                                              request)
-        except ClientGone:
-            return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        respond = partial(run, self.operation, state.concurrency, state.settings.max_body_bytes)
+        await answer_over_asgi(respond, list(scope["path_params"].values()), scope, receive, send)
 
 
 # In the routing table too, so that a wrong method gets 405 with the right `Allow` header.

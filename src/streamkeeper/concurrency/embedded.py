@@ -20,6 +20,7 @@ from typing import Callable, TypeVar
 
 import orjson
 
+from .service import RateLimited
 from .session import StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
 
@@ -327,8 +328,6 @@ class EmbeddedStore(SessionStore):
         journaled lazily, like every heartbeat."""
         retry_at = self._count(bucket, limit, window, now)
         if retry_at is not None:
-            from .service import RateLimited
-
             raise RateLimited(retry_at)
         current = self._subjects.get(key)
         session = current.get(sid) if current else None

@@ -1,7 +1,7 @@
 """Reading a request body straight from ASGI, counted against a limit while it arrives.
 
-Shared by the bare ASGI hot paths (`/v2`, OXM `streaming`), which skip Starlette's request
-object: the limit is checked on the announced Content-Length first, then on every chunk.
+Used by hot requests that arrive over ASGI (ops/hot.py), which skip Starlette's request object:
+the limit is checked on the announced Content-Length first, then on every chunk.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, NamedTuple
 
-from .asgi import BadLength, BodyTooLarge, Receive, read_body
+from .asgi import BadLength, BodyTooLarge, ClientGone, Receive, read_body
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
@@ -76,12 +76,6 @@ class HotRequest:
                 return False
         return self.http_version in ("1.1", "1.0")
 
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
     async def body(self, limit: int) -> bytes:
         """The whole body; :class:`BodyTooLarge` past `limit` bytes, :class:`BadLength` for a
         Content-Length that is not a number."""
@@ -124,6 +118,18 @@ class HotRoutes:
         return None
 
 
+async def answer_over_asgi(respond: Callable[[HotRequest], Awaitable[Answer]], params: Any, scope: dict,
+                          receive: Receive, send: Callable[[dict], Awaitable[None]]) -> None:
+    """Run a hot handler for an ASGI request and send its answer (the front, and the router's
+    copy of each route); a client gone before its body arrived gets nothing."""
+    try:
+        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
+    except ClientGone:
+        return
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def in_task() -> None:
     """Make sure the rest of a handler runs inside an asyncio task: a handler that a lane started
     inline calls this before touching a client that needs one (database drivers, timeouts)."""
@@ -132,4 +138,4 @@ async def in_task() -> None:
 
 
 __all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "Template",
-           "in_task"]
+           "answer_over_asgi", "in_task"]

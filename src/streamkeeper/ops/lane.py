@@ -54,7 +54,7 @@ class LaneCycle(HotRequest):
     `message_event`)."""
 
     __slots__ = ("claim", "keep_alive", "limit", "size", "started", "response_complete", "disconnected",
-                 "message_event", "began")
+                 "message_event", "began", "rid", "rid_text")
 
     def __init__(self, claim: Claim, params: Any, method: str, path: str, query: bytes, headers: list,
                  client: tuple | None, http_version: str, keep_alive: bool, limit: int) -> None:
@@ -68,6 +68,8 @@ class LaneCycle(HotRequest):
         self.disconnected = False
         self.message_event = _NO_EVENT
         self.began = time.perf_counter()
+        self.rid = b""  # the request id, set when the handler is called
+        self.rid_text = ""
 
 
 class _Resume:
@@ -220,27 +222,28 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
     def _run(self, cycle: LaneCycle, overflow: bool = False) -> None:
         cycle.started = True
         cycle._overflow = overflow
-        rid = request_id_for(cycle.headers)
-        token = request_id.set(rid.decode("ascii"))
+        cycle.rid = request_id_for(cycle.headers)
+        cycle.rid_text = cycle.rid.decode("ascii")
+        token = request_id.set(cycle.rid_text)
         try:
             coro = cycle.claim.respond(cycle)
             if not cycle.claim.inline:
-                self._later(cycle, rid, coro)
+                self._later(cycle, coro)
                 return
             try:
                 pending = coro.send(None)
             except StopIteration as done:
-                self._answer(cycle, rid, done.value)
+                self._answer(cycle, done.value)
                 return
             except Exception:  # noqa: BLE001 - a bug: answered like uvicorn answers one
                 log.exception("exception in hot route %s %s", cycle.method, cycle.path)
-                self._answer(cycle, rid, INTERNAL_ERROR)
+                self._answer(cycle, INTERNAL_ERROR)
                 return
-            self._later(cycle, rid, _Resume(coro, pending))
+            self._later(cycle, _Resume(coro, pending))
         finally:
             request_id.reset(token)
 
-    def _later(self, cycle: LaneCycle, rid: bytes, work) -> None:
+    def _later(self, cycle: LaneCycle, work) -> None:
         """Finish the handler in a task (it waits on I/O); the answer is written when it ends."""
 
         async def complete() -> None:
@@ -249,13 +252,13 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             except Exception:  # noqa: BLE001
                 log.exception("exception in hot route %s %s", cycle.method, cycle.path)
                 answer = INTERNAL_ERROR
-            self._answer(cycle, rid, answer)
+            self._answer(cycle, answer)
 
         task = self.loop.create_task(complete())
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
-    def _answer(self, cycle: LaneCycle, rid: bytes, answer: Answer) -> None:
+    def _answer(self, cycle: LaneCycle, answer: Answer) -> None:
         status, headers, body = answer
         keep_alive = cycle.keep_alive
         content = [STATUS_LINE[status]]
@@ -272,7 +275,7 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             content += (canonical(name.lower()), b": ", value, b"\r\n")
         if not has_length and status != 204 and status != 304:
             content += (b"Content-Length: ", b"%d" % len(body), b"\r\n")
-        content += (b"X-Request-ID: ", rid, b"\r\n")
+        content += (b"X-Request-ID: ", cycle.rid, b"\r\n")
         if not keep_alive and not has_connection:
             content.append(b"Connection: close\r\n")
         content.append(b"\r\n")
@@ -287,7 +290,7 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
                 transport.write(b"".join(content))
         cycle.response_complete = True
         self._recorder.record(cycle.method, cycle.path, cycle.claim.template.path, status,  # type: ignore[union-attr]
-                              time.perf_counter() - cycle.began, rid.decode("ascii"), cycle.headers)
+                              time.perf_counter() - cycle.began, cycle.rid_text, cycle.headers)
         if not keep_alive:
             transport.close()
         self.on_response_complete()  # keep-alive timer, or the next pipelined request

@@ -43,12 +43,17 @@ class OxmError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "status": self.status, **self.extra}
 
-    def json(self) -> bytes:
-        return orjson.dumps(self.body())
+    def answer(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, header list (canonical names) and JSON body: what the hot route sends."""
+        body = orjson.dumps(self.body())
+        headers = [(b"Content-Type", b"application/json"), (b"Content-Length", b"%d" % len(body))]
+        if self.status == 401:
+            headers.append((b"WWW-Authenticate", b"Bearer"))
+        return self.status, headers, body
 
     def response(self) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return Response(self.json(), status_code=self.status, media_type="application/json", headers=headers)
+        status, headers, body = self.answer()
+        return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
 
 
 def unauthorized(code: int, message: str) -> OxmError:

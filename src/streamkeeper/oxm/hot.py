@@ -20,18 +20,6 @@ from .service import MAX_PROGRESS, OxmService, check_id
 PREFIX = "/oxm/v1/streams/"
 SUFFIX = "/streaming"
 STREAMING = Template("/oxm/v1/streams/{assetID}/streaming")
-WWW_AUTHENTICATE = [(b"WWW-Authenticate", b"Bearer")]
-JSON_TYPE = b"application/json"
-
-
-def error_answer(exc: errors.OxmError) -> Answer:
-    body = exc.json()
-    headers = [(b"Content-Type", JSON_TYPE), (b"Content-Length", str(len(body)).encode())]
-    if exc.status == 401:
-        headers += WWW_AUTHENTICATE
-    return exc.status, headers, body
-
-
 def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
                   trusted: tuple) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
@@ -88,7 +76,7 @@ async def streaming(state, limit: int, request: HotRequest) -> Answer:
             await in_task()  # progress goes to the SQL database, whose drivers want a task
         await service.streaming(who, asset, device, progress)
     except errors.OxmError as exc:
-        return error_answer(exc)
+        return exc.answer()
     return 204, [], b""
 
 
