@@ -39,8 +39,15 @@ class LaneTransport(httpx.AsyncBaseTransport):
         proto = LaneProtocol(self.config, self.state, {}, asyncio.get_running_loop())
         assert proto._routes is not None, "the lane is off"
         proto.connection_made(sock)
-        proto.data_received(raw)
-        if type(proto.cycle) is LaneCycle:
+        # From a loop callback, as a socket's data arrives in the server: outside any task.
+        fed = asyncio.get_running_loop().create_future()
+
+        def feed() -> None:
+            proto.data_received(raw)
+            fed.set_result(type(proto.cycle) is LaneCycle)
+
+        asyncio.get_running_loop().call_soon(feed)
+        if await fed:
             self.answered_by_lane += 1
         status, response_headers, chunks = None, [], []
         for _ in range(20_000):

@@ -40,3 +40,14 @@ async def test_a_streaming_form_over_the_body_limit_is_refused_with_413(tmp_path
         assert r.json()["status"] == 413
     finally:
         await oxm.running.__aexit__(None, None, None)
+
+
+async def test_progress_reaches_the_database_when_the_pool_must_open_a_connection(oxm):
+    """Over the lane a renewal starts outside any asyncio task; the progress write must still be
+    able to open a database connection (asyncpg's connect runs under `asyncio.timeout`, which
+    wants a task)."""
+    assert (await oxm.streaming("ann", "movie-1", device="tv")).status_code == 204
+    await oxm.running.app.state.ctx.engine.dispose()  # the pool is empty: the write connects anew
+    assert (await oxm.streaming("ann", "movie-1", device="tv", progress=42)).status_code == 204
+    r = await oxm.client.get("/oxm/v1/streams/movie-1", headers=oxm.auth("ann"))
+    assert r.status_code == 200 and r.json()["progress"] == 42

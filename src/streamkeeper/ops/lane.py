@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import Any, Generator
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
@@ -108,15 +109,14 @@ class _WriteBatch:
     current turn. Per connection, order is kept: an answer that must go out before a close or
     before a queued request's answer is written at once (and after the batch's earlier ones)."""
 
-    __slots__ = ("loop", "pending")
+    __slots__ = ("pending",)
 
-    def __init__(self, loop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.pending: list[tuple[Any, bytes]] = []
 
-    def add(self, transport, data: bytes) -> None:
+    def add(self, loop, transport, data: bytes) -> None:
         if not self.pending:
-            self.loop.call_soon(self.flush)
+            loop.call_soon(self.flush)
         self.pending.append((transport, data))
 
     def flush(self) -> None:
@@ -126,15 +126,15 @@ class _WriteBatch:
                 transport.write(data)
 
 
-_batches: dict[Any, _WriteBatch] = {}
+_batches: "weakref.WeakKeyDictionary[Any, _WriteBatch]" = weakref.WeakKeyDictionary()
 
 
 def _batch_of(loop) -> _WriteBatch:
+    """The loop's one batch (a loop that is gone takes its batch with it: the batch does not
+    hold the loop)."""
     batch = _batches.get(loop)
     if batch is None:
-        if len(_batches) > 64:  # loops of tests come and go
-            _batches.clear()
-        batch = _batches[loop] = _WriteBatch(loop)
+        batch = _batches[loop] = _WriteBatch()
     return batch
 
 
@@ -284,7 +284,7 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         transport = self.transport
         if not transport.is_closing():
             if keep_alive and not self.pipeline:
-                self._writes.add(transport, b"".join(content))
+                self._writes.add(self.loop, transport, b"".join(content))
             else:  # goes out before a close or a queued answer: after the earlier ones, now
                 self._writes.flush()
                 transport.write(b"".join(content))

@@ -20,6 +20,8 @@ from .service import MAX_PROGRESS, OxmService, check_id
 PREFIX = "/oxm/v1/streams/"
 SUFFIX = "/streaming"
 STREAMING = Template("/oxm/v1/streams/{assetID}/streaming")
+
+
 def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
                   trusted: tuple) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
@@ -44,7 +46,6 @@ def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str
     if device is None:
         device = address_of(peer, forwarded, trusted)
     return device, number
-
 
 
 async def streaming(state, limit: int, request: HotRequest) -> Answer:
