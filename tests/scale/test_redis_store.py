@@ -34,6 +34,12 @@ def session(sid: str, now: float, **meta) -> StreamSession:
                          started=now, expires=now + 60, code="c" + sid)
 
 
+# SCRIPT FLUSH empties the shared server's script cache: a test counting round trips that ran
+# beside it would see the reload (NOSCRIPT, then EVAL). One xdist worker runs both (--dist loadgroup).
+SCRIPT_CACHE = pytest.mark.xdist_group("redis-script-cache")
+
+
+@SCRIPT_CACHE
 async def test_scripts_are_reloaded_after_script_flush(redis_settings, clock, redis_client):
     async with Running(redis_settings, clock) as client:
         sid = (await client.post("/v2/sessions/adobe/flush", auth=DEMO)).headers["location"]
@@ -174,6 +180,7 @@ async def commands_for(prefix: str, action) -> list[list[str]]:
         await watcher.aclose()
 
 
+@SCRIPT_CACHE
 async def test_a_heartbeat_is_one_round_trip_and_an_init_two(redis_settings, clock):
     prefix = redis_settings.redis_prefix
     async with Running(redis_settings, clock) as client:
