@@ -201,10 +201,7 @@ class RedisStore(SessionStore):
         self._max_connections = max_connections
         self._client: Any = None
         self._gate = asyncio.Semaphore(max_connections)
-        self._commit: Any = None
-        self._hit: Any = None
-        self._read_limited: Any = None
-        self._renew: Any = None
+        self._registered: dict[str, Any] = {}  # redis-py's registered scripts, by name
         self._pipe: PipelinedRedis | None = None
         self._scripts = {name: Script(source) for name, source in
                          (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("renew", RENEW))}
@@ -225,12 +222,14 @@ class RedisStore(SessionStore):
             pool = aioredis.ConnectionPool.from_url(self.url, max_connections=self._max_connections + 8)
             self._client = aioredis.Redis.from_pool(pool)
         self._gate = asyncio.Semaphore(self._max_connections)
-        self._commit = self._client.register_script(COMMIT)
-        self._hit = self._client.register_script(HIT)
-        self._read_limited = self._client.register_script(READ_LIMITED)
-        self._renew = self._client.register_script(RENEW)
+        self._registered = {name: self._client.register_script(script.source)
+                            for name, script in self._scripts.items()}
         try:
             await self._client.ping()
+            if not self.cluster:
+                # Loaded now, the first call of each script is not a NOSCRIPT and a second trip.
+                for script in self._scripts.values():
+                    await self._client.script_load(script.source)
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
@@ -244,10 +243,8 @@ class RedisStore(SessionStore):
         pipe = self._pipe
         if pipe is not None:
             return await pipe.run(self._scripts[name], keys, args)
-        script = {"commit": self._commit, "hit": self._hit, "read_limited": self._read_limited,
-                  "renew": self._renew}[name]
         async with self._gate:
-            return await script(keys=keys, args=args)
+            return await self._registered[name](keys=keys, args=args)
 
     async def _hgetall(self, key: str) -> dict:
         if self._pipe is not None:
