@@ -12,6 +12,7 @@ hello-world.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import cProfile
 import pstats
@@ -92,7 +93,7 @@ async def drive(conns: list, requests: list[bytes], n: int, profile: bool) -> fl
         prof.disable()
     dt = time.perf_counter() - t0
     if prof:
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "25")))
     for _, transport in conns:
         transport.out.clear()
     return dt / n * 1e6

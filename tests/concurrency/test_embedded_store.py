@@ -42,3 +42,71 @@ async def test_sweep_forgets_dead_viewers_in_memory_and_in_the_journal(tmp_path)
     assert [s.id for s in running.mine] == [kept.session.id]
     assert len(reopened._subjects) == 1
     await reopened.close()
+
+
+async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_stop(tmp_path):
+    """More deferred heartbeats than one slice: every one is written; a stop decided while the
+    flush is between slices stays stopped after a kill, though its older heartbeat is in a later
+    slice."""
+    import asyncio
+
+    from streamkeeper.concurrency import embedded
+
+    clock = FakeClock()
+    store = EmbeddedStore(tmp_path / "sessions.db", clock=clock, lazy_flush_seconds=1e6)
+    await store.start()
+    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
+    app = CATALOG.applications["a"]
+    count = embedded.DEFERRED_SLICE * 2 + 7
+    started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
+    clock.advance(30)
+    for n, s in enumerate(started):
+        await service.heartbeat(app, "idp", f"viewer-{n}", s.session.id, {})
+    renewed_expiry = clock.now + app.heartbeat_interval
+    flush = asyncio.ensure_future(store.flush_deferred())
+    await asyncio.sleep(0)  # the first slice is written, the flush waits for the next turn
+    assert not flush.done()
+    last = count - 1  # its heartbeat is in the last slice
+    await service.stop(app, "idp", f"viewer-{last}", started[last].session.id)
+    await flush
+    await store.abandon()  # as kill -9: only what was committed counts
+
+    reopened = EmbeddedStore(tmp_path / "sessions.db", clock=clock)
+    await reopened.start()
+    for n in range(count - 1):
+        (session,) = reopened._subjects[("idp", f"viewer-{n}")].values()
+        assert session.expires == renewed_expiry
+    (stopped,) = reopened._subjects[("idp", f"viewer-{last}")].values()
+    assert stopped.ended is not None and stopped.ended.reason == "deleted"
+    await reopened.close()
+
+
+async def test_the_journal_wal_is_checkpointed_while_the_store_runs(tmp_path):
+    """Commits never checkpoint themselves (that would stall the event loop); a thread does, so
+    the WAL file starts over instead of growing with every commit."""
+    import asyncio
+
+    clock = FakeClock()
+    path = tmp_path / "sessions.db"
+    store = EmbeddedStore(path, clock=clock)
+    await store.start()
+    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
+    app = CATALOG.applications["a"]
+    wal = path.with_name(path.name + "-wal")
+    viewers = iter(range(100_000))
+
+    async def commits(n: int) -> None:
+        for _ in range(n):
+            await service.start(app, "idp", f"viewer-{next(viewers)}", {})
+
+    await commits(300)
+    size = wal.stat().st_size
+    for _ in range(20):
+        await asyncio.sleep(0.3)  # time for a checkpoint; after it, commits reuse the file
+        await commits(50)
+        if wal.stat().st_size <= size:
+            break
+        size = wal.stat().st_size
+    else:
+        raise AssertionError("the WAL file kept growing: nothing checkpointed it")
+    await store.close()
