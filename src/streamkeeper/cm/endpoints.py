@@ -15,7 +15,6 @@ import base64
 import binascii
 from functools import partial
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.routing import Route
@@ -23,6 +22,7 @@ from starlette.routing import Route
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
+from ..ops.forms import form_pairs
 from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
@@ -110,7 +110,7 @@ class Call:
         if not query and self.request.bodiless:
             return metadata
         if query:
-            _pairs_to_metadata(parse_qsl(query.decode("latin-1"), keep_blank_values=True), metadata)
+            _pairs_to_metadata(form_pairs(query.decode("latin-1")), metadata)
         body = await self.body(limit)
         if not body:
             return metadata
@@ -120,7 +120,7 @@ class Call:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidRequest("the form body is not UTF-8") from None
-            _pairs_to_metadata(parse_qsl(text, keep_blank_values=True), metadata)
+            _pairs_to_metadata(form_pairs(text), metadata)
         elif ctype == "multipart/form-data":
             scope = {"type": "http", "method": self.request.method, "headers": self.request.headers}
             form = await Request(scope, _replay(body)).form()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from .policy import Application, Policy, PolicyCatalog, Rule
+from .policy import Application, PlannedRule, Policy, PolicyCatalog, Rule
 from .session import StreamSession
 
 
@@ -34,29 +34,37 @@ class Decision:
         return not self.missing and not self.denials
 
 
+def _age(s: StreamSession) -> tuple[float, str]:
+    return s.started, s.id
+
+
 def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(a for a in catalog.required_metadata(app.id) if not metadata.get(a))
 
 
 def _peers(
-    catalog: PolicyCatalog,
-    policy: Policy,
-    rule: Rule,
+    planned: PlannedRule,
     metadata: Mapping[str, str],
     sessions: Iterable[StreamSession],
     removed: set[str],
 ) -> list[StreamSession]:
-    """Live sessions that count against `rule` together with a session carrying `metadata`."""
+    """Live sessions that count against a rule together with a session carrying `metadata`
+    (in the order of `sessions`: oldest first)."""
+    rule = planned.rule
+    apps = planned.applications
+    condition = rule.condition
+    scope = [(a, metadata.get(a)) for a in rule.scope]
     peers = []
     for s in sessions:
-        if s.id in removed or not catalog.shares(s.app_id, policy.id):
+        if s.app_id not in apps or (removed and s.id in removed):
             continue
-        if rule.condition is not None and not rule.condition.matches(s.metadata):
+        if condition is not None and not condition.matches(s.metadata):
             continue
-        if any(s.metadata.get(a) != metadata.get(a) for a in rule.scope):
-            continue
+        if scope:
+            theirs = s.metadata
+            if any(theirs.get(a) != v for a, v in scope):
+                continue
         peers.append(s)
-    peers.sort(key=lambda s: (s.started, s.id))
     return peers
 
 
@@ -88,10 +96,12 @@ def evaluate(
     if decision.missing:
         return decision
     removed: set[str] = set()
-    rules = [(p, r) for p in catalog.policies_of(app.id) for r in p.rules
-             if r.condition is None or r.condition.matches(metadata)]
-    for policy, rule in sorted(rules, key=lambda pr: pr[1].conflict != "FIFO"):
-        peers = _peers(catalog, policy, rule, metadata, live, removed)
+    ordered = sorted(live, key=_age) if len(live) > 1 else live
+    for planned in catalog.plan(app.id):
+        policy, rule = planned.policy, planned.rule
+        if rule.condition is not None and not rule.condition.matches(metadata):
+            continue
+        peers = _peers(planned, metadata, ordered, removed)
         current, units = _overflow(rule, metadata, peers)
         if current <= rule.threshold:
             continue

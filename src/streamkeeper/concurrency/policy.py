@@ -155,6 +155,7 @@ class PolicyCatalog:
     policies: dict[str, Policy] = field(default_factory=dict)
     _required: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _app_policies: dict[str, tuple[Policy, ...]] = field(default_factory=dict)
+    _plans: dict[str, tuple["PlannedRule", ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for app in self.applications.values():
@@ -177,6 +178,17 @@ class PolicyCatalog:
         for policy in self.policies.values():
             if policy.tenant not in self.tenants:
                 raise PolicyError(f"policy {policy.id!r}: unknown tenant {policy.tenant!r}")
+        sharing: dict[str, frozenset[str]] = {
+            pid: frozenset(a.id for a in self.applications.values() if pid in a.policies) for pid in self.policies}
+        for app_id, resolved in self._app_policies.items():
+            planned = [PlannedRule(p, r, sharing[p.id]) for p in resolved for r in p.rules]
+            # FIFO rules first (their evictions may relieve the others), else in written order.
+            planned.sort(key=lambda pr: pr.rule.conflict != "FIFO")
+            self._plans[app_id] = tuple(planned)
+
+    def plan(self, app_id: str) -> tuple["PlannedRule", ...]:
+        """Every rule that applies to an application's streams, in the order the engine settles them."""
+        return self._plans.get(app_id, ())
 
     def policies_of(self, app_id: str) -> tuple[Policy, ...]:
         return self._app_policies.get(app_id, ())
@@ -187,3 +199,13 @@ class PolicyCatalog:
     def shares(self, app_id: str, policy_id: str) -> bool:
         app = self.applications.get(app_id)
         return app is not None and policy_id in app.policies
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRule:
+    """A rule of a policy as the engine walks it, with the applications whose streams it counts."""
+
+    policy: Policy
+    rule: Rule
+    applications: frozenset[str]
+

@@ -23,7 +23,7 @@ class SubjectView:
     previous state until the transaction is committed.
     """
 
-    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version")
+    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version", "previous")
 
     def __init__(self, key: SubjectKey, sessions: dict[str, StreamSession], version: int = 0) -> None:
         self.key = key
@@ -32,10 +32,15 @@ class SubjectView:
         self.written: dict[str, StreamSession] = {}
         self.touched: dict[str, StreamSession] = {}
         self.dropped: set[str] = set()
+        #: The record each changed id had before this transaction (None: it is new), so that
+        #: observers can tell what changed without copying every session up front.
+        self.previous: dict[str, StreamSession | None] = {}
 
     def put(self, session: StreamSession, *, durable: bool = True) -> None:
         """Record a new or changed session; `durable=False` for heartbeats, written lazily: such a
         change may move nothing but `expires` (a store may persist only that)."""
+        if session.id not in self.previous:
+            self.previous[session.id] = self.sessions.get(session.id)
         self.sessions[session.id] = session
         self.dropped.discard(session.id)
         if durable:
@@ -45,6 +50,8 @@ class SubjectView:
             self.touched[session.id] = session
 
     def drop(self, session_id: str) -> None:
+        if session_id not in self.previous:
+            self.previous[session_id] = self.sessions.get(session_id)
         self.sessions.pop(session_id, None)
         self.written.pop(session_id, None)
         self.touched.pop(session_id, None)

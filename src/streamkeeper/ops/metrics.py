@@ -14,7 +14,7 @@ from typing import Callable, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-from ..concurrency.session import StreamSession, SubjectKey
+from ..concurrency.session import SubjectKey
 from ..concurrency.store import SessionStore, SubjectView
 
 T = TypeVar("T")
@@ -91,8 +91,9 @@ class Metrics:
             getattr(self, outcome).labels(app_id).inc()
 
 
-def outcomes(before: dict[str, StreamSession], view: SubjectView) -> list[tuple[str, str]]:
+def outcomes(view: SubjectView) -> list[tuple[str, str]]:
     """What a committed transaction did, as (counter, application) pairs."""
+    before = view.previous
     events = []
     for sid, s in view.written.items():
         old = before.get(sid)
@@ -147,9 +148,9 @@ class ObservedStore(SessionStore):
 
         def observed(view: SubjectView) -> T:
             events.clear()  # only the attempt that commits counts
-            before = dict(view.sessions)
             result = fn(view)
-            events.extend(outcomes(before, view))
+            if view.previous:
+                events.extend(outcomes(view))
             return result
 
         result = await self.inner.transact(key, observed, **options)

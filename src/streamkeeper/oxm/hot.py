@@ -10,9 +10,9 @@ answer is a plain (status, headers, body) triple that either transport of ops/ho
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import parse_qsl
 
 from ..client_address import address_of, trusted_networks
+from ..ops.forms import form_pairs
 from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
 from .service import MAX_PROGRESS, OxmService, check_id
@@ -28,9 +28,9 @@ def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str
     device = progress = None
     pairs: list[tuple[str, str]] = []
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs = form_pairs(query)
     if form:
-        pairs.extend(parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True))
+        pairs.extend(form_pairs(form.decode("utf-8", "replace")))
     for key, value in pairs:
         if key == "device" and value:
             device = value
