@@ -39,7 +39,10 @@ def _age(s: StreamSession) -> tuple[float, str]:
 
 
 def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(a for a in catalog.required_metadata(app.id) if not metadata.get(a))
+    for a in catalog.required_metadata(app.id):
+        if not metadata.get(a):
+            return tuple(a for a in catalog.required_metadata(app.id) if not metadata.get(a))
+    return ()
 
 
 def _peers(

@@ -78,7 +78,11 @@ class Condition:
         return cls(tuple(clauses))
 
     def matches(self, metadata: Mapping[str, str]) -> bool:
-        return all(c.matches(metadata) for c in self.clauses)
+        for clause in self.clauses:  # Clause.matches inlined: this runs per session per rule
+            value = metadata.get(clause.attribute)
+            if (value is not None and value in clause.values) == clause.negate:
+                return False
+        return True
 
     @property
     def attributes(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ change, are counted from `/v2` init answers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -85,10 +85,21 @@ class Metrics:
                                 ["application"], registry=r)
         self.active = Gauge("streamkeeper_active_sessions", "Sessions live right now (all processes)", registry=r)
         self.observe_request = self.http.observe
+        self._children: dict[tuple[str, str], Any] = {}
 
     def record(self, events: list[tuple[str, str]]) -> None:
         for outcome, app_id in events:
-            getattr(self, outcome).labels(app_id).inc()
+            self.count(outcome, app_id)
+
+    def count(self, outcome: str, app_id: str) -> None:
+        """One more of a session counter (`admissions`, `denials`, ...) for an application; the
+        labelled child is looked up once (prometheus-client's `labels` costs microseconds)."""
+        child = self._children.get((outcome, app_id))
+        if child is None:
+            if len(self._children) > 10_000:  # application ids come from callers: stay bounded
+                self._children.clear()
+            child = self._children[(outcome, app_id)] = getattr(self, outcome).labels(app_id)
+        child.inc()
 
 
 def outcomes(view: SubjectView) -> list[tuple[str, str]]:
