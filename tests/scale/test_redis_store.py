@@ -107,7 +107,7 @@ async def test_viewer_with_braces_in_its_id_keeps_one_hash_tag(redis_settings, c
 async def test_idle_viewers_expire_after_their_sessions_stop_mattering(redis_settings, clock, redis_client):
     async with Running(redis_settings, clock) as client:
         assert (await client.post("/v2/sessions/adobe/idle", auth=DEMO)).status_code == 202
-        store = client._transport.app.state.concurrency.store.inner
+        store = client._transport.app.state.concurrency.store
         ttl = await redis_client.ttl(store.viewer_key(("adobe", "idle")))
     # Kept while a late heartbeat could still ask about the session, then dropped.
     assert 60 + GRACE_SECONDS + RETENTION_SECONDS <= ttl <= 60 + GRACE_SECONDS + RETENTION_SECONDS + 200
@@ -206,7 +206,7 @@ async def test_a_session_written_by_the_previous_version_still_renews(redis_sett
     back in the current layout; the renewal script leaves them alone."""
     async with Running(redis_settings, clock) as client:
         sid = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
-        store = client._transport.app.state.concurrency.store.inner
+        store = client._transport.app.state.concurrency.store
         hkey = store.viewer_key(("adobe", "old"))
         current = orjson.loads(await redis_client.hget(hkey, sid))
         layout1 = [current[1], current[2], current[3], current[4], current[9], current[5], current[6], None]

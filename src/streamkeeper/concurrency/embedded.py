@@ -400,6 +400,8 @@ class EmbeddedStore(SessionStore):
                     else:
                         self._subjects.pop(key, None)
                 raise
+        if self.observer is not None:
+            self.observer(view)
         return result
 
     async def renew(self, key: SubjectKey, sid: str, bucket: str, limit: int, window: float,

@@ -307,6 +307,8 @@ class RedisStore(SessionStore):
                     return result
                 committed = await self._run("commit", keys, self._commit_args(view))
                 if committed:
+                    if self.observer is not None:
+                        self.observer(view)
                     return result
                 await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2 ** attempt)))
         except (RedisConnectionError, RedisTimeoutError) as exc:

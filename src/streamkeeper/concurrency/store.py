@@ -82,6 +82,10 @@ class SessionStore(ABC):
     #: the store renews through `transact` (in memory that is already one step).
     renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
 
+    #: Called with the view of every transaction that changed something, once it is committed
+    #: (not for an attempt that was retried or failed): the metrics count session outcomes here.
+    observer: Callable[[SubjectView], None] | None = None
+
     #: True when `transact` and `hit` need no asyncio task to run in: until their first wait
     #: they touch no network client, timeout or task-scoped state (in memory). The server may
     #: then run a hot request's first step straight from its protocol callback.

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from ..cm.rendering import json_response
-from .metrics import Metrics, ObservedStore
+from .metrics import Metrics
 from .middleware import OpsMiddleware
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,7 @@ def install(app: FastAPI) -> None:
 
 async def startup(app: FastAPI, ctx) -> None:
     """Count session outcomes on the store the concurrency service uses."""
-    service = ctx.concurrency
-    if not isinstance(service.store, ObservedStore):
-        service.store = ObservedStore(service.store, app.state.metrics)
+    ctx.concurrency.store.observer = app.state.metrics.observe_view
 
 
 @router.get("/healthz", summary="Liveness: the process runs and serves HTTP")

@@ -9,15 +9,12 @@ change, are counted from `/v2` init answers.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-from ..concurrency.session import SubjectKey
-from ..concurrency.store import SessionStore, SubjectView
-
-T = TypeVar("T")
+from ..concurrency.store import SubjectView
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -87,9 +84,11 @@ class Metrics:
         self.observe_request = self.http.observe
         self._children: dict[tuple[str, str], Any] = {}
 
-    def record(self, events: list[tuple[str, str]]) -> None:
-        for outcome, app_id in events:
-            self.count(outcome, app_id)
+    def observe_view(self, view: SubjectView) -> None:
+        """Count what a committed transaction did to sessions (a store's `observer`)."""
+        if view.previous:
+            for outcome, app_id in outcomes(view):
+                self.count(outcome, app_id)
 
     def count(self, outcome: str, app_id: str) -> None:
         """One more of a session counter (`admissions`, `denials`, ...) for an application; the
@@ -120,60 +119,3 @@ def outcomes(view: SubjectView) -> list[tuple[str, str]]:
         if old is not None and old.ended is None:
             events.append(("expiries", old.app_id))
     return events
-
-
-class ObservedStore(SessionStore):
-    """A store that counts session outcomes of every committed transaction of the one it wraps."""
-
-    def __init__(self, inner: SessionStore, metrics: Metrics) -> None:
-        self.inner = inner
-        self.metrics = metrics
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    async def abandon(self) -> None:
-        await self.inner.abandon()
-
-    async def flush_deferred(self) -> None:
-        await self.inner.flush_deferred()
-
-    # The wrapped store's capabilities (the base class's defaults would hide them).
-    @property
-    def scoped_hits(self) -> bool:  # type: ignore[override]
-        return self.inner.scoped_hits
-
-    @property
-    def renew(self):  # type: ignore[override]
-        return self.inner.renew
-
-    @property
-    def inline(self) -> bool:  # type: ignore[override]
-        return self.inner.inline
-
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], **options) -> T:
-        events: list[tuple[str, str]] = []
-
-        def observed(view: SubjectView) -> T:
-            events.clear()  # only the attempt that commits counts
-            result = fn(view)
-            if view.previous:
-                events.extend(outcomes(view))
-            return result
-
-        result = await self.inner.transact(key, observed, **options)
-        if events:
-            self.metrics.record(events)
-        return result
-
-    async def hit(self, bucket: str, limit: int, window: float, now: float, **options) -> float | None:
-        return await self.inner.hit(bucket, limit, window, now, **options)
-
-    async def count_live(self, now: float) -> int:
-        return await self.inner.count_live(now)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
