@@ -95,6 +95,23 @@ async def test_a_stream_is_gone_after_two_minutes_plus_grace(oxm_stores):
     assert (await oxm.streaming("ann", "movie-2", device="tv")).status_code == 204
 
 
+async def test_renewals_keep_a_stream_counted_long_past_its_first_expiry(oxm_stores):
+    oxm = oxm_stores
+    assert (await oxm.set_policy(0, 0, 1)).status_code == 200
+    assert (await oxm.streaming("ann", "movie-1", device="tv")).status_code == 204
+    for _ in range(4):
+        oxm.clock.advance(100)
+        assert (await oxm.streaming("ann", "movie-1", device="tv")).status_code == 204
+    # 400 s after the start, each renewal moved the expiry: still one live stream on one device.
+    assert (await oxm.client.get(f"{STREAMS}/counts", headers=oxm.auth("ann"))).json() == {"movie-1": 1}
+    assert (await oxm.streaming("ann", "movie-2", device="phone")).status_code == 409
+    # A renewal that comes after the stream ran out starts it again, judged like any start.
+    oxm.clock.advance(151)
+    assert (await oxm.client.get(f"{STREAMS}/counts", headers=oxm.auth("ann"))).json() == {}
+    assert (await oxm.streaming("ann", "movie-2", device="phone")).status_code == 204
+    assert (await oxm.streaming("ann", "movie-1", device="tv")).status_code == 409
+
+
 async def test_policy_tightened_mid_stream_refuses_the_newest_at_its_next_heartbeat(oxm_stores):
     oxm = oxm_stores
     for asset, device in (("a", "tv"), ("b", "phone"), ("c", "tablet")):

@@ -17,7 +17,7 @@ import threading
 import time
 from itertools import islice
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import orjson
 
@@ -404,15 +404,19 @@ class EmbeddedStore(SessionStore):
             self.observer(view)
         return result
 
-    async def renew(self, key: SubjectKey, sid: str, bucket: str, limit: int, window: float,
+    def peek(self, key: SubjectKey) -> Mapping[str, StreamSession]:
+        return self._subjects.get(key) or _NOTHING
+
+    async def renew(self, key: SubjectKey, sid: str, bucket: str | None, limit: int, window: float,
                     now: float) -> tuple[bool, StreamSession | None]:
         """A heartbeat without metadata in one step: counted against the rate limit
-        (:class:`RateLimited` over it), then (True, renewed session), or (False, the record as
-        it is, or None) when it is not live and the caller must say why. The new expiry is
-        journaled lazily, like every heartbeat."""
-        retry_at = self._count(bucket, limit, window, now)
-        if retry_at is not None:
-            raise RateLimited(retry_at)
+        (:class:`RateLimited` over it; not counted without a `bucket`), then (True, renewed
+        session), or (False, the record as it is, or None) when it is not live and the caller
+        must say why. The new expiry is journaled lazily, like every heartbeat."""
+        if bucket is not None:
+            retry_at = self._count(bucket, limit, window, now)
+            if retry_at is not None:
+                raise RateLimited(retry_at)
         current = self._subjects.get(key)
         session = current.get(sid) if current else None
         if session is None or not session.is_live(now):

@@ -9,7 +9,7 @@ script. Both hand the same :class:`SubjectView` to the service.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, Mapping, TypeVar
 
 from .session import StreamSession, SubjectKey
 
@@ -81,6 +81,12 @@ class SessionStore(ABC):
     #: `renew(key, sid, bucket, limit, window, now)` -> (renewed?, session as stored); None when
     #: the store renews through `transact` (in memory that is already one step).
     renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
+
+    #: The viewer's sessions as they are right now, read without a transaction; only stores that
+    #: hold them in this process offer it (None elsewhere). Read only: what is decided on them
+    #: must still be written through `transact` or `renew` (which accepts `bucket=None` here:
+    #: a renewal not counted against any rate limit).
+    peek: Callable[[SubjectKey], Mapping[str, StreamSession]] | None = None
 
     #: Called with the view of every transaction that changed something, once it is committed
     #: (not for an attempt that was retried or failed): the metrics count session outcomes here.

@@ -17,7 +17,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
-from ..client_address import trusted_networks
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
@@ -117,7 +116,7 @@ async def _stream_params(request: Request) -> tuple[str, int | None]:
         form = await request.body()
     peer = request.client.host if request.client else ""
     return stream_params(request.url.query, form, peer, request.headers.getlist("x-forwarded-for"),
-                         trusted_networks(request.app.state))
+                         request.app.state)
 
 
 def _asset(asset: str) -> str:

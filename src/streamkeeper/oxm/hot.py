@@ -10,6 +10,7 @@ answer is a plain (status, headers, body) triple that either transport of ops/ho
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from ..client_address import address_of, trusted_networks
 from ..ops.forms import form_pairs
@@ -23,7 +24,7 @@ STREAMING = Template("/oxm/v1/streams/{assetID}/streaming")
 
 
 def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str],
-                  trusted: tuple) -> tuple[str, int | None]:
+                  state: Any) -> tuple[str, int | None]:
     """`device` and `progress` from the query string (or a form body, as some players send)."""
     device = progress = None
     pairs: list[tuple[str, str]] = []
@@ -44,7 +45,7 @@ def stream_params(query: str, form: bytes | None, peer: str, forwarded: list[str
             raise errors.bad_request("progress must be a whole number of seconds")
         number = int(progress)
     if device is None:
-        device = address_of(peer, forwarded, trusted)
+        device = address_of(peer, forwarded, trusted_networks(state))
     return device, number
 
 
@@ -71,7 +72,7 @@ async def streaming(state, limit: int, request: HotRequest) -> Answer:
                 raise errors.bad_request("Content-Length is not a number") from None
         client = request.client
         device, progress = stream_params(request.query.decode("latin-1"), form,
-                                         client[0] if client else "", forwarded, trusted_networks(state))
+                                         client[0] if client else "", forwarded, state)
         asset = check_id(request.path[len(PREFIX):-len(SUFFIX)], "assetID")
         if progress is not None:
             await in_task()  # progress goes to the SQL database, whose drivers want a task

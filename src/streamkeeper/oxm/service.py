@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..catalog_version import bump
 from ..concurrency.engine import Decision, evaluate
-from ..concurrency.session import StreamSession
+from ..concurrency.session import StreamSession, SubjectKey
 from ..concurrency.store import SessionStore, SubjectView
 from . import errors
 from .assets import AssetCatalog, NoAssets
@@ -177,6 +177,10 @@ class OxmService:
         now = self.clock()
         enf = self._enforce(who.tenant)
         aid = enf.app.id
+        if await self._renewed_as_judged(enf, (aid, who.user), asset, device, now):
+            if progress is not None:
+                await self._record_progress(who, asset, progress, now)
+            return
         renewal = False
 
         def admit(view: SubjectView) -> Decision | None:
@@ -214,6 +218,24 @@ class OxmService:
             await self._record_progress(who, asset, progress, now)
         if denied is not None:
             raise self._over_limit(denied, device)
+
+    async def _renewed_as_judged(self, enf: Enforcement, key: SubjectKey, asset: str, device: str,
+                                 now: float) -> bool:
+        """The common renewal in one step, on a store that holds sessions in this process: the
+        stream is live and was allowed under the very policy snapshot in force (see `_judge`),
+        so there is nothing to decide, only an expiry to move. False: take the general way."""
+        peek = self.store.peek
+        if peek is None:
+            return False
+        aid = enf.app.id
+        for s in peek(key).values():
+            if (s.app_id == aid and s.ended is None and s.metadata.get(ASSET) == asset
+                    and s.metadata.get(DEVICE) == device):
+                if self._judged.get(s.id) is not enf.catalog or not s.is_live(now):
+                    return False
+                renewed, _ = await self.store.renew(key, s.id, None, 0, 0.0, now)
+                return renewed
+        return False
 
     @staticmethod
     def _over_limit(decision: Decision, device: str) -> errors.OxmError:
