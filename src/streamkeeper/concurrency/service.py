@@ -91,6 +91,10 @@ class Running:
     others: int
 
 
+def _age(s: StreamSession) -> tuple[float, str]:
+    return s.started, s.id
+
+
 def parse_terminate(values: Iterable[str]) -> list[str]:
     """Termination codes from one or more X-Terminate values, comma- or newline-separated."""
     codes: list[str] = []
@@ -268,12 +272,15 @@ class ConcurrencyService:
     async def running(self, app: Application, idp: str, subject: str) -> Running:
         now = self.clock()
 
-        def look(view: SubjectView) -> Running:
-            live = sorted(view.live(now), key=lambda s: (s.started, s.id))
+        def look(sessions: Iterable[StreamSession]) -> Running:
+            live = sorted((s for s in sessions if s.is_live(now)), key=_age)
             mine = [s for s in live if s.tenant == app.tenant]
             return Running(mine, len(live) - len(mine))
 
-        return await self.store.transact((idp, subject), look)
+        peek = self.store.peek
+        if peek is not None:  # in this process: a read needs no transaction
+            return look(peek((idp, subject)).values())
+        return await self.store.transact((idp, subject), lambda view: look(view.sessions.values()))
 
 
 
