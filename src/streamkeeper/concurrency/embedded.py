@@ -55,7 +55,7 @@ RENEW_SQL = """
 # Viewers who never come back would keep their dead records in memory: sweep them this often.
 SWEEP_SECONDS = 60.0
 # Deferred heartbeats written per turn of the loop (about a millisecond of SQLite work).
-DEFERRED_SLICE = 500
+DEFERRED_SLICE = 100
 CHECKPOINT_SECONDS = 0.25
 # Commits start at least this far apart: a commit costs about the same for one session or
 # twenty, so under load a start waits up to this long to share one.
