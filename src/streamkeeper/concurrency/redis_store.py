@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "sk:"
 MAX_ATTEMPTS = 64
 MAX_CONNECTIONS = 64
+# Decoded records remembered by their bytes (a few hundred bytes each, plus the session).
+DECODED_MAX = 20_000
 VERSION_FIELD = b""
 # Idle keys live this much longer than the last moment their content can matter.
 TTL_MARGIN = 60
@@ -127,12 +129,14 @@ class StoreUnavailable(ServiceUnavailable):
 
 
 def _escaped(part: str) -> str:
+    if "\\" not in part and "\x00" not in part and "{" not in part and "}" not in part:
+        return part  # the usual id: nothing to escape
     return part.replace("\\", "\\\\").replace("\x00", "\\0").replace("{", "\\(").replace("}", "\\)")
 
 
 def tag(*parts: str) -> str:
     """A Redis Cluster hash tag naming `parts` unambiguously (no braces, no separator clash)."""
-    return "{" + "\x00".join(_escaped(p) for p in parts) + "}"
+    return "{" + "\x00".join([_escaped(p) for p in parts]) + "}"
 
 
 def encode(session: StreamSession) -> bytes:
@@ -203,6 +207,7 @@ class RedisStore(SessionStore):
         self._gate = asyncio.Semaphore(max_connections)
         self._registered: dict[str, Any] = {}  # redis-py's registered scripts, by name
         self._pipe: PipelinedRedis | None = None
+        self._decoded: dict[tuple[SubjectKey, str], tuple[bytes, StreamSession]] = {}
         self._scripts = {name: Script(source) for name, source in
                          (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("renew", RENEW))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
@@ -300,7 +305,7 @@ class RedisStore(SessionStore):
                 else:
                     raw = await self._hgetall(hkey)
                 version = int(raw.pop(VERSION_FIELD, 0))
-                sessions = {f.decode(): decode(key, f.decode(), body) for f, body in raw.items()}
+                sessions = self._decode_all(key, raw)
                 view = SubjectView(key, sessions, version)
                 result = fn(view)
                 if not view.changed:
@@ -315,6 +320,25 @@ class RedisStore(SessionStore):
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         log.warning("gave up on %r after %d conflicting attempts", key, MAX_ATTEMPTS)
         raise StoreUnavailable("too many simultaneous changes to this viewer's sessions; try again")
+
+    def _decode_all(self, key: SubjectKey, raw: dict[bytes, bytes]) -> dict[str, StreamSession]:
+        """The viewer's sessions from their hash fields. A record whose bytes are the ones decoded
+        last time is the same session (records are replaced, never changed in place), so it is
+        not decoded again: most of a viewer's records (ended ones, streams not renewed since)
+        are read many times for each time they change."""
+        known = self._decoded
+        sessions = {}
+        for field, body in raw.items():
+            sid = field.decode()
+            seen = known.get((key, sid))
+            if seen is not None and seen[0] == body:
+                sessions[sid] = seen[1]
+                continue
+            session = sessions[sid] = decode(key, sid, body)
+            if len(known) >= DECODED_MAX:
+                known.clear()
+            known[(key, sid)] = (body, session)
+        return sessions
 
     def _commit_args(self, view: SubjectView) -> list:
         now = self._clock()
