@@ -245,3 +245,34 @@ async def test_a_chunked_body_that_grows_past_the_limit_is_refused_with_413(tmp_
                               headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status_code == 413 and "request-too-large" in r.text and r.headers["connection"] == "close"
         assert client._transport.answered_by_lane == 1
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_timeout_and_a_busy_one_is_not(tmp_path):
+    """The lane keeps one keep-alive timer per connection instead of one per request; the
+    timeout is the same: counted from the last answer, never while requests keep coming."""
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from bench.lane import FakeTransport
+    from streamkeeper.ops.lane import LaneProtocol
+    from tests.conftest import FakeClock, Running, make_settings
+
+    async with Running(make_settings(tmp_path), FakeClock(), wire="lane") as client:
+        app = client._transport.config.app
+        config = Config(app, http="httptools", timeout_keep_alive=0.5, log_level="warning")
+        config.load()
+        loop = asyncio.get_running_loop()
+        proto = LaneProtocol(config, ServerState(), {}, loop)
+        sock = FakeTransport()
+        proto.connection_made(sock)
+        metadata = b"GET /v2/metadata HTTP/1.1\r\nHost: t\r\nAuthorization: Basic ZGVtby1hcHA6\r\n\r\n"
+        health = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        for n in range(12):  # a request every 0.1 s for 1.2 s (the lane's and ASGI): busy, kept open
+            loop.call_soon(proto.data_received, metadata if n % 2 else health)
+            await asyncio.sleep(0.1)
+            assert b"200 OK" in b"".join(sock.out) and not sock.closed
+            sock.out.clear()
+        await asyncio.sleep(0.15)
+        assert not sock.closed  # idle for about 0.25 s since the last answer: within the timeout
+        await asyncio.sleep(0.5)
+        assert sock.closed  # idle for about 0.75 s: closed

@@ -53,21 +53,39 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
-def _conflict_entry(s: StreamSession) -> dict[str, Any]:
-    return {"sessionId": s.id, "terminationCode": s.code, "applicationId": s.app_id, "metadata": s.metadata}
+_rule_texts: dict[tuple, tuple[str, str]] = {}
+
+
+def _rule_text(v: Violation) -> tuple[str, str]:
+    """The advice message and reference id of a violated rule in a scope (the same few over and
+    over: remembered)."""
+    rule = v.rule
+    key = (v.policy.id, v.policy.name, rule.name, rule.threshold, rule.distinct, tuple(v.scope.items()))
+    found = _rule_texts.get(key)
+    if found is None:
+        scope_text = "".join(f" for {k}={val}" for k, val in v.scope.items())
+        what = f"distinct {rule.distinct} values" if rule.distinct else "concurrent streams"
+        if len(_rule_texts) > 10_000:
+            _rule_texts.clear()
+        found = _rule_texts[key] = (
+            f"Rule '{rule.name}' of policy '{v.policy.name}' allows at most {rule.threshold} {what}{scope_text}.",
+            f"{v.policy.id}/{rule.name}")
+    return found
 
 
 def _violation_advice(v: Violation) -> tuple[dict, dict]:
     rule = v.rule
+    distinct = rule.distinct
     grouped: dict[str, list[dict]] = {}
+    listed = []
     for s in v.conflicts:
-        key = s.metadata.get(rule.distinct, "") if rule.distinct else s.id
-        grouped.setdefault(key, []).append(_conflict_entry(s))
-    scope_text = "".join(f" for {k}={val}" for k, val in v.scope.items())
-    what = f"distinct {rule.distinct} values" if rule.distinct else "concurrent streams"
+        grouped.setdefault(s.metadata.get(distinct, "") if distinct else s.id, []).append(
+            {"sessionId": s.id, "terminationCode": s.code, "applicationId": s.app_id, "metadata": s.metadata})
+        listed.append({"sessionId": s.id, "terminationCode": s.code, "metadata": s.metadata})
+    message, reference_id = _rule_text(v)
     top = {
         "type": "rule-violation",
-        "message": f"Rule '{rule.name}' of policy '{v.policy.name}' allows at most {rule.threshold} {what}{scope_text}.",
+        "message": message,
         "policyName": v.policy.name,
         "ruleName": rule.name,
         "attribute": rule.counted,
@@ -76,16 +94,9 @@ def _violation_advice(v: Violation) -> tuple[dict, dict]:
         "conflicts": grouped,
     }
     reference = {
-        "id": f"{v.policy.id}/{rule.name}",
+        "id": reference_id,
         "adviceType": "rule-violation",
-        "attributes": {
-            "rule": rule.name,
-            "threshold": rule.threshold,
-            "current": v.current,
-            "conflicts": [
-                {"sessionId": s.id, "terminationCode": s.code, "metadata": s.metadata} for s in v.conflicts
-            ],
-        },
+        "attributes": {"rule": rule.name, "threshold": rule.threshold, "current": v.current, "conflicts": listed},
     }
     return top, reference
 

@@ -12,7 +12,7 @@ from .policy import Application, PlannedRule, Policy, PolicyCatalog, Rule
 from .session import StreamSession
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass pays object.__setattr__ per field, per denial
 class Violation:
     """A rule that the new session would break, and the sessions standing in its way."""
 
@@ -56,7 +56,7 @@ def _peers(
     rule = planned.rule
     apps = planned.applications
     condition = rule.condition
-    scope = [(a, metadata.get(a)) for a in rule.scope]
+    scope = [(a, metadata.get(a)) for a in rule.scope] if rule.scope else None
     peers = []
     for s in sessions:
         if s.app_id not in apps or (removed and s.id in removed):
@@ -71,14 +71,14 @@ def _peers(
     return peers
 
 
-def _overflow(rule: Rule, metadata: Mapping[str, str], peers: Sequence[StreamSession]) -> tuple[int, list[list[StreamSession]]]:
-    """Count with the new session included, and the peers grouped by counted unit, oldest first."""
-    if rule.distinct is None:
-        return len(peers) + 1, [[p] for p in peers]
+def _distinct_units(distinct: str, metadata: Mapping[str, str],
+                    peers: Sequence[StreamSession]) -> tuple[int, list[list[StreamSession]]]:
+    """Distinct values counted with the new session's included, and the peers grouped by the
+    other values, oldest first."""
     groups: dict[str, list[StreamSession]] = {}
     for p in peers:
-        groups.setdefault(p.metadata.get(rule.distinct, ""), []).append(p)
-    value = metadata.get(rule.distinct, "")
+        groups.setdefault(p.metadata.get(distinct, ""), []).append(p)
+    value = metadata.get(distinct, "")
     current = len(groups) + (0 if value in groups else 1)
     return current, [g for v, g in groups.items() if v != value]
 
@@ -105,9 +105,15 @@ def evaluate(
         if rule.condition is not None and not rule.condition.matches(metadata):
             continue
         peers = _peers(planned, metadata, ordered, removed)
-        current, units = _overflow(rule, metadata, peers)
-        if current <= rule.threshold:
-            continue
+        if rule.distinct is None:  # streams are counted: each peer is a unit of its own
+            current = len(peers) + 1
+            if current <= rule.threshold:
+                continue
+            units = [[p] for p in peers]
+        else:
+            current, units = _distinct_units(rule.distinct, metadata, peers)
+            if current <= rule.threshold:
+                continue
         violation = Violation(policy, rule, {a: metadata[a] for a in rule.scope}, current, tuple(peers))
         excess = current - rule.threshold
         if rule.conflict == "FIFO" and excess <= len(units):

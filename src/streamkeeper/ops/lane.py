@@ -151,6 +151,41 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         self._recorder = RequestRecorder(metrics) if usable else None
         self._writes = _batch_of(self.loop)
 
+    # -- keep-alive ------------------------------------------------------------------------
+    # uvicorn arms a keep-alive timer after every answer and cancels it when the next request
+    # arrives: a timer made and dropped per request. Here one timer per connection stays armed;
+    # when it fires it looks at when the connection last went idle and closes it, or re-arms
+    # for the time left. Same timeout, a timer per `timeout_keep_alive` instead of per request.
+
+    _idle_from: float | None = None  # loop time of the last answer; None while a request is open
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_from = None  # data arrived, or the connection is going: not idle
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_from = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_check)
+
+    def _keep_alive_check(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_from = self._idle_from
+        if idle_from is None:
+            return  # a request is being read or answered: its answer arms the timer again
+        left = idle_from + self.timeout_keep_alive - self.loop.time()
+        if left <= 0:
+            self.timeout_keep_alive_handler()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_check)
+
     # -- parser callbacks ------------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
