@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from tests.oxm.conftest import es_keys  # noqa: F401 - a fixture used here too
 from tests.process import AUTH, Server
 
 
@@ -91,3 +92,49 @@ async def test_an_ended_stream_stays_ended_after_a_restart(server, restart):
         assert {s["sessionId"] for s in running} == {started[2].headers["location"], fourth.headers["location"]}
         assert (await c.post(f"/v2/sessions/adobe/restarted/{first}")).status_code == 410
         assert (await c.post(f"/v2/sessions/adobe/restarted/{second}")).status_code == 410
+
+
+async def test_a_journal_that_refuses_writes_gets_503_and_keeps_nothing(tmp_path, wire, es_keys):
+    """The embedded journal cannot be written (SQLite refuses: read only): a start, a stop and an
+    OXM stream start answer 503 with Retry-After in their own error bodies, and none of them is
+    kept; once writes work again, the same calls succeed."""
+    from streamkeeper.oxm.tokens import mint
+    from tests.conftest import FakeClock, Running, make_settings
+    from tests.oxm.conftest import ACME_KEY, write_config
+
+    clock = FakeClock()
+    cm_app = """
+[[policies]]
+id = "three"
+tenant = "acme"
+name = "Three streams"
+  [[policies.rules]]
+  name = "3 streams"
+  threshold = 3
+
+[[applications]]
+id = "demo-app"
+tenant = "acme"
+name = "Demo"
+policies = ["three"]
+"""
+    settings = make_settings(tmp_path, config=write_config(tmp_path / "conf", es_keys[1], cm_app))
+    running = Running(settings, clock, wire=wire)
+    async with running as c:
+        journal = running.app.state.concurrency.store._journal
+        bearer = {"Authorization": f"Bearer {mint(ACME_KEY, 'ann', now=clock.now)}"}
+        kept = (await c.post("/v2/sessions/adobe/ro", auth=("demo-app", ""))).headers["location"]
+        journal._conn.execute("PRAGMA query_only=1")
+        start = await c.post("/v2/sessions/adobe/ro", auth=("demo-app", ""))
+        assert start.status_code == 503 and int(start.headers["Retry-After"]) >= 1
+        assert start.json()["associatedAdvice"][0]["type"] == "service-unavailable"
+        stop = await c.delete(f"/v2/sessions/adobe/ro/{kept}", auth=("demo-app", ""))
+        assert stop.status_code == 503
+        stream = await c.put("/oxm/v1/streams/film/streaming?device=tv", headers=bearer)
+        assert stream.status_code == 503 and stream.json()["code"] == 1500 and stream.headers["Retry-After"]
+        running_now = (await c.get("/v2/runningStreams/adobe/ro", auth=("demo-app", ""))).json()
+        assert [s["sessionId"] for s in running_now["runningStreams"]] == [kept]
+        assert (await c.get("/oxm/v1/streams/counts", headers=bearer)).json() == {}
+        journal._conn.execute("PRAGMA query_only=0")
+        assert (await c.delete(f"/v2/sessions/adobe/ro/{kept}", auth=("demo-app", ""))).status_code == 202
+        assert (await c.put("/oxm/v1/streams/film/streaming?device=tv", headers=bearer)).status_code == 204

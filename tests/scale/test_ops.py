@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamkeeper.ops.logs import JsonFormatter
 from tests.conftest import Running, basic, make_settings
+from tests.oxm.conftest import es_keys  # noqa: F401 - a fixture used here too
 
 DEMO = basic("demo-app")
 FIFO = basic("fifo-app")
@@ -60,6 +61,29 @@ async def test_readyz_says_503_and_names_redis_when_redis_refuses(tmp_path, cloc
         assert again.status_code == 503 and "Retry-After" in again.headers
         assert again.json()["associatedAdvice"][0]["type"] == "service-unavailable"
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_oxm_answers_503_when_the_session_store_is_unreachable(tmp_path, clock, redis_user, es_keys):
+    """The experience API's stream calls keep their error body and say "try again" (503 with
+    Retry-After) when Redis is gone, like `/v2`; never a 500."""
+    from tests.oxm.conftest import ACME_KEY, write_config
+    from streamkeeper.oxm.tokens import mint
+
+    config = write_config(tmp_path / "conf", es_keys[1])
+    settings = make_settings(tmp_path, config=config, redis_url=redis_user["url"], redis_prefix=redis_user["prefix"])
+    async with Running(settings, clock) as client:
+        auth = {"Authorization": f"Bearer {mint(ACME_KEY, 'ann', now=clock.now)}"}
+        assert (await client.put("/oxm/v1/streams/film/streaming?device=tv", headers=auth)).status_code == 204
+        redis_user["cut_off"]()
+        for call in (client.put("/oxm/v1/streams/film/streaming?device=tv", headers=auth),
+                     client.put("/oxm/v1/streams/other/streaming?device=tv", headers=auth),
+                     client.put("/oxm/v1/streams/film/stopped?device=tv", headers=auth),
+                     client.get("/oxm/v1/streams/counts", headers=auth)):
+            r = await call
+            assert r.status_code == 503, (r.request.url, r.status_code, r.text)
+            assert int(r.headers["Retry-After"]) >= 1
+            body = r.json()
+            assert body["status"] == 503 and body["code"] == 1500 and body["message"]
 
 
 async def test_metrics_count_requests_and_session_outcomes(fifo_settings, clock):

@@ -21,7 +21,7 @@ from typing import Callable, Mapping, TypeVar
 
 import orjson
 
-from .service import RateLimited
+from .service import RateLimited, ServiceUnavailable
 from .session import StreamSession, SubjectKey
 from .store import SessionStore, SubjectView
 
@@ -277,6 +277,10 @@ class _Checkpointer:
             conn.close()
 
 
+class JournalUnavailable(ServiceUnavailable):
+    """A durable change could not be committed (disk full, file gone): nothing was decided."""
+
+
 def _forget(view: SubjectView, now: float) -> int:
     before = len(view.sessions)
     view.forget_old(now)
@@ -392,13 +396,15 @@ class EmbeddedStore(SessionStore):
         if done is not None:
             try:
                 await done
-            except BaseException:
+            except BaseException as exc:
                 # Not durable, so not acknowledged: undo it unless someone built on it already.
                 if self._subjects.get(key) is view.sessions:
                     if current:
                         self._subjects[key] = current
                     else:
                         self._subjects.pop(key, None)
+                if isinstance(exc, Exception):  # a journal that cannot be written: answer "retry"
+                    raise JournalUnavailable(f"the session journal could not be written: {exc}") from exc
                 raise
         if self.observer is not None:
             self.observer(view)

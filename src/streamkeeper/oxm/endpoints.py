@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
+from ..concurrency.service import ServiceUnavailable
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
@@ -40,6 +41,8 @@ class OxmRoute(APIRoute):
                 return await handler(request)
             except errors.OxmError as exc:
                 return exc.response()
+            except ServiceUnavailable as exc:
+                return errors.unavailable(str(exc)).response()
             except RequestValidationError as exc:
                 return errors.from_validation(list(exc.errors())).response()
 

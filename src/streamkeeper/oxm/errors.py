@@ -28,6 +28,10 @@ POLICY_INCONSISTENT = 1105
 BODY_TOO_LARGE = 1106  # 413: the request body is over the server's limit
 # Stream limits, one code per limit of the tenant stream policy.
 LIMIT_CODES = {"maxPerUser": 1201, "maxPerAsset": 1202, "maxDevices": 1203}
+# 503: the session store cannot be reached or written; nothing was decided, retry (our own code:
+# the document lists no server-side failure).
+UNAVAILABLE = 1500
+RETRY_AFTER_SECONDS = 1
 
 
 class OxmError(Exception):
@@ -49,6 +53,8 @@ class OxmError(Exception):
         headers = [(b"Content-Type", b"application/json"), (b"Content-Length", b"%d" % len(body))]
         if self.status == 401:
             headers.append((b"WWW-Authenticate", b"Bearer"))
+        elif self.status == 503:
+            headers.append((b"Retry-After", b"%d" % RETRY_AFTER_SECONDS))
         return self.status, headers, body
 
     def response(self) -> Response:
@@ -70,6 +76,10 @@ def not_found(message: str) -> OxmError:
 
 def bad_request(message: str, code: int = BAD_REQUEST) -> OxmError:
     return OxmError(400, code, message)
+
+
+def unavailable(message: str) -> OxmError:
+    return OxmError(503, UNAVAILABLE, message)
 
 
 def from_http_status(status: int, detail: str) -> OxmError:

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from ..client_address import address_of, trusted_networks
+from ..concurrency.service import ServiceUnavailable
 from ..ops.forms import form_pairs
 from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
@@ -79,6 +80,8 @@ async def streaming(state, limit: int, request: HotRequest) -> Answer:
         await service.streaming(who, asset, device, progress)
     except errors.OxmError as exc:
         return exc.answer()
+    except ServiceUnavailable as exc:
+        return errors.unavailable(str(exc)).answer()
     return 204, [], b""
 
 
