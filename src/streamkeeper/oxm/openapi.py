@@ -30,6 +30,9 @@ AUTH = _error("Token missing (1000), invalid (1001) or expired (1002)")
 READ = _error("Cannot read the requested resource (1003)")
 WRITE = _error("Cannot change the requested resource (1004)")
 MISSING = _error("Requested resource missing, deleted or incorrect (1040)")
+UNAVAILABLE = {**_error("The session store cannot be reached or written (1500): nothing was decided, retry"),
+               "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
+                                           "schema": {"type": "integer"}}}}
 
 _LIMITS = {
     "type": "object",
@@ -116,7 +119,7 @@ PUT_POLICY = dict(
 )
 COUNTS = dict(
     summary="Count the caller's running streams per asset",
-    responses={200: _ok("Stream counts", _COUNTS), 400: BAD, 401: AUTH},
+    responses={200: _ok("Stream counts", _COUNTS), 400: BAD, 401: AUTH, 503: UNAVAILABLE},
 )
 HISTORY = dict(
     summary="Progress of every asset in progress, newest first",
@@ -127,12 +130,13 @@ STREAMING = dict(
     summary="Start or renew a stream (call at least every two minutes)",
     responses={204: _ok("Stream admitted"), 400: BAD, 401: AUTH,
                409: _error("Over a limit of the tenant stream policy (1201 maxPerUser, 1202 maxPerAsset, "
-                           "1203 maxDevices); `streams` lists the streams in the way")},
+                           "1203 maxDevices); `streams` lists the streams in the way"),
+               503: UNAVAILABLE},
     openapi_extra={"parameters": _stream_parameters(), "security": _SECURITY},
 )
 STOPPED = dict(
     summary="End a stream, recording progress when given",
-    responses={204: _ok("Stream ended"), 400: BAD, 401: AUTH},
+    responses={204: _ok("Stream ended"), 400: BAD, 401: AUTH, 503: UNAVAILABLE},
     openapi_extra={"parameters": _stream_parameters(), "security": _SECURITY},
 )
 PROGRESS = dict(
