@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.responses import JSONResponse
 from starlette.routing import Match
@@ -31,7 +32,8 @@ from .concurrency.policy import PolicyCatalog
 from .concurrency.service import ConcurrencyService
 from .concurrency.store import SessionStore
 from .catalog_version import CatalogWatcher
-from .database import create_engine, migrate, sessionmaker, setup_lock
+from .database import RETRY_AFTER_SECONDS as DB_RETRY_AFTER
+from .database import create_engine, migrate, sessionmaker, setup_lock, unreachable
 from .ops.hot import HotRoutes, answer_over_asgi
 from .settings import Settings
 
@@ -228,6 +230,24 @@ def _install_front(app: FastAPI, paths: list[Callable]) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError):
+        if not unreachable(exc):
+            raise exc  # a real bug: the server's 500
+        log.warning("catalog database unreachable on %s: %s", request.url.path, exc.orig or exc)
+        message = "the catalog database cannot be reached; try again"
+        retry = {"Retry-After": str(DB_RETRY_AFTER)}
+        path = request.url.path
+        if hmp_api.is_hmp(request):
+            return hmp_api.render_http(503, message, retry)
+        if path.startswith("/oxm/"):
+            from .oxm.errors import unavailable
+
+            return unavailable(message).response()
+        if path.startswith("/v2/"):
+            return JSONResponse(advice_body("service-unavailable", message), status_code=503, headers=retry)
+        return JSONResponse({"code": "unavailable", "message": message}, status_code=503, headers=retry)
+
     @app.exception_handler(AdminError)
     async def _admin_error(_request: Request, exc: AdminError) -> JSONResponse:
         return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)

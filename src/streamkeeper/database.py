@@ -12,11 +12,24 @@ from typing import AsyncIterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from .settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# What a client is told to wait when the catalog database cannot be reached.
+RETRY_AFTER_SECONDS = 1
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True for a database error that says the database cannot be reached or used right now (a
+    connection refused, lost or not allowed), not that the statement was wrong: worth a 503."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or exc.statement is None  # no statement: failed to connect
+    return isinstance(exc, (ConnectionError, TimeoutError))
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -154,9 +154,12 @@ async def pg(sql: str) -> None:
         await conn.close()
 
 
-async def test_readyz_says_503_and_names_the_database_when_it_refuses(tmp_path, clock):
-    """A catalog role that may no longer log in (its connections cut): the database check fails."""
-    from tests.conftest import PG_URL, _unavailable
+async def test_readyz_says_503_and_names_the_database_when_it_refuses(tmp_path, clock, es_keys):
+    """A catalog role that may no longer log in (its connections cut): the database check fails,
+    and the APIs' calls that need the catalog answer 503, not 500."""
+    from streamkeeper.oxm.tokens import mint
+    from tests.conftest import ADMIN_KEY, PG_URL, _unavailable
+    from tests.oxm.conftest import ACME_KEY, write_config
 
     role = f"skt_{uuid.uuid4().hex[:8]}"
     try:
@@ -168,7 +171,8 @@ async def test_readyz_says_503_and_names_the_database_when_it_refuses(tmp_path, 
         await pg(f'CREATE SCHEMA "{role}" AUTHORIZATION "{role}"')
         url = PG_URL.replace("://postgres@", f"://{role}@")
         assert role in url, "STREAMKEEPER_TEST_PG must name the postgres user"
-        settings = make_settings(tmp_path, database_url=url, database_schema=role)
+        settings = make_settings(tmp_path, database_url=url, database_schema=role,
+                                 config=write_config(tmp_path / "conf", es_keys[1]))
         async with Running(settings, clock) as client:
             assert (await client.get("/readyz")).status_code == 200
             await pg(f'ALTER ROLE "{role}" NOLOGIN')
@@ -177,6 +181,17 @@ async def test_readyz_says_503_and_names_the_database_when_it_refuses(tmp_path, 
             assert r.status_code == 503
             assert r.json()["checks"]["database"].startswith("error")
             assert (await client.get("/healthz")).status_code == 200
+            # Calls that need the catalog say "try again" in their own API's error body.
+            bearer = {"Authorization": f"Bearer {mint(ACME_KEY, 'ann', now=clock.now)}"}
+            login = {"username": "admin", "password": "whatever"}
+            for r in (await client.post("/apis/authentication/login", json=login),
+                      await client.get("/admin/v1/tenants", headers={"Authorization": f"Bearer {ADMIN_KEY}"}),
+                      await client.get("/oxm/v1/towatch", headers=bearer),
+                      await client.put("/oxm/v1/streams/film/streaming?device=tv&progress=30", headers=bearer)):
+                assert r.status_code == 503, (r.request.url, r.status_code, r.text)
+                assert int(r.headers["Retry-After"]) >= 1
+                body = r.json()
+                assert body.get("code") in ("090002", "unavailable", 1500), body
             await pg(f'ALTER ROLE "{role}" LOGIN')
             assert (await client.get("/readyz")).status_code == 200  # ready again once it answers
     finally:

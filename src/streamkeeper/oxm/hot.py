@@ -12,8 +12,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from ..client_address import address_of, trusted_networks
 from ..concurrency.service import ServiceUnavailable
+from ..database import unreachable
 from ..ops.forms import form_pairs
 from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
@@ -82,6 +85,10 @@ async def streaming(state, limit: int, request: HotRequest) -> Answer:
         return exc.answer()
     except ServiceUnavailable as exc:
         return errors.unavailable(str(exc)).answer()
+    except DBAPIError as exc:  # the progress write: a catalog database that cannot be reached
+        if not unreachable(exc):
+            raise
+        return errors.unavailable("the catalog database cannot be reached; try again").answer()
     return 204, [], b""
 
 
