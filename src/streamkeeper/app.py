@@ -29,11 +29,10 @@ from .hmp.errors import HmpError
 from .concurrency.embedded import EmbeddedStore
 from .concurrency.ids import SessionIds
 from .concurrency.policy import PolicyCatalog
-from .concurrency.service import ConcurrencyService
+from .concurrency.service import RETRY_AFTER_SECONDS, ConcurrencyService
 from .concurrency.store import SessionStore
 from .catalog_version import CatalogWatcher
-from .database import RETRY_AFTER_SECONDS as DB_RETRY_AFTER
-from .database import create_engine, migrate, sessionmaker, setup_lock, unreachable
+from .database import UNREACHABLE, create_engine, migrate, sessionmaker, setup_lock, unreachable
 from .ops.hot import HotRoutes, answer_over_asgi
 from .settings import Settings
 
@@ -235,8 +234,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if not unreachable(exc):
             raise exc  # a real bug: the server's 500
         log.warning("catalog database unreachable on %s: %s", request.url.path, exc.orig or exc)
-        message = "the catalog database cannot be reached; try again"
-        retry = {"Retry-After": str(DB_RETRY_AFTER)}
+        message = UNREACHABLE
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         path = request.url.path
         if hmp_api.is_hmp(request):
             return hmp_api.render_http(503, message, retry)

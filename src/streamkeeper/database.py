@@ -18,18 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from .settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# What a client is told to wait when the catalog database cannot be reached.
-RETRY_AFTER_SECONDS = 1
+UNREACHABLE = "the catalog database cannot be reached; try again"
 
 
-def unreachable(exc: BaseException) -> bool:
+def unreachable(exc: DBAPIError) -> bool:
     """True for a database error that says the database cannot be reached or used right now (a
     connection refused, lost or not allowed), not that the statement was wrong: worth a 503."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or exc.statement is None  # no statement: failed to connect
-    return isinstance(exc, (ConnectionError, TimeoutError))
+    return exc.connection_invalidated or exc.statement is None  # no statement: failed to connect
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

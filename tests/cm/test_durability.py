@@ -101,24 +101,11 @@ async def test_a_journal_that_refuses_writes_gets_503_and_keeps_nothing(tmp_path
     from streamkeeper.oxm.tokens import mint
     from tests.conftest import FakeClock, Running, make_settings
     from tests.oxm.conftest import ACME_KEY, write_config
+    from tests.scale.conftest import CONFIG as CM_CONFIG
 
     clock = FakeClock()
-    cm_app = """
-[[policies]]
-id = "three"
-tenant = "acme"
-name = "Three streams"
-  [[policies.rules]]
-  name = "3 streams"
-  threshold = 3
-
-[[applications]]
-id = "demo-app"
-tenant = "acme"
-name = "Demo"
-policies = ["three"]
-"""
-    settings = make_settings(tmp_path, config=write_config(tmp_path / "conf", es_keys[1], cm_app))
+    # The OXM tenants and keys, and the scale tests' `/v2` catalog (demo-app: 3 streams).
+    settings = make_settings(tmp_path, config=write_config(tmp_path / "conf", es_keys[1], CM_CONFIG))
     running = Running(settings, clock, wire=wire)
     async with running as c:
         journal = running.app.state.concurrency.store._journal

@@ -11,8 +11,6 @@ description is written by hand in `openapi.py`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from functools import partial
 from typing import Any, Awaitable, Callable
 
@@ -24,6 +22,7 @@ from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
 from ..ops.forms import form_pairs
 from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
+from ..ops.middleware import basic_user
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
     CACHE_CONTROL,
@@ -42,29 +41,8 @@ MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
 
-_known_credentials: dict[bytes, str | None] = {}
-
-
-def application_id(header: bytes | None) -> str | None:
-    """The application id from HTTP Basic credentials (the password is empty by convention).
-
-    Players send the same few headers over and over, so decoded ones are remembered."""
-    if not header:
-        return None
-    try:
-        return _known_credentials[header]
-    except KeyError:
-        pass
-    app_id = None
-    if header[:6].lower() == b"basic ":
-        try:
-            app_id = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[0] or None
-        except (binascii.Error, ValueError):
-            app_id = None
-    if len(_known_credentials) > 10_000:
-        _known_credentials.clear()
-    _known_credentials[header] = app_id
-    return app_id
+# The application id comes as the user of HTTP Basic credentials (the password is empty by convention).
+application_id = basic_user
 
 
 def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from ..concurrency.engine import Violation
 from ..concurrency.service import (
+    RETRY_AFTER_SECONDS,
     ApplicationDisabled,
     ConcurrencyError,
     InvalidRequest,
@@ -28,7 +29,7 @@ from ..concurrency.service import (
     SessionNotFound,
     UnknownApplication,
 )
-from ..concurrency.session import Ending, StreamSession
+from ..concurrency.session import Ending
 
 JSON = "application/json"
 NO_STORE = "no-store"
@@ -196,8 +197,6 @@ CONTENT_LENGTH = b"Content-Length"
 RETRY_AFTER = b"Retry-After"
 NO_STORE_B = b"no-store"
 JSON_B = JSON.encode()
-# Seconds a client should wait before retrying when the session store does not answer.
-RETRY_AFTER_SECONDS = 1
 Headers = list[tuple[bytes, bytes]]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .policy import Application, PlannedRule, Policy, PolicyCatalog, Rule
-from .session import StreamSession
+from .session import StreamSession, started_order
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass pays object.__setattr__ per field, per denial
@@ -34,15 +34,8 @@ class Decision:
         return not self.missing and not self.denials
 
 
-def _age(s: StreamSession) -> tuple[float, str]:
-    return s.started, s.id
-
-
 def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping[str, str]) -> tuple[str, ...]:
-    for a in catalog.required_metadata(app.id):
-        if not metadata.get(a):
-            return tuple(a for a in catalog.required_metadata(app.id) if not metadata.get(a))
-    return ()
+    return tuple([a for a in catalog.required_metadata(app.id) if not metadata.get(a)])
 
 
 def _peers(
@@ -99,7 +92,7 @@ def evaluate(
     if decision.missing:
         return decision
     removed: set[str] = set()
-    ordered = sorted(live, key=_age) if len(live) > 1 else live
+    ordered = sorted(live, key=started_order) if len(live) > 1 else live
     for planned in catalog.plan(app.id):
         policy, rule = planned.policy, planned.rule
         if rule.condition is not None and not rule.condition.matches(metadata):

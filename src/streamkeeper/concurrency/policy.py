@@ -194,15 +194,8 @@ class PolicyCatalog:
         """Every rule that applies to an application's streams, in the order the engine settles them."""
         return self._plans.get(app_id, ())
 
-    def policies_of(self, app_id: str) -> tuple[Policy, ...]:
-        return self._app_policies.get(app_id, ())
-
     def required_metadata(self, app_id: str) -> tuple[str, ...]:
         return self._required.get(app_id, ())
-
-    def shares(self, app_id: str, policy_id: str) -> bool:
-        app = self.applications.get(app_id)
-        return app is not None and policy_id in app.policies
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Mapping
 from .engine import Decision, evaluate
 from .ids import SessionIds
 from .policy import Application, PolicyCatalog
-from .session import Ending, StreamSession
+from .session import Ending, StreamSession, started_order
 from .store import SessionStore, SubjectView
 
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
@@ -89,10 +89,6 @@ class Started:
 class Running:
     mine: list[StreamSession]
     others: int
-
-
-def _age(s: StreamSession) -> tuple[float, str]:
-    return s.started, s.id
 
 
 def parse_terminate(values: Iterable[str]) -> list[str]:
@@ -273,7 +269,7 @@ class ConcurrencyService:
         now = self.clock()
 
         def look(sessions: Iterable[StreamSession]) -> Running:
-            live = sorted((s for s in sessions if s.is_live(now)), key=_age)
+            live = sorted((s for s in sessions if s.is_live(now)), key=started_order)
             mine = [s for s in live if s.tenant == app.tenant]
             return Running(mine, len(live) - len(mine))
 
@@ -286,6 +282,10 @@ class ConcurrencyService:
 
 class ServiceUnavailable(ConcurrencyError):
     """The session store did not answer (or kept conflicting): nothing was decided; retry soon."""
+
+
+# Seconds a client is told to wait (Retry-After) when a store or database did not answer.
+RETRY_AFTER_SECONDS = 1
 
 
 class InvalidRequest(ConcurrencyError):

@@ -99,5 +99,10 @@ class StreamSession:
         )
 
 
+def started_order(s: "StreamSession") -> tuple[float, str]:
+    """Sort key of streams in the order they started (ties broken by id)."""
+    return s.started, s.id
+
+
 SubjectKey = tuple[str, str]
 """(idp, subject): every session of one viewer, whatever the application, lives under this key."""

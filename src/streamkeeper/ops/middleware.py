@@ -30,24 +30,35 @@ def _acceptable(value: bytes) -> bool:
     return 0 < len(value) <= MAX_ID and all(0x21 <= b <= 0x7E for b in value)
 
 
-_basic_users: dict[bytes, str] = {}
+_basic_users: dict[bytes, str | None] = {}
 
 
-def _basic_user(headers: list[tuple[bytes, bytes]]) -> str:
-    """The user of HTTP Basic credentials (players send the same few: decoded ones are kept)."""
+def basic_user(header: bytes | None) -> str | None:
+    """The user named by an ``Authorization: Basic`` value, None when there is none or it cannot
+    be read. Players send the same few values over and over, so decoded ones are remembered."""
+    if not header:
+        return None
+    try:
+        return _basic_users[header]
+    except KeyError:
+        pass
+    user = None
+    if header[:6].lower() == b"basic ":
+        try:
+            user = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[0] or None
+        except (binascii.Error, ValueError):
+            user = None
+    if len(_basic_users) > 10_000:
+        _basic_users.clear()
+    _basic_users[header] = user
+    return user
+
+
+def _basic_user(headers: list[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
-        if name == b"authorization" and value[:6].lower() == b"basic ":
-            user = _basic_users.get(value)
-            if user is None:
-                try:
-                    user = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8").partition(":")[0]
-                except (binascii.Error, ValueError):
-                    user = ""
-                if len(_basic_users) > 10_000:
-                    _basic_users.clear()
-                _basic_users[value] = user
-            return user
-    return ""
+        if name == b"authorization":
+            return basic_user(value)
+    return None
 
 
 UNMATCHED = "<unmatched>"

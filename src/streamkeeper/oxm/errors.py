@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from ..concurrency.service import RETRY_AFTER_SECONDS
+
 # Authentication and authorization.
 TOKEN_MISSING = 1000
 TOKEN_INVALID = 1001
@@ -31,7 +33,6 @@ LIMIT_CODES = {"maxPerUser": 1201, "maxPerAsset": 1202, "maxDevices": 1203}
 # 503: the session store cannot be reached or written; nothing was decided, retry (our own code:
 # the document lists no server-side failure).
 UNAVAILABLE = 1500
-RETRY_AFTER_SECONDS = 1
 
 
 class OxmError(Exception):

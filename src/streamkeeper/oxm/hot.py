@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..client_address import address_of, trusted_networks
 from ..concurrency.service import ServiceUnavailable
-from ..database import unreachable
+from ..database import UNREACHABLE, unreachable
 from ..ops.forms import form_pairs
 from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
 from . import errors
@@ -88,7 +88,7 @@ async def streaming(state, limit: int, request: HotRequest) -> Answer:
     except DBAPIError as exc:  # the progress write: a catalog database that cannot be reached
         if not unreachable(exc):
             raise
-        return errors.unavailable("the catalog database cannot be reached; try again").answer()
+        return errors.unavailable(UNREACHABLE).answer()
     return 204, [], b""
 
 

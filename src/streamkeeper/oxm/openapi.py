@@ -30,7 +30,8 @@ AUTH = _error("Token missing (1000), invalid (1001) or expired (1002)")
 READ = _error("Cannot read the requested resource (1003)")
 WRITE = _error("Cannot change the requested resource (1004)")
 MISSING = _error("Requested resource missing, deleted or incorrect (1040)")
-UNAVAILABLE = {**_error("The session store cannot be reached or written (1500): nothing was decided, retry"),
+UNAVAILABLE = {**_error("The session store or the catalog database cannot be reached or written (1500): "
+                      "nothing was decided, retry"),
                "headers": {"Retry-After": {"description": "Seconds to wait before retrying",
                                            "schema": {"type": "integer"}}}}
 
