@@ -6,9 +6,13 @@
   const editor = document.getElementById("editor"), json = document.getElementById("json"), err = document.getElementById("editor-error");
   let editing = null;   // id of the object being replaced, null when creating
   let objects = [];
+  const turn = SK.turns();
 
   async function load() {
-    objects = await SK.api("GET", base);
+    const current = turn();
+    const list = await SK.api("GET", base);
+    if (!current()) return;
+    objects = list;
     document.querySelector("#objects tbody").innerHTML = objects.map((o, i) => `<tr data-id="${SK.esc(o[spec.key])}">` +
       spec.columns.map(c => `<td>${typeof o[c] === "object" && o[c] !== null && !Array.isArray(o[c]) || (Array.isArray(o[c]) && o[c].some(x => typeof x === "object"))
         ? `<code>${SK.esc(SK.fmt(o[c]))}</code>` : SK.esc(SK.fmt(o[c]))}</td>`).join("") +

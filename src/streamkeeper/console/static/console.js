@@ -41,6 +41,9 @@ const SK = {
   },
   form(formEl) { return Object.fromEntries(new FormData(formEl).entries()); },
   every(ms, fn) { fn(); return setInterval(() => { if (!document.hidden) fn(); }, ms); },
+  // Loads that draw one part of a page overlap (a timer and a click): each call takes a turn and
+  // draws only while it is still the newest, so a late answer never paints an older state over a newer one.
+  turns() { let last = 0; return () => { const mine = ++last; return () => mine === last; }; },
 };
 
 // A /apis list: the `data` array; the API answers 404 NoResults for an empty list.
@@ -55,10 +58,12 @@ SK.page = async function (url) {
 
 // Shares of one object (/apis/{resource}/{id}/shares): a table and a form, rendered into `box`.
 SK.shares = async function (box, resource, id) {
-  const base = `/apis/${resource}/${encodeURIComponent(id)}/shares`;
+  const base = `/apis/${resource}/${encodeURIComponent(id)}/shares`, turn = SK.turns();
   async function draw() {
+    const current = turn();
     let rows;
-    try { rows = await SK.list(base); } catch (e) { box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
+    try { rows = await SK.list(base); } catch (e) { if (current()) box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
+    if (!current()) return;
     box.innerHTML = `<table class="shares"><thead><tr><th>Type</th><th>Name</th><th>Permission</th><th></th></tr></thead><tbody>` +
       rows.map(s => `<tr><td>${SK.esc(s.shareType)}</td><td>${SK.esc(s.name)}</td><td>${SK.esc(s.permission)}</td>
         <td><button class="small danger" data-unshare="${SK.esc(s.id)}">Remove</button></td></tr>`).join("") + `</tbody></table>

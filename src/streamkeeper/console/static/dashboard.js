@@ -18,9 +18,12 @@
     charts[name] = new uPlot(opts, data, box);
   }
 
+  const statsTurn = SK.turns(), subjectTurn = SK.turns();
   async function refresh() {
     const q = appSelect.value ? "?application=" + encodeURIComponent(appSelect.value) : "";
+    const current = statsTurn();
     const s = await SK.api("GET", "/console/api/stats" + q);
+    if (!current()) return;
     document.getElementById("live-total").textContent = s.live === null ? "n/a" : s.live;
     const body = document.querySelector("#apps tbody");
     body.innerHTML = s.applications.map(a => `<tr data-app="${SK.esc(a.application)}">
@@ -43,8 +46,9 @@
   let current = null;
   async function lookup() {
     if (!current) return;
-    const { idp, subject } = current;
+    const { idp, subject } = current, newest = subjectTurn();
     const r = await SK.api("GET", `/console/api/subjects/${encodeURIComponent(idp)}/${encodeURIComponent(subject)}`);
+    if (!newest()) return;
     if (!r.runningStreams.length) { result.innerHTML = `<p class="muted">No running streams for ${SK.esc(subject)}.</p>`; return; }
     result.innerHTML = `<table id="subject-streams"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Expires</th>
       <th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>

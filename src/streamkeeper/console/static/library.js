@@ -2,6 +2,7 @@
 "use strict";
 (function () {
   let page = 1, categories = [];
+  const turn = SK.turns();
   const $ = id => document.getElementById(id);
   function filterText() {
     const parts = [];
@@ -15,9 +16,10 @@
     const p = new URLSearchParams({ page, pageSize: $("pageSize").value, sort: $("sort").value, asc: $("asc").value });
     const q = $("q").value.trim(); if (q) p.set("q", q.includes('"') ? q : `"${q}"`);
     const f = filterText(); if (f) p.set("filter", f);
-    const box = $("assets");
+    const box = $("assets"), current = turn();
     let r;
-    try { r = await SK.page("/apis/assets?" + p); } catch (e) { box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
+    try { r = await SK.page("/apis/assets?" + p); } catch (e) { if (current()) box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
+    if (!current()) return;
     const paging = r.paging || {};
     $("count").textContent = `${paging.results ?? r.data.length} video(s)`;
     $("pageno").textContent = page;

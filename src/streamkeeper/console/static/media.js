@@ -3,8 +3,12 @@
 (function () {
   const caps = document.getElementById("caps").dataset;  // what the role allows (the API still checks each object)
   let sources = [];
+  const sourcesTurn = SK.turns(), sessionsTurn = SK.turns(), recordingsTurn = SK.turns();
   async function drawSources() {
-    sources = await SK.list("/apis/sources");
+    const current = sourcesTurn();
+    const list = await SK.list("/apis/sources");
+    if (!current()) return;
+    sources = list;
     const box = document.getElementById("sources");
     if (!sources.length) { box.innerHTML = '<p class="muted">No sources.</p>'; return; }
     const t = Date.now();
@@ -35,7 +39,10 @@
   let sessions = [];
   const sourceName = id => { const id2 = typeof id === "object" ? id.sourceId || id.id : id; const s = sources.find(x => x.id === id2); return s ? s.name : id2; };
   async function drawSessions() {
-    sessions = await SK.list("/apis/sessions");
+    const current = sessionsTurn();
+    const list = await SK.list("/apis/sessions");
+    if (!current()) return;
+    sessions = list;
     document.querySelector("#sessions tbody").innerHTML = sessions.map(s => `<tr data-id="${SK.esc(s.id)}">
       <td><b>${SK.esc(s.title)}</b></td><td>${SK.esc((s.sources || []).map(sourceName).join(", "))}</td>
       <td>${s.recording ? '<span class="pill bad">recording</span>' : '<span class="pill">idle</span>'}</td>
@@ -71,12 +78,17 @@
           <button type="submit">Schedule</button></form></div>
       <div class="grow"><h3>Shares</h3><div id="sess-shares"></div></div></div>`;
     const base = `/apis/sessions/${encodeURIComponent(id)}`;
+    const srcsTurn = SK.turns(), eventsTurn = SK.turns();
     async function srcs() {
+      const current = srcsTurn();
       const list = await SK.list(base + "/sources");
+      if (!current()) return;
       document.getElementById("sess-sources").innerHTML = list.length ? "<ul>" + list.map(x => `<li>${SK.esc(sourceName(x))} <button class="small danger" data-detach="${SK.esc(x.sourceId)}">remove</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
     }
     async function events() {
+      const current = eventsTurn();
       const list = await SK.list(base + "/events");
+      if (!current()) return;
       document.getElementById("sess-events").innerHTML = list.length ? "<ul>" + list.map(e => `<li>${SK.esc(e.title)}: ${SK.esc(e.command)} at ${new Date(e.startTime * 1000).toLocaleString()} (${SK.esc(e.type)}) <button class="small danger" data-unschedule="${SK.esc(e.id)}">delete</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
     }
     box.onclick = async ev => {
@@ -105,7 +117,9 @@
   }
 
   async function drawRecordings() {
+    const current = recordingsTurn();
     const list = await SK.list("/apis/recordings");
+    if (!current()) return;
     document.querySelector("#recordings tbody").innerHTML = list.length ? list.map(r => `<tr data-id="${SK.esc(r.id)}">
       <td>${SK.esc(r.title)}</td><td>${SK.esc((sessions.find(s => s.id === r.session) || {}).title || r.session)}</td>
       <td><span class="pill ${r.state === "RECORDING" ? "bad" : "warn"}">${SK.esc(r.state)}</span></td><td>${(r.duration || 0).toFixed(1)} s</td>

@@ -134,11 +134,14 @@
     (b.dataset.beat ? beat(e) : stop(e)).catch(x => SK.toast(x.message));
   });
 
+  const runningTurn = SK.turns();
   async function running() {
+    const current = runningTurn();
     const res = await fetch(`/v2/runningStreams/${encodeURIComponent(idp.value)}/${encodeURIComponent(subject.value)}`, { headers: auth(appSel.value), credentials: "omit" });
+    const r = res.ok ? await res.json() : null;
+    if (!current()) return;
     const box = document.getElementById("running");
-    if (!res.ok) { box.innerHTML = `<p class="muted">${res.status}</p>`; return; }
-    const r = await res.json();
+    if (!r) { box.innerHTML = `<p class="muted">${res.status}</p>`; return; }
     box.innerHTML = (r.runningStreams.length ? `<table id="running-streams"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Metadata</th><th>Termination code</th></tr></thead><tbody>` +
       r.runningStreams.map(s => `<tr><td><code>${SK.esc(s.sessionId)}</code></td><td>${SK.esc(s.applicationId)}</td><td>${SK.time(s.startTime)}</td>
         <td><code>${SK.esc(JSON.stringify(s.metadata))}</code></td><td><code>${SK.esc(s.terminationCode)}</code></td></tr>`).join("") + "</tbody></table>"

@@ -42,8 +42,11 @@
   }
   categories().catch(e => { document.getElementById("categories").innerHTML = `<p class="muted">${SK.esc(e.message)}</p>`; });
 
+  const streamsTurn = SK.turns();
   async function streams() {
+    const current = streamsTurn();
     const list = await SK.list(base + "/streams");
+    if (!current()) return;
     document.querySelector("#streams tbody").innerHTML = list.length ? list.map(s => `<tr><td>${SK.esc(s.address)}:${SK.esc(s.port)}</td>
       <td><span class="pill ${s.state === "playing" ? "ok" : "warn"}">${SK.esc(s.state)}</span></td>
       <td style="white-space:nowrap"><button class="small" data-toggle="${SK.esc(s.id)}">${s.state === "playing" ? "Pause" : "Resume"}</button>

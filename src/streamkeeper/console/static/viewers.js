@@ -5,8 +5,11 @@
   const fields = ["maxPerUser", "maxPerAsset", "maxDevices"];
   const status = document.getElementById("policy-status");
   const url = () => "/console/api/oxm/" + encodeURIComponent(tenant.value);
+  const policyTurn = SK.turns(), viewerTurn = SK.turns();
   async function loadPolicy() {
+    const current = policyTurn();
     const p = await SK.api("GET", url() + "/policy");
+    if (!current()) return;
     fields.forEach(f => { document.getElementById(f).value = p[f]; });
     status.textContent = "";
   }
@@ -21,13 +24,14 @@
 
   document.getElementById("viewer").onsubmit = async ev => {
     ev.preventDefault();
-    const out = document.getElementById("viewer-result");
+    const out = document.getElementById("viewer-result"), current = viewerTurn();
     try {
       const r = await SK.api("GET", url() + "/users/" + encodeURIComponent(document.getElementById("user").value));
+      if (!current()) return;
       const items = (r.watchlist.assets || r.watchlist.assetIDs || []);
       out.innerHTML = `<h3>History and progress</h3>` + (r.history.length ? `<table id="history"><thead><tr><th>Asset</th><th>Progress (s)</th><th>Last update</th></tr></thead><tbody>` +
         r.history.map(h => `<tr><td>${SK.esc(h.assetId)}</td><td>${SK.esc(h.progress)}</td><td>${SK.esc(h.timestamp)}</td></tr>`).join("") + "</tbody></table>" : '<p class="muted">Nothing watched yet.</p>') +
         `<h3>Watchlist</h3>` + (items.length ? "<ul id=\"watchlist\">" + items.map(a => `<li>${SK.esc(typeof a === "object" ? (a.assetID || a.id || JSON.stringify(a)) : a)}</li>`).join("") + "</ul>" : '<p class="muted">Empty.</p>');
-    } catch (e) { out.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; }
+    } catch (e) { if (current()) out.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; }
   };
 })();
