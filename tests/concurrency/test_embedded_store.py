@@ -110,3 +110,50 @@ async def test_the_journal_wal_is_checkpointed_while_the_store_runs(tmp_path):
     else:
         raise AssertionError("the WAL file kept growing: nothing checkpointed it")
     await store.close()
+
+
+async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_sessions(tmp_path):
+    """A journal of the schema before row numbers (sessions keyed by id) opens with every session
+    it held; a stop and a new start written afterwards survive a kill and a restart."""
+    import sqlite3
+
+    import orjson
+
+    from streamkeeper.concurrency import embedded
+
+    clock = FakeClock()
+    path = tmp_path / "sessions.db"
+    store = EmbeddedStore(path, clock=clock)
+    await store.start()
+    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
+    app = CATALOG.applications["a"]
+    old = [(await service.start(app, "idp", "v", {})).session for _ in range(2)]
+    await store.close()
+    # The same sessions as the older schema held them.
+    conn = sqlite3.connect(path.with_name("old.db"), isolation_level=None)
+    for script in embedded.JOURNAL_MIGRATIONS[:2]:
+        for statement in filter(str.strip, script.split(";")):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=2")
+    conn.executemany("INSERT INTO sessions (id, idp, subject, body, expires) VALUES (?, ?, ?, ?, ?)",
+                     [(s.id, s.idp, s.subject, orjson.dumps(s.to_dict()), s.expires) for s in old])
+    conn.close()
+    path.unlink()
+    path.with_name("old.db").rename(path)
+
+    upgraded = EmbeddedStore(path, clock=clock)
+    await upgraded.start()
+    service.store = upgraded
+    assert sorted(upgraded._subjects[("idp", "v")]) == sorted(s.id for s in old)
+    await service.stop(app, "idp", "v", old[0].id)
+    new = (await service.start(app, "idp", "v", {})).session
+    await upgraded.abandon()  # as kill -9: only what was committed counts
+
+    reopened = EmbeddedStore(path, clock=clock)
+    await reopened.start()
+    sessions = reopened._subjects[("idp", "v")]
+    assert set(sessions) == {old[0].id, old[1].id, new.id}
+    assert sessions[old[0].id].ended is not None and sessions[old[0].id].ended.reason == "deleted"
+    assert sessions[old[1].id].ended is None and sessions[new.id].ended is None
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(embedded.JOURNAL_MIGRATIONS)
+    await reopened.close()
