@@ -198,3 +198,31 @@ async def test_200_racing_devices_against_max_devices_2_admit_exactly_2(oxm_stor
     assert statuses.count(204) == 2
     counts = await oxm.client.get(f"{STREAMS}/counts?include=device", headers=headers)
     assert sum(counts.json()["movie"].values()) == 2
+
+
+@pytest.mark.parametrize("store", ["redis"], indirect=True)
+async def test_a_renewal_never_revives_a_stream_another_server_ended(tmp_path, clock, es_keys, store, wire):
+    """Two servers on one Redis. This server renews the streams it allowed in one step, but a
+    stream that the other server stopped meanwhile is not renewed: the call is judged as a new
+    start, here refused because the slot went to another device."""
+    from .conftest import start_oxm
+
+    one = await start_oxm(tmp_path, clock, es_keys, {}, wire, **store)
+    two = await start_oxm(tmp_path, clock, es_keys, {}, wire, **store)
+    try:
+        assert (await one.set_policy(0, 0, 1)).status_code == 200
+        await two.running.app.state.oxm.reload()  # (the other server learns the policy within seconds)
+        assert (await one.streaming("ann", "movie-1", device="tv")).status_code == 204
+        clock.advance(60)
+        assert (await one.streaming("ann", "movie-1", device="tv")).status_code == 204  # renewed
+        stopped = await two.client.put(f"{STREAMS}/movie-1/stopped", params={"device": "tv"},
+                                       headers=two.auth("ann"))
+        assert stopped.status_code in (200, 204)
+        assert (await two.streaming("ann", "movie-2", device="phone")).status_code == 204
+        refused = await one.streaming("ann", "movie-1", device="tv")
+        assert refused.status_code == 409, refused.text
+        counts = await one.client.get(f"{STREAMS}/counts", params={"include": "device"}, headers=one.auth("ann"))
+        assert counts.json() == {"movie-2": {"phone": 1}}
+    finally:
+        await two.running.__aexit__(None, None, None)
+        await one.running.__aexit__(None, None, None)

@@ -98,14 +98,17 @@ return out
 
 # A heartbeat without metadata in one round trip: rate limit, session check and renewal.
 # KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] (optional) live index.
-# ARGV: session id, now, limit, counter lifetime (ms), grace, retention, ttl margin.
+# ARGV: session id, now, limit (0: not counted), counter lifetime (ms), grace, retention, ttl margin.
 # Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable here
 # (missing, ended, expired, or a record in the older layout): the caller decides from it.
 # Bodies in the current layout end with the expiry time, so a renewal rewrites only that tail.
 RENEW = """
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
-if n > tonumber(ARGV[3]) then return {-1} end
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+  if n > limit then return {-1} end
+end
 local body = redis.call('HGET', KEYS[1], ARGV[1])
 if not body then return {0} end
 local s = cjson.decode(body)
@@ -351,14 +354,18 @@ class RedisStore(SessionStore):
         args.extend(view.dropped)
         return args
 
-    async def renew(self, key: SubjectKey, sid: str, bucket: str, limit: int, window: float,
+    async def renew(self, key: SubjectKey, sid: str, bucket: str | None, limit: int, window: float,
                     now: float) -> tuple[bool, StreamSession | None]:
         """A heartbeat without metadata in one round trip: (True, renewed session), or (False,
         the record as it is, or None) when the script cannot renew it and the caller must say
-        why; over the rate limit, :class:`RateLimited`."""
-        start = now - (now % window)
+        why; over the rate limit, :class:`RateLimited`. Without a `bucket` nothing is counted."""
         hkey = self.viewer_key(key)
-        keys = [hkey, self.rate_key(key, bucket, start)]
+        if bucket is None:
+            start, limit = now, 0
+            keys = [hkey, hkey]  # (the counter's place: not touched when nothing is counted)
+        else:
+            start = now - (now % window)
+            keys = [hkey, self.rate_key(key, bucket, start)]
         if self.index_key is not None:
             keys.append(self.index_key)
         try:

@@ -79,13 +79,13 @@ class SessionStore(ABC):
 
     #: A heartbeat renewal in one step (Redis: one round trip), called as
     #: `renew(key, sid, bucket, limit, window, now)` -> (renewed?, session as stored); None when
-    #: the store renews through `transact` (in memory that is already one step).
+    #: the store renews through `transact`. `bucket=None`: a renewal not counted against any
+    #: rate limit (an OXM stream renewal).
     renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
 
     #: The viewer's sessions as they are right now, read without a transaction; only stores that
     #: hold them in this process offer it (None elsewhere). Read only: what is decided on them
-    #: must still be written through `transact` or `renew` (which accepts `bucket=None` here:
-    #: a renewal not counted against any rate limit).
+    #: must still be written through `transact` or `renew`.
     peek: Callable[[SubjectKey], Mapping[str, StreamSession]] | None = None
 
     #: Called with the view of every transaction that changed something, once it is committed

@@ -79,7 +79,8 @@ class OxmService:
         self._seen_tenants: Mapping[str, Any] | None = None
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._enforcement: dict[str, Enforcement] = {}
-        self._judged: dict[str, object] = {}  # stream id -> the policy snapshot it was last allowed under
+        # (app, user, asset, device) -> (stream id, the policy snapshot it was last allowed under)
+        self._judged: dict[tuple[str, str, str, str], tuple[str, object]] = {}
         # Run after this process changed keys or policies; the server sets its catalog watcher's refresh.
         self.changed: Callable[[], Awaitable[None]] = self.reload
 
@@ -96,16 +97,23 @@ class OxmService:
             for p in policies
         }
 
-    def _judge(self, sid: str, catalog) -> None:
-        """Remember that stream `sid` was allowed under `catalog` (a policy snapshot).
+    def _judge(self, stream: StreamSession, catalog) -> None:
+        """Remember that `stream` was allowed under `catalog` (a policy snapshot).
 
         Judged again, a renewal can only be refused if the policy changed: the streams that
         started before it can end but never grow in number (a new stream starts later), and
         fewer streams never break an "at most" limit. So while the snapshot is the same object,
-        renewals skip the evaluation. Bounded; forgetting only costs a re-evaluation."""
+        renewals skip the evaluation, and knowing the stream's id they need no read either.
+        Bounded; forgetting only costs a re-evaluation."""
         if len(self._judged) >= JUDGED_MAX:
             self._judged.clear()
-        self._judged[sid] = catalog
+        meta = stream.metadata
+        self._judged[(stream.app_id, stream.subject, meta[ASSET], meta[DEVICE])] = (stream.id, catalog)
+
+    def _judged_under(self, stream: StreamSession, catalog) -> bool:
+        meta = stream.metadata
+        judged = self._judged.get((stream.app_id, stream.subject, meta.get(ASSET, ""), meta.get(DEVICE, "")))
+        return judged is not None and judged[0] == stream.id and judged[1] is catalog
 
     def _enforce(self, tenant: str) -> Enforcement:
         found = self._enforcement.get(tenant)
@@ -191,26 +199,26 @@ class OxmService:
                         None)
             renewal = mine is not None
             if mine is not None:
-                if self._judged.get(mine.id) is not enf.catalog:
+                if not self._judged_under(mine, enf.catalog):
                     older = [s for s in live if (s.started, s.id) < (mine.started, mine.id)]
                     decision = evaluate(enf.catalog, enf.app, mine.metadata, older)
                     if decision.denials:
                         view.drop(mine.id)
                         return decision
-                    self._judge(mine.id, enf.catalog)
+                    self._judge(mine, enf.catalog)
                 view.put(mine.renewed(now + STREAM_INTERVAL, mine.metadata), durable=False)
                 return None
             metadata = {ASSET: asset, DEVICE: device}
             decision = evaluate(enf.catalog, enf.app, metadata, live)
             if decision.denials:
                 return decision
-            sid = secrets.token_urlsafe(18)
-            view.put(StreamSession(
-                id=sid, app_id=aid, tenant=who.tenant, idp=aid, subject=who.user,
+            stream = StreamSession(
+                id=secrets.token_urlsafe(18), app_id=aid, tenant=who.tenant, idp=aid, subject=who.user,
                 metadata=metadata, started=now, expires=now + STREAM_INTERVAL, code="",
                 interval=STREAM_INTERVAL,
-            ))
-            self._judge(sid, enf.catalog)
+            )
+            view.put(stream)
+            self._judge(stream, enf.catalog)
             return None
 
         denied = await self.store.transact((aid, who.user), admit)
@@ -221,21 +229,16 @@ class OxmService:
 
     async def _renewed_as_judged(self, enf: Enforcement, key: SubjectKey, asset: str, device: str,
                                  now: float) -> bool:
-        """The common renewal in one step, on a store that holds sessions in this process: the
-        stream is live and was allowed under the very policy snapshot in force (see `_judge`),
-        so there is nothing to decide, only an expiry to move. False: take the general way."""
-        peek = self.store.peek
-        if peek is None:
+        """The common renewal in one step (Redis: one round trip): this process allowed the
+        stream under the very policy snapshot in force (see `_judge`), so there is nothing to
+        decide, only an expiry to move, and the store does that only while the stream is live.
+        False: take the general way (a stream ended, stopped or unknown here, a new policy)."""
+        renew = self.store.renew
+        judged = self._judged.get((key[0], key[1], asset, device))
+        if renew is None or judged is None or judged[1] is not enf.catalog:
             return False
-        aid = enf.app.id
-        for s in peek(key).values():
-            if (s.app_id == aid and s.ended is None and s.metadata.get(ASSET) == asset
-                    and s.metadata.get(DEVICE) == device):
-                if self._judged.get(s.id) is not enf.catalog or not s.is_live(now):
-                    return False
-                renewed, _ = await self.store.renew(key, s.id, None, 0, 0.0, now)
-                return renewed
-        return False
+        renewed, _ = await renew(key, judged[0], None, 0, 0.0, now)
+        return renewed
 
     @staticmethod
     def _over_limit(decision: Decision, device: str) -> errors.OxmError:
