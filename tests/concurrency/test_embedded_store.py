@@ -14,14 +14,20 @@ CATALOG = PolicyCatalog(
     policies={"p": Policy("p", "t", "p", (Rule("2", 2),))},
     applications={"a": Application("a", "t", "a", ("p",))},
 )
+APP = CATALOG.applications["a"]
+
+
+async def opened(path, clock, **options) -> tuple[EmbeddedStore, ConcurrencyService]:
+    """A started store at `path` and a service on it."""
+    store = EmbeddedStore(path, clock=clock, **options)
+    await store.start()
+    return store, ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
 
 
 async def test_sweep_forgets_dead_viewers_in_memory_and_in_the_journal(tmp_path):
     clock = FakeClock()
-    store = EmbeddedStore(tmp_path / "sessions.db", clock=clock)
-    await store.start()
-    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
-    app = CATALOG.applications["a"]
+    store, service = await opened(tmp_path / "sessions.db", clock)
+    app = APP
     for n in range(50):
         await service.start(app, "idp", f"gone-{n}", {})
     kept = await service.start(app, "idp", "still-here", {})
@@ -35,10 +41,8 @@ async def test_sweep_forgets_dead_viewers_in_memory_and_in_the_journal(tmp_path)
     assert await store.count_live(clock.now) == 1
     await store.close()
 
-    reopened = EmbeddedStore(tmp_path / "sessions.db", clock=clock)
-    await reopened.start()
-    running = await ConcurrencyService(reopened, SessionIds(b"k" * 32), CATALOG, clock=clock).running(
-        app, "idp", "still-here")
+    reopened, again = await opened(tmp_path / "sessions.db", clock)
+    running = await again.running(app, "idp", "still-here")
     assert [s.id for s in running.mine] == [kept.session.id]
     assert len(reopened._subjects) == 1
     await reopened.close()
@@ -53,10 +57,8 @@ async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_
     from streamkeeper.concurrency import embedded
 
     clock = FakeClock()
-    store = EmbeddedStore(tmp_path / "sessions.db", clock=clock, lazy_flush_seconds=1e6)
-    await store.start()
-    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
-    app = CATALOG.applications["a"]
+    store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
+    app = APP
     count = embedded.DEFERRED_SLICE * 2 + 7
     started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
     clock.advance(30)
@@ -71,8 +73,7 @@ async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_
     await flush
     await store.abandon()  # as kill -9: only what was committed counts
 
-    reopened = EmbeddedStore(tmp_path / "sessions.db", clock=clock)
-    await reopened.start()
+    reopened, _ = await opened(tmp_path / "sessions.db", clock)
     for n in range(count - 1):
         (session,) = reopened._subjects[("idp", f"viewer-{n}")].values()
         assert session.expires == renewed_expiry
@@ -88,10 +89,8 @@ async def test_the_journal_wal_is_checkpointed_while_the_store_runs(tmp_path):
 
     clock = FakeClock()
     path = tmp_path / "sessions.db"
-    store = EmbeddedStore(path, clock=clock)
-    await store.start()
-    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
-    app = CATALOG.applications["a"]
+    store, service = await opened(path, clock)
+    app = APP
     wal = path.with_name(path.name + "-wal")
     viewers = iter(range(100_000))
 
@@ -123,10 +122,8 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
 
     clock = FakeClock()
     path = tmp_path / "sessions.db"
-    store = EmbeddedStore(path, clock=clock)
-    await store.start()
-    service = ConcurrencyService(store, SessionIds(b"k" * 32), CATALOG, clock=clock)
-    app = CATALOG.applications["a"]
+    store, service = await opened(path, clock)
+    app = APP
     old = [(await service.start(app, "idp", "v", {})).session for _ in range(2)]
     await store.close()
     # The same sessions as the older schema held them.
@@ -141,16 +138,13 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
     path.unlink()
     path.with_name("old.db").rename(path)
 
-    upgraded = EmbeddedStore(path, clock=clock)
-    await upgraded.start()
-    service.store = upgraded
+    upgraded, service = await opened(path, clock)
     assert sorted(upgraded._subjects[("idp", "v")]) == sorted(s.id for s in old)
     await service.stop(app, "idp", "v", old[0].id)
     new = (await service.start(app, "idp", "v", {})).session
     await upgraded.abandon()  # as kill -9: only what was committed counts
 
-    reopened = EmbeddedStore(path, clock=clock)
-    await reopened.start()
+    reopened, _ = await opened(path, clock)
     sessions = reopened._subjects[("idp", "v")]
     assert set(sessions) == {old[0].id, old[1].id, new.id}
     assert sessions[old[0].id].ended is not None and sessions[old[0].id].ended.reason == "deleted"

@@ -119,6 +119,13 @@ def test_sign_in_and_dashboard_refreshes_live(browser, server):
     ctx.close()
 
 
+def _playground(page, app: str, prefix: str) -> None:
+    """The playground with `app` chosen and a fresh subject."""
+    page.goto("/console/playground")
+    page.select_option("#app", app)
+    page.fill("#subject", f"{prefix}-{uuid.uuid4().hex[:6]}")
+
+
 def test_playground_conflict_terminate_admitted(admin_page):
     page = admin_page
     page.click("nav >> text=Playground")
@@ -155,9 +162,7 @@ def test_playground_late_answer_does_not_redraw_an_older_state(admin_page):
     """A runningStreams answer that arrives after a newer one (a timer and a click overlap) is
     dropped: the table shows the newest state, not the stream that was stopped in between."""
     page = admin_page
-    page.goto("/console/playground")
-    page.select_option("#app", "demo-app")
-    page.fill("#subject", f"late-{uuid.uuid4().hex[:6]}")
+    _playground(page, "demo-app", "late")
     page.click("#start-button")
     page.wait_for_selector("#running-streams")
     held = []
@@ -190,9 +195,7 @@ def test_playground_late_answer_does_not_redraw_an_older_state(admin_page):
 
 def test_playground_metadata_obligation_form(admin_page):
     page = admin_page
-    page.goto("/console/playground")
-    page.select_option("#app", "demo-app-2")
-    page.fill("#subject", f"ob-{uuid.uuid4().hex[:6]}")
+    _playground(page, "demo-app-2", "ob")
     assert "channel" in page.locator("#meta-hint").inner_text()
     page.click("#start-button")
     page.wait_for_selector("#obligation")
@@ -207,9 +210,7 @@ def test_playground_heartbeats_at_expires(admin_page, server):
         "id": "quick-app", "tenant": "adobe", "name": "Quick", "heartbeatInterval": 3, "policies": []})
     assert r.status_code == 201, r.text
     page = admin_page
-    page.goto("/console/playground")
-    page.select_option("#app", "quick-app")
-    page.fill("#subject", f"hb-{uuid.uuid4().hex[:6]}")
+    _playground(page, "quick-app", "hb")
     page.click("#start-button")
     page.wait_for_selector("#admitted")
     # Expires is 3 s away: the page beats by itself, again and again
@@ -236,9 +237,7 @@ def test_policy_edit_changes_the_next_admission(admin_page, server):
     try:
         page.wait_for_function("""document.querySelector('#objects tbody').innerText.replace(/\\s/g, '')
                                   .includes('"threshold":1')""")
-        page.goto("/console/playground")
-        page.select_option("#app", "demo-app")
-        page.fill("#subject", f"pe-{uuid.uuid4().hex[:6]}")
+        _playground(page, "demo-app", "pe")
         page.click("#start-button")
         page.wait_for_selector("#admitted")
         page.click("#start-button")
