@@ -20,6 +20,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from .admin.models import CatalogVersionRow
+from .database import ChangeProbe
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class CatalogWatcher:
         self._listening: AsyncConnection | None = None
         self._lost = False
         self._closing = False
+        self._probe = ChangeProbe(engine)  # the periodic check reads the version only after a commit somewhere
         self.version: int | None = None
 
     async def subscribe(self, listener: Listener) -> None:
@@ -129,11 +131,14 @@ class CatalogWatcher:
                 pass
             if self._closing:
                 return
+            if not self._wake.is_set() and not self._probe.changed():
+                continue  # nothing was committed to the database since the last check
             self._wake.clear()
             await self._try_listen()
             try:
                 await self.refresh()
             except Exception:  # noqa: BLE001 - keep serving the catalog we have; say so once
+                self._probe.forget()  # and check again next time, commit or not
                 if not self._failing:
                     log.exception("cannot check the catalog version; serving the catalog already loaded")
                 self._failing = True
@@ -155,3 +160,4 @@ class CatalogWatcher:
                 task.cancel()
                 await asyncio.wait({task}, timeout=1)
         await self._stop_listening()
+        self._probe.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -19,6 +20,50 @@ from .settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UNREACHABLE = "the catalog database cannot be reached; try again"
+
+
+class ChangeProbe:
+    """Says, without leaving the event loop's thread, whether anyone may have committed to the
+    catalog database since the last look, so that periodic checks can skip their query.
+
+    A query through aiosqlite hands each step to its worker thread and back; on this 2-core VM
+    one `select 1` took 11 ms and left the event loop late by up to 20 ms (two threads trading
+    the GIL), and the periodic checks did that six times a second, in every server. On SQLite,
+    `PRAGMA data_version` on a connection of the probe's own changes whenever another
+    connection, of any process, commits; reading it takes microseconds. Elsewhere (PostgreSQL,
+    an in-memory database) the probe always answers "maybe"."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._conn: sqlite3.Connection | None = None
+        self._seen: int | None = None
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        if path and path != ":memory:" and not path.startswith("file:"):
+            try:
+                # timeout=0: never wait on a lock here (a busy database just counts as changed)
+                self._conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error:
+                self._conn = None
+
+    def changed(self) -> bool:
+        if self._conn is None:
+            return True
+        try:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return True
+        if version == self._seen:
+            return False
+        self._seen = version
+        return True
+
+    def forget(self) -> None:
+        """The check after the last "changed" failed: answer "changed" next time too."""
+        self._seen = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def unreachable(exc: DBAPIError) -> bool:

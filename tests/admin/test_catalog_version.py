@@ -100,3 +100,52 @@ async def test_a_watcher_always_stops_whenever_it_is_closed(engine):
             watcher._wake.set()
         await asyncio.wait_for(watcher.close(), 2)
         assert watcher._task is None
+
+
+async def test_a_sqlite_watcher_reads_the_version_only_after_a_commit(tmp_path):
+    """On SQLite the periodic check first asks `PRAGMA data_version` on the loop's thread: with
+    nothing committed it runs no query; a commit by another engine (another process, the CLI)
+    is still seen at the next check, and a failed check is tried again without a new commit."""
+    from streamkeeper.database import ChangeProbe
+
+    settings = make_settings(tmp_path)
+    engine, other = create_engine(settings), create_engine(settings)
+    await migrate(engine)
+    probe = ChangeProbe(engine)
+    assert probe.changed()  # the first look
+    assert not probe.changed()
+    await AdminService(sessionmaker(other)).save_tenant(schemas.Tenant(id="t1", name="T1"))
+    assert probe.changed() and not probe.changed()
+    probe.forget()
+    assert probe.changed()
+    probe.close()
+
+    watcher = CatalogWatcher(engine, interval=0.01)
+    reads = []
+    seen = []
+
+    async def read() -> int:
+        reads.append(1)
+        return await current(engine)
+
+    import streamkeeper.catalog_version as catalog_version
+
+    original = catalog_version.current
+    catalog_version.current = lambda _engine: read()
+    try:
+        await watcher.subscribe(lambda: asyncio.sleep(0, seen.append(1)))
+        await watcher.start()
+        await asyncio.sleep(0.2)  # twenty checks, nothing committed
+        quiet = len(reads)
+        assert quiet <= 3, reads
+        await AdminService(sessionmaker(other)).save_tenant(schemas.Tenant(id="t2", name="T2"))
+        for _ in range(100):
+            if len(seen) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert len(seen) == 2  # the first load, then the change
+    finally:
+        catalog_version.current = original
+        await watcher.close()
+        await engine.dispose()
+        await other.dispose()

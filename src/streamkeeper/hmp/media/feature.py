@@ -29,6 +29,7 @@ from fastapi import APIRouter
 
 from . import endpoints, hls
 from .endpoints import finish_recording, record_session
+from ...database import ChangeProbe
 from ...media.engine import MediaEngine, NotActive, parse_networks
 from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
@@ -107,15 +108,22 @@ class EventRunner:
                 await self._task
 
     async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sync()
-                await self.scheduler.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event scheduler tick failed")
-            await asyncio.sleep(TICK)
+        # The events table is read again only after a commit to the database (see ChangeProbe).
+        probe = ChangeProbe(self.ctx.engine)
+        try:
+            while True:
+                try:
+                    if probe.changed():
+                        await self.sync()
+                    await self.scheduler.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    probe.forget()  # read the table again next time
+                    log.exception("event scheduler tick failed")
+                await asyncio.sleep(TICK)
+        finally:
+            probe.close()
 
     async def sync(self) -> None:
         from ..events.models import EventRow
