@@ -151,3 +151,35 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
     assert sessions[old[1].id].ended is None and sessions[new.id].ended is None
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(embedded.JOURNAL_MIGRATIONS)
     await reopened.close()
+
+
+async def test_live_counts_are_exact_and_let_other_work_run_between_slices(tmp_path):
+    """The dashboard's live counts walk every viewer: a slice per turn of the loop, so requests
+    are answered in between, and still every live session counted once."""
+    import asyncio
+
+    from streamkeeper.concurrency import embedded
+
+    clock = FakeClock()
+    store, service = await opened(tmp_path / "sessions.db", clock)
+    viewers = embedded.SWEEP_SLICE * 2 + 5
+    for n in range(viewers):
+        await service.start(APP, "idp", f"viewer-{n}", {})
+    ended = await service.start(APP, "idp", "viewer-0", {})
+    await service.stop(APP, "idp", "viewer-0", ended.session.id)
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    assert await store.count_live(clock.now) == viewers
+    assert turns - before >= 2  # it ran between the slices
+    assert await store.live_by_application(clock.now) == {"a": viewers}
+    task.cancel()
+    await store.close()

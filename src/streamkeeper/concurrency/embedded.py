@@ -497,13 +497,19 @@ class EmbeddedStore(SessionStore):
         return start + window if count > limit else None
 
     async def count_live(self, now: float) -> int:
-        return sum(1 for ss in self._subjects.values() for s in ss.values() if s.is_live(now))
+        return sum((await self.live_by_application(now)).values())
 
     async def live_by_application(self, now: float) -> dict[str, int]:
-        """Live sessions per application id (the console's dashboard; Redis keeps no such index)."""
+        """Live sessions per application id (the console's dashboard; Redis keeps no such index).
+        Counted a slice of viewers per turn of the loop: with 100k sessions one pass takes about
+        20 ms, which the requests of that moment would otherwise wait for."""
         out: dict[str, int] = {}
-        for ss in self._subjects.values():
-            for s in ss.values():
-                if s.is_live(now):
-                    out[s.app_id] = out.get(s.app_id, 0) + 1
+        viewers = list(self._subjects.values())
+        for start in range(0, len(viewers), SWEEP_SLICE):
+            for ss in viewers[start:start + SWEEP_SLICE]:
+                for s in ss.values():
+                    if s.is_live(now):
+                        out[s.app_id] = out.get(s.app_id, 0) + 1
+            if start + SWEEP_SLICE < len(viewers):
+                await asyncio.sleep(0)
         return out
