@@ -48,7 +48,7 @@ class ChangeProbe:
         if self._conn is None:
             return True
         try:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            (version,), = self._conn.execute("PRAGMA data_version").fetchall()  # (read to the end: no open read)
         except sqlite3.Error:
             return True
         if version == self._seen:
