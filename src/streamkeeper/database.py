@@ -42,7 +42,7 @@ class ChangeProbe:
                 # timeout=0: never wait on a lock here (a busy database just counts as changed)
                 self._conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
             except sqlite3.Error:
-                self._conn = None
+                pass  # no probe: every check queries
 
     def changed(self) -> bool:
         if self._conn is None:

@@ -17,7 +17,7 @@ import threading
 import time
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import AsyncIterator, Callable, Mapping, TypeVar
 
 import orjson
 
@@ -239,13 +239,14 @@ class _Journal:
             return
         rows = self._rows
         added: dict[str, int] = {}
-        inserts, updates, drops = [], [], []
+        inserts, updates, drops, gone = [], [], [], []
         number = self._next_row
         for sid, s in pending.items():
             row = rows.get(sid)
             if s is None:
                 if row is not None:  # (a session dropped before it was ever written has no row)
                     drops.append((row,))
+                    gone.append(sid)
             elif row is None:
                 added[sid] = number
                 inserts.append((number, sid, s.idp, s.subject, orjson.dumps(s.to_dict()), s.expires))
@@ -273,10 +274,8 @@ class _Journal:
             raise
         self._next_row = number
         rows.update(added)
-        if drops:
-            for sid, s in pending.items():
-                if s is None:
-                    rows.pop(sid, None)
+        for sid in gone:
+            del rows[sid]
 
 
 class _Checkpointer:
@@ -321,6 +320,14 @@ class JournalUnavailable(ServiceUnavailable):
     """A durable change could not be committed (disk full, file gone): nothing was decided."""
 
 
+async def _slices(items: list) -> AsyncIterator[list]:
+    """`items` SWEEP_SLICE at a time, the event loop free to answer requests between slices."""
+    for start in range(0, len(items), SWEEP_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        yield items[start:start + SWEEP_SLICE]
+
+
 def _forget(view: SubjectView, now: float) -> int:
     before = len(view.sessions)
     view.forget_old(now)
@@ -357,15 +364,12 @@ class EmbeddedStore(SessionStore):
         now = self._clock()
         stale = []
         rows: dict[str, int] = {}
-        for row, sid, body, expires in conn.execute("SELECT rid, id, body, expires FROM sessions ORDER BY rid"):
-            if sid in rows:  # never written twice; if it were, the later row is the newer state
-                stale.append((rows.pop(sid),))
+        for row, sid, body, expires in conn.execute("SELECT rid, id, body, expires FROM sessions"):
             session = StreamSession.from_dict(orjson.loads(body))
             if expires is not None:
                 session.expires = expires
             if session.forgettable(now):
                 stale.append((row,))
-                self._subjects.get((session.idp, session.subject), {}).pop(sid, None)
                 continue
             rows[sid] = row
             self._subjects.setdefault((session.idp, session.subject), {})[sid] = session
@@ -388,14 +392,12 @@ class EmbeddedStore(SessionStore):
         """Forget every record nobody can ask about any more, a slice of viewers at a time so the
         event loop never stalls. Returns how many records were dropped."""
         dropped = 0
-        keys = list(self._subjects)
-        for start in range(0, len(keys), SWEEP_SLICE):
+        async for keys in _slices(list(self._subjects)):
             now = self._clock()
-            for key in keys[start:start + SWEEP_SLICE]:
+            for key in keys:
                 sessions = self._subjects.get(key)
                 if sessions and any(s.forgettable(now) for s in sessions.values()):
                     dropped += await self.transact(key, lambda view: _forget(view, now))
-            await asyncio.sleep(0)
         return dropped
 
     async def close(self) -> None:
@@ -504,12 +506,9 @@ class EmbeddedStore(SessionStore):
         Counted a slice of viewers per turn of the loop: with 100k sessions one pass takes about
         20 ms, which the requests of that moment would otherwise wait for."""
         out: dict[str, int] = {}
-        viewers = list(self._subjects.values())
-        for start in range(0, len(viewers), SWEEP_SLICE):
-            for ss in viewers[start:start + SWEEP_SLICE]:
+        async for viewers in _slices(list(self._subjects.values())):
+            for ss in viewers:
                 for s in ss.values():
                     if s.is_live(now):
                         out[s.app_id] = out.get(s.app_id, 0) + 1
-            if start + SWEEP_SLICE < len(viewers):
-                await asyncio.sleep(0)
         return out

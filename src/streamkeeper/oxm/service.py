@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..catalog_version import bump
 from ..concurrency.engine import Decision, evaluate
-from ..concurrency.session import StreamSession, SubjectKey
+from ..concurrency.session import StreamSession, SubjectKey, started_order
 from ..concurrency.store import SessionStore, SubjectView
 from . import errors
 from .assets import AssetCatalog, NoAssets
@@ -57,6 +57,12 @@ def check_id(value: str, what: str) -> str:
     if not _ID.match(value):
         raise errors.bad_request(f"{what} must be 1 to {MAX_ID} characters, none of them control characters")
     return value
+
+
+def _identity(stream: StreamSession) -> tuple[str, str, str, str]:
+    """What a stream is to OXM: (app, user, asset, device); the key of its judgement (`_judge`)."""
+    meta = stream.metadata
+    return stream.app_id, stream.subject, meta.get(ASSET, ""), meta.get(DEVICE, "")
 
 
 class OxmService:
@@ -107,12 +113,10 @@ class OxmService:
         Bounded; forgetting only costs a re-evaluation."""
         if len(self._judged) >= JUDGED_MAX:
             self._judged.clear()
-        meta = stream.metadata
-        self._judged[(stream.app_id, stream.subject, meta[ASSET], meta[DEVICE])] = (stream.id, catalog)
+        self._judged[_identity(stream)] = (stream.id, catalog)
 
     def _judged_under(self, stream: StreamSession, catalog) -> bool:
-        meta = stream.metadata
-        judged = self._judged.get((stream.app_id, stream.subject, meta.get(ASSET, ""), meta.get(DEVICE, "")))
+        judged = self._judged.get(_identity(stream))
         return judged is not None and judged[0] == stream.id and judged[1] is catalog
 
     def _enforce(self, tenant: str) -> Enforcement:
@@ -200,7 +204,7 @@ class OxmService:
             renewal = mine is not None
             if mine is not None:
                 if not self._judged_under(mine, enf.catalog):
-                    older = [s for s in live if (s.started, s.id) < (mine.started, mine.id)]
+                    older = [s for s in live if started_order(s) < started_order(mine)]
                     decision = evaluate(enf.catalog, enf.app, mine.metadata, older)
                     if decision.denials:
                         view.drop(mine.id)
@@ -234,7 +238,7 @@ class OxmService:
         decide, only an expiry to move, and the store does that only while the stream is live.
         False: take the general way (a stream ended, stopped or unknown here, a new policy)."""
         renew = self.store.renew
-        judged = self._judged.get((key[0], key[1], asset, device))
+        judged = self._judged.get((*key, asset, device))
         if renew is None or judged is None or judged[1] is not enf.catalog:
             return False
         renewed, _ = await renew(key, judged[0], None, 0, 0.0, now)
