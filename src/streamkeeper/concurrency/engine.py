@@ -49,17 +49,22 @@ def _peers(
     rule = planned.rule
     apps = planned.applications
     condition = rule.condition
-    scope = [(a, metadata.get(a)) for a in rule.scope] if rule.scope else None
+    scope = rule.scope
+    # The usual scope is one attribute: compared directly, without a loop per session.
+    only, value = (scope[0], metadata.get(scope[0])) if len(scope) == 1 else (None, None)
+    wanted = [(a, metadata.get(a)) for a in scope] if len(scope) > 1 else None
     peers = []
     for s in sessions:
         if s.app_id not in apps or (removed and s.id in removed):
             continue
-        if condition is not None and not condition.matches(s.metadata):
+        theirs = s.metadata
+        if condition is not None and not condition.matches(theirs):
             continue
-        if scope:
-            theirs = s.metadata
-            if any(theirs.get(a) != v for a, v in scope):
+        if only is not None:
+            if theirs.get(only) != value:
                 continue
+        elif wanted is not None and any(theirs.get(a) != v for a, v in wanted):
+            continue
         peers.append(s)
     return peers
 

@@ -7,7 +7,7 @@ The service ties the pure engine to a store and the policy catalog. Errors are r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from .engine import Decision, evaluate
@@ -184,12 +184,12 @@ class ConcurrencyService:
             by = dict(by=sid, by_app=app.id, by_code=session.code, by_metadata=meta)
             started = Started(session)
             for s in doomed:
-                view.put(replace(s, ended=Ending("terminated", now, **by)))
+                view.put(s.ended_by(Ending("terminated", now, **by)))
                 started.terminated.append(s)
             for s, v in decision.evictions:
                 ending = Ending("evicted", now, policy=v.policy.name, rule=v.rule.name,
                                 threshold=v.rule.threshold, scope=v.scope, **by)
-                view.put(replace(s, ended=ending))
+                view.put(s.ended_by(ending))
                 started.evicted.append(s)
             return started
 
@@ -259,7 +259,7 @@ class ConcurrencyService:
 
         def end(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)
-            ended = replace(session, ended=Ending("deleted", now))
+            ended = session.ended_by(Ending("deleted", now))
             view.put(ended)
             return ended
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal
 
 EndReason = Literal["deleted", "terminated", "evicted"]
@@ -56,6 +57,11 @@ class StreamSession:
         return StreamSession(self.id, self.app_id, self.tenant, self.idp, self.subject, metadata,
                              self.started, expires, self.code, self.ended, self.interval, self.extra)
 
+    def ended_by(self, ending: Ending) -> "StreamSession":
+        """A copy that ended as `ending` says (cheaper than dataclasses.replace, as above)."""
+        return StreamSession(self.id, self.app_id, self.tenant, self.idp, self.subject, self.metadata,
+                             self.started, self.expires, self.code, ending, self.interval, self.extra)
+
     def is_live(self, now: float) -> bool:
         return self.ended is None and now < self.expires + GRACE_SECONDS
 
@@ -99,9 +105,8 @@ class StreamSession:
         )
 
 
-def started_order(s: "StreamSession") -> tuple[float, str]:
-    """Sort key of streams in the order they started (ties broken by id)."""
-    return s.started, s.id
+# Sort key of streams in the order they started, ties broken by id: (started, id), computed in C.
+started_order = attrgetter("started", "id")
 
 
 SubjectKey = tuple[str, str]
