@@ -218,3 +218,39 @@ async def test_a_session_written_by_the_previous_version_still_renews(redis_sett
         assert renewed[0] == 2 and renewed[9] == clock.now + 60
         running = await client.get("/v2/runningStreams/adobe/old", auth=DEMO)
         assert [s["sessionId"] for s in running.json()["runningStreams"]] == [sid]
+
+
+async def test_a_zapping_viewer_starts_by_reading_only_its_streams_that_have_not_ended(
+        redis_settings, clock, redis_client):
+    """Every channel change ends a stream that must still be answered for an hour. Those records
+    move out of the hash a start reads, are still told apart from never-issued ids, and are
+    forgotten once the hour is over."""
+    path = "/v2/sessions/adobe/zapper"
+    async with Running(redis_settings, clock) as client:
+        store = client._transport.app.state.concurrency.store
+        hkey = store.viewer_key(("adobe", "zapper"))
+        ended_hash, forget = store.ended_keys(hkey)
+        stopped = []
+        for n in range(30):
+            sid = (await client.post(path, auth=DEMO, data={"channel": f"c{n}"})).headers["location"]
+            assert (await client.delete(f"{path}/{sid}", auth=DEMO)).status_code == 202
+            stopped.append(sid)
+            clock.advance(1)
+        live = (await client.post(path, auth=DEMO)).headers["location"]
+        # What a start reads: the version and the one live stream, not thirty ended ones.
+        assert sorted(await redis_client.hkeys(hkey)) == sorted([b"", live.encode()])
+        assert await redis_client.hlen(ended_hash) == 30 and await redis_client.zcard(forget) == 30
+        assert 0 < await redis_client.ttl(ended_hash) <= RETENTION_SECONDS + 60
+        # An ended stream is still gone (410), not unknown (404), on every call that names it.
+        assert (await client.post(f"{path}/{stopped[0]}", auth=DEMO)).status_code == 410
+        assert (await client.delete(f"{path}/{stopped[1]}", auth=DEMO)).status_code == 410
+        assert (await client.post(f"{path}/{stopped[2]}", auth=DEMO, data={"platform": "web"})).status_code == 410
+        running = (await client.get("/v2/runningStreams/adobe/zapper", auth=DEMO)).json()["runningStreams"]
+        assert [s["sessionId"] for s in running] == [live]
+        # An hour after the first ten ended (one a second), the next change forgets them.
+        clock.advance(RETENTION_SECONDS - 21)
+        sid = (await client.post(path, auth=DEMO)).headers["location"]
+        assert (await client.delete(f"{path}/{sid}", auth=DEMO)).status_code == 202
+        left = {k.decode() for k in await redis_client.hkeys(ended_hash)}
+        assert left == {*stopped[-20:], sid}
+        assert await redis_client.zcard(forget) == len(left)

@@ -424,7 +424,8 @@ class EmbeddedStore(SessionStore):
         if self._journal is not None:
             await self._journal.flush_deferred()
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
+        # (`live_only` changes nothing here: every record is in memory anyway)
         current = self._subjects.get(key)
         view = SubjectView(key, dict(current) if current else {})
         result = fn(view)

@@ -1,7 +1,9 @@
 """The shared store: every viewer's sessions in Redis, for several server processes.
 
-One hash per viewer holds the session bodies (compact JSON) and, under the empty field
-name, a version number. A transaction reads the hash (HGETALL: one atomic round trip),
+One hash per viewer holds the bodies (compact JSON) of its sessions that have not ended and,
+under the empty field name, a version number; ended sessions, kept an hour for late callers,
+move to a second hash, so a start reads only what can stand in its way however often the viewer
+zaps (a third key lists the ended ones by the time they can be forgotten). A transaction reads the hash (HGETALL: one atomic round trip),
 lets the service decide on a :class:`SubjectView`, then commits with one Lua script that
 writes only if the version is still the one it read (compare-and-set). On a conflict the
 read/decide/commit is retried, a bounded number of times with jittered back-off; since
@@ -20,6 +22,7 @@ import logging
 import math
 import random
 import time
+from itertools import islice
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -46,36 +49,61 @@ VERSION_FIELD = b""
 # Idle keys live this much longer than the last moment their content can matter.
 TTL_MARGIN = 60
 
-# KEYS[1] viewer hash, KEYS[2] (optional) live-session index.
-# ARGV: expected version, ttl seconds, now, number of puts, then per put (id, body, live
-# until or 0 when not live), then the ids to drop.
+# KEYS[1] viewer hash, KEYS[2] its ended sessions, KEYS[3] their ids by the time they can be
+# forgotten, KEYS[4] (optional) live-session index.
+# ARGV: expected version, ttl seconds, now, ttl of the ended keys, number of puts, then per put
+# (id, body, live until or 0 when not live, forget at or 0 when not ended), then the ids to drop.
 COMMIT = """
 local cur = redis.call('HGET', KEYS[1], '')
 if not cur then cur = '0' end
 if cur ~= ARGV[1] then return 0 end
-local index = KEYS[2]
-local n = tonumber(ARGV[4])
-local i = 5
+local index = KEYS[4]
+local n = tonumber(ARGV[5])
+local i = 6
+local ended = false
 for _ = 1, n do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  local id = ARGV[i]
+  if ARGV[i + 3] == '0' then
+    redis.call('HSET', KEYS[1], id, ARGV[i + 1])
+  else
+    redis.call('HSET', KEYS[2], id, ARGV[i + 1])
+    redis.call('ZADD', KEYS[3], ARGV[i + 3], id)
+    redis.call('HDEL', KEYS[1], id)
+    ended = true
+  end
   if index then
     if ARGV[i + 2] == '0' then
-      redis.call('ZREM', index, ARGV[i])
+      redis.call('ZREM', index, id)
     else
-      redis.call('ZADD', index, ARGV[i + 2], ARGV[i])
+      redis.call('ZADD', index, ARGV[i + 2], id)
     end
   end
-  i = i + 3
+  i = i + 4
 end
 while i <= #ARGV do
   redis.call('HDEL', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[3], ARGV[i])
   if index then redis.call('ZREM', index, ARGV[i]) end
   i = i + 1
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])) do
+  redis.call('HDEL', KEYS[2], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])
+if ended then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
 end
 redis.call('HSET', KEYS[1], '', tonumber(cur) + 1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if index then redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. ARGV[3]) end
 return 1
+"""
+
+# Every record of a viewer: {fields of its hash, fields of its ended sessions}.
+READ_ALL = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 """
 
 # KEYS[1] counter of one bucket and window; ARGV[1] its lifetime in milliseconds.
@@ -86,7 +114,7 @@ return n
 """
 
 # An init's first round trip: count the call (KEYS[2], ARGV[1] lifetime in ms, ARGV[2] limit),
-# and if it is within the limit read the viewer's hash (KEYS[1]). Returns {count, field, value, ...}.
+# and if it is within the limit read the viewer's hash (KEYS[1]: the sessions that have not ended). Returns {count, field, value, ...}.
 READ_LIMITED = """
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
@@ -97,10 +125,11 @@ return out
 """
 
 # A heartbeat without metadata in one round trip: rate limit, session check and renewal.
-# KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] (optional) live index.
+# KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] ended sessions, KEYS[4] (optional) live index.
 # ARGV: session id, now, limit (0: not counted), counter lifetime (ms), grace, retention, ttl margin.
 # Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable here
-# (missing, ended, expired, or a record in the older layout): the caller decides from it.
+# (missing, ended, expired, or a record in the older layout): the caller decides from it (an
+# ended session's body comes from KEYS[3]).
 # Bodies in the current layout end with the expiry time, so a renewal rewrites only that tail.
 RENEW = """
 local limit = tonumber(ARGV[3])
@@ -110,7 +139,11 @@ if limit > 0 then
   if n > limit then return {-1} end
 end
 local body = redis.call('HGET', KEYS[1], ARGV[1])
-if not body then return {0} end
+if not body then
+  local gone = redis.call('HGET', KEYS[3], ARGV[1])
+  if gone then return {0, gone} end
+  return {0}
+end
 local s = cjson.decode(body)
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[5])
@@ -121,7 +154,7 @@ redis.call('HSET', KEYS[1], ARGV[1], renewed)
 redis.call('HINCRBY', KEYS[1], '', 1)
 local ttl = math.ceil(expires + grace - now + tonumber(ARGV[6])) + tonumber(ARGV[7])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-if KEYS[3] then redis.call('ZADD', KEYS[3], string.format('%.17g', expires + grace), ARGV[1]) end
+if KEYS[4] then redis.call('ZADD', KEYS[4], string.format('%.17g', expires + grace), ARGV[1]) end
 return {1, renewed}
 """
 LAYOUT = 2
@@ -212,7 +245,8 @@ class RedisStore(SessionStore):
         self._pipe: PipelinedRedis | None = None
         self._decoded: dict[tuple[SubjectKey, str], tuple[bytes, StreamSession]] = {}
         self._scripts = {name: Script(source) for name, source in
-                         (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("renew", RENEW))}
+                         (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("read_all", READ_ALL),
+                          ("renew", RENEW))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
         # slots, so it exists only on a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
@@ -281,6 +315,11 @@ class RedisStore(SessionStore):
     def viewer_key(self, key: SubjectKey) -> str:
         return self.prefix + tag(key[0], key[1])
 
+    def ended_keys(self, hkey: str) -> list[str]:
+        """The viewer's ended sessions (a hash) and their ids by the time they can be forgotten
+        (a sorted set), under the viewer's hash tag."""
+        return [hkey + ":ended", hkey + ":forget"]
+
     # -- the interface ------------------------------------------------------------------
 
     # Rate-limit counters live under the viewer's hash tag (one slot per viewer on a cluster).
@@ -290,11 +329,13 @@ class RedisStore(SessionStore):
         return f"{self.viewer_key(key)}:rate:{_escaped(bucket)}:{int(start)}"
 
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T],
-                       limit: tuple[str, int, float, float] | None = None) -> T:
+                       limit: tuple[str, int, float, float] | None = None, *, live_only: bool = False) -> T:
         """`limit` (bucket, limit, window, now) counts the call in the same round trip as the
-        first read, and raises :class:`RateLimited` over the limit."""
+        first read, and raises :class:`RateLimited` over the limit. With `live_only` the view
+        leaves out the sessions that have ended (one hash read instead of two)."""
         hkey = self.viewer_key(key)
-        keys = [hkey] if self.index_key is None else [hkey, self.index_key]
+        ended_keys = self.ended_keys(hkey)
+        keys = [hkey, *ended_keys] if self.index_key is None else [hkey, *ended_keys, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if limit is not None and attempt == 0:
@@ -305,8 +346,14 @@ class RedisStore(SessionStore):
                     if reply[0] > most:
                         raise RateLimited(start + window)
                     raw = dict(zip(reply[1::2], reply[2::2]))
-                else:
+                    if not live_only:
+                        raw.update(await self._hgetall(ended_keys[0]))
+                elif live_only:
                     raw = await self._hgetall(hkey)
+                else:
+                    current, ended = await self._run("read_all", [hkey, ended_keys[0]], [])
+                    raw = dict(zip(current[::2], current[1::2]))
+                    raw.update(zip(ended[::2], ended[1::2]))
                 version = int(raw.pop(VERSION_FIELD, 0))
                 sessions = self._decode_all(key, raw)
                 view = SubjectView(key, sessions, version)
@@ -338,8 +385,9 @@ class RedisStore(SessionStore):
                 sessions[sid] = seen[1]
                 continue
             session = sessions[sid] = decode(key, sid, body)
-            if len(known) >= DECODED_MAX:
-                known.clear()
+            if len(known) >= DECODED_MAX:  # forget the oldest quarter (emptying it all made every
+                for old in list(islice(known, DECODED_MAX // 4)):  # viewer's records decode again)
+                    del known[old]
             known[(key, sid)] = (body, session)
         return sessions
 
@@ -348,9 +396,12 @@ class RedisStore(SessionStore):
         horizon = max((_last_relevant(s) for s in view.sessions.values()), default=now)
         ttl = max(TTL_MARGIN, math.ceil(horizon - now + RETENTION_SECONDS) + TTL_MARGIN)
         puts = {**view.touched, **view.written}
-        args: list = [view.version, ttl, repr(now), len(puts)]
+        args: list = [view.version, ttl, repr(now), int(RETENTION_SECONDS) + TTL_MARGIN, len(puts)]
         for sid, s in puts.items():
-            args += (sid, encode(s), repr(s.expires + GRACE_SECONDS) if s.ended is None else 0)
+            if s.ended is None:
+                args += (sid, encode(s), repr(s.expires + GRACE_SECONDS), 0)
+            else:  # moves to the ended hash until it can be forgotten
+                args += (sid, encode(s), 0, repr(s.ended.at + RETENTION_SECONDS))
         args.extend(view.dropped)
         return args
 
@@ -366,6 +417,7 @@ class RedisStore(SessionStore):
         else:
             start = now - (now % window)
             keys = [hkey, self.rate_key(key, bucket, start)]
+        keys.append(self.ended_keys(hkey)[0])
         if self.index_key is not None:
             keys.append(self.index_key)
         try:

@@ -193,9 +193,11 @@ class ConcurrencyService:
                 started.evicted.append(s)
             return started
 
+        # `admit` looks at live sessions only: a store may leave the ended ones unread.
         if fused:
-            return await self.store.transact((idp, subject), admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now))
-        return await self.store.transact((idp, subject), admit)
+            return await self.store.transact((idp, subject), admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now),
+                                             live_only=True)
+        return await self.store.transact((idp, subject), admit, live_only=True)
 
     def _check_issued(self, app: Application, idp: str, subject: str, sid: str) -> None:
         if not self.ids.issued(sid, app.id, idp, subject):
@@ -276,7 +278,7 @@ class ConcurrencyService:
         peek = self.store.peek
         if peek is not None:  # in this process: a read needs no transaction
             return look(peek((idp, subject)).values())
-        return await self.store.transact((idp, subject), lambda view: look(view.sessions.values()))
+        return await self.store.transact((idp, subject), lambda view: look(view.sessions.values()), live_only=True)
 
 
 

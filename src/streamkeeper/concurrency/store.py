@@ -113,12 +113,13 @@ class SessionStore(ABC):
         return None
 
     @abstractmethod
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T]) -> T:
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
         """Run `fn` on the viewer's sessions and commit its changes as one step.
 
         `fn` must be synchronous and free of side effects other than on the view: a store
         may run it more than once (optimistic retries). Durable changes are persisted
-        before this returns.
+        before this returns. With `live_only` a store may leave the ended sessions out of the
+        view (Redis keeps them apart), so `fn` must look at live sessions only.
         """
 
     @abstractmethod

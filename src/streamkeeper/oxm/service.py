@@ -225,7 +225,7 @@ class OxmService:
             self._judge(stream, enf.catalog)
             return None
 
-        denied = await self.store.transact((aid, who.user), admit)
+        denied = await self.store.transact((aid, who.user), admit, live_only=True)
         if progress is not None and (denied is None or renewal):
             await self._record_progress(who, asset, progress, now)
         if denied is not None:
@@ -279,7 +279,7 @@ class OxmService:
             return [(s.metadata.get(ASSET, ""), s.metadata.get(DEVICE, ""))
                     for s in view.live(now) if s.app_id == aid]
 
-        streams = await self.store.transact((aid, target), look)
+        streams = await self.store.transact((aid, target), look, live_only=True)
         if not by_device:
             return dict(Counter(asset for asset, _ in streams))
         nested: dict[str, dict[str, int]] = {}
