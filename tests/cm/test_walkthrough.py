@@ -86,6 +86,22 @@ async def test_fourth_stream_breaks_the_three_streams_policy(client):
     assert all(c["terminationCode"] for c in attrs["conflicts"])
 
 
+async def test_each_refusal_names_the_streams_in_the_way_at_that_moment(client, clock):
+    """Refusals of a full viewer repeat the same advice until its streams change; then the next
+    one names the new set (advice is remembered per set of streams, never reused across sets)."""
+    sids = [(await start(client)).headers["location"] for _ in range(3)]
+    first, again = (await start(client)).json(), (await start(client)).json()
+    assert first == again
+    assert set(first["associatedAdvice"][0]["conflicts"]) == set(sids)
+    assert (await client.delete(f"{SESSIONS}/{sids[0]}", auth=DEMO)).status_code == 202
+    newer = (await start(client)).headers["location"]
+    clock.advance(1)
+    after = (await start(client)).json()
+    assert set(after["associatedAdvice"][0]["conflicts"]) == {sids[1], sids[2], newer}
+    listed = after["evaluationResult"]["associatedAdvice"][0]["attributes"]["conflicts"]
+    assert {c["sessionId"] for c in listed} == {sids[1], sids[2], newer}
+
+
 async def test_termination_code_frees_a_slot_and_victim_sees_remote_termination(client):
     sids = [(await start(client)).headers["location"] for _ in range(3)]
     denied = (await start(client)).json()

@@ -8,6 +8,7 @@ reference shows it.
 from __future__ import annotations
 
 from email.utils import formatdate
+from itertools import islice
 from typing import Any, Iterable
 
 import orjson
@@ -102,22 +103,50 @@ def _violation_advice(v: Violation) -> tuple[dict, dict]:
     return top, reference
 
 
-def evaluation_body(top: Iterable[dict], reference: Iterable[dict], obligations: list | None = None,
+def evaluation_body(top: list, reference: list, obligations: list | None = None,
                     reference_obligations: list | None = None) -> dict[str, Any]:
     return {
-        "associatedAdvice": list(top),
+        "associatedAdvice": top,
         "obligations": obligations or [],
         "evaluationResult": {
             "decision": "DENY",
             "obligations": reference_obligations or [],
-            "associatedAdvice": list(reference),
+            "associatedAdvice": reference,
         },
     }
 
 
+# Advice already serialised, by violation: a full viewer's starts are refused over and over for
+# the same rule and the same streams in the way. Keyed by identities, checked on a hit (an id
+# can be reused once its object is gone); records are replaced, never changed, so the same
+# objects always render the same advice.
+_advice_json: dict[tuple, tuple[Violation, orjson.Fragment, orjson.Fragment]] = {}
+ADVICE_CACHE_MAX = 10_000
+
+
+def _violation_json(v: Violation) -> tuple[orjson.Fragment, orjson.Fragment]:
+    key = (id(v.policy), id(v.rule), v.current, tuple(v.scope.values()), tuple(map(id, v.conflicts)))
+    found = _advice_json.get(key)
+    if found is not None:
+        seen = found[0]  # (tuples compare their items by identity first: the same objects match at once)
+        if seen.policy is v.policy and seen.rule is v.rule and seen.conflicts == v.conflicts:
+            return found[1], found[2]
+    top, reference = _violation_advice(v)
+    rendered = orjson.Fragment(orjson.dumps(top)), orjson.Fragment(orjson.dumps(reference))
+    if len(_advice_json) >= ADVICE_CACHE_MAX:  # forget the oldest quarter
+        for old in list(islice(_advice_json, ADVICE_CACHE_MAX // 4)):
+            del _advice_json[old]
+    _advice_json[key] = (v, *rendered)
+    return rendered
+
+
 def denial_body(violations: Iterable[Violation]) -> dict[str, Any]:
-    pairs = [_violation_advice(v) for v in violations]
-    return evaluation_body((t for t, _ in pairs), (r for _, r in pairs))
+    top, reference = [], []
+    for v in violations:
+        t, r = _violation_json(v)
+        top.append(t)
+        reference.append(r)
+    return evaluation_body(top, reference)
 
 
 def _terminator(ending: Ending) -> dict[str, Any]:
