@@ -8,12 +8,12 @@ reference shows it.
 from __future__ import annotations
 
 from email.utils import formatdate
-from itertools import islice
 from typing import Any, Iterable
 
 import orjson
 from starlette.responses import Response
 
+from ..caches import make_room
 from ..concurrency.engine import Violation
 from ..concurrency.service import (
     RETRY_AFTER_SECONDS,
@@ -67,8 +67,7 @@ def _rule_text(v: Violation) -> tuple[str, str]:
     if found is None:
         scope_text = "".join(f" for {k}={val}" for k, val in v.scope.items())
         what = f"distinct {rule.distinct} values" if rule.distinct else "concurrent streams"
-        if len(_rule_texts) > 10_000:
-            _rule_texts.clear()
+        make_room(_rule_texts, 10_000)
         found = _rule_texts[key] = (
             f"Rule '{rule.name}' of policy '{v.policy.name}' allows at most {rule.threshold} {what}{scope_text}.",
             f"{v.policy.id}/{rule.name}")
@@ -133,9 +132,7 @@ def _violation_json(v: Violation) -> tuple[orjson.Fragment, orjson.Fragment]:
             return found[1], found[2]
     top, reference = _violation_advice(v)
     rendered = orjson.Fragment(orjson.dumps(top)), orjson.Fragment(orjson.dumps(reference))
-    if len(_advice_json) >= ADVICE_CACHE_MAX:  # forget the oldest quarter
-        for old in list(islice(_advice_json, ADVICE_CACHE_MAX // 4)):
-            del _advice_json[old]
+    make_room(_advice_json, ADVICE_CACHE_MAX)
     _advice_json[key] = (v, *rendered)
     return rendered
 

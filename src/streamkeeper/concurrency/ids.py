@@ -8,6 +8,8 @@ import binascii
 import hmac
 import os
 
+from ..caches import make_room
+
 _RAND = 10
 _TAG = 8
 
@@ -78,8 +80,7 @@ class SessionIds:
         rand, tag = raw[:_RAND], raw[_RAND:]
         if not hmac.compare_digest(tag, self._tag(app_id, idp, subject, rand)):
             return False
-        if len(self._known) >= self.KNOWN_MAX:
-            self._known.clear()
+        make_room(self._known, self.KNOWN_MAX)
         self._known[session_id] = (app_id, idp, subject)
         return True
 

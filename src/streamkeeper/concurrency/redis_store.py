@@ -22,7 +22,6 @@ import logging
 import math
 import random
 import time
-from itertools import islice
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..caches import make_room
 from .redis_pipe import PipelinedRedis, Script
 from .service import RateLimited, ServiceUnavailable
 from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
@@ -385,9 +385,7 @@ class RedisStore(SessionStore):
                 sessions[sid] = seen[1]
                 continue
             session = sessions[sid] = decode(key, sid, body)
-            if len(known) >= DECODED_MAX:  # forget the oldest quarter (emptying it all made every
-                for old in list(islice(known, DECODED_MAX // 4)):  # viewer's records decode again)
-                    del known[old]
+            make_room(known, DECODED_MAX)
             known[(key, sid)] = (body, session)
         return sessions
 

@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
+from ..caches import make_room
 from ..concurrency.store import SubjectView
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -95,8 +96,7 @@ class Metrics:
         labelled child is looked up once (prometheus-client's `labels` costs microseconds)."""
         child = self._children.get((outcome, app_id))
         if child is None:
-            if len(self._children) > 10_000:  # application ids come from callers: stay bounded
-                self._children.clear()
+            make_room(self._children, 10_000)  # application ids come from callers: stay bounded
             child = self._children[(outcome, app_id)] = getattr(self, outcome).labels(app_id)
         child.inc()
 

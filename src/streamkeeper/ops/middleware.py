@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any, Callable
 
+from ..caches import make_room
 from .logs import request_id
 from .metrics import Metrics
 
@@ -48,8 +49,7 @@ def basic_user(header: bytes | None) -> str | None:
             user = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")[0] or None
         except (binascii.Error, ValueError):
             user = None
-    if len(_basic_users) > 10_000:
-        _basic_users.clear()
+    make_room(_basic_users, 10_000)
     _basic_users[header] = user
     return user
 

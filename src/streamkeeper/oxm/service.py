@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ..caches import make_room
 from ..catalog_version import bump
 from ..concurrency.engine import Decision, evaluate
 from ..concurrency.session import StreamSession, SubjectKey, started_order
@@ -111,8 +112,7 @@ class OxmService:
         fewer streams never break an "at most" limit. So while the snapshot is the same object,
         renewals skip the evaluation, and knowing the stream's id they need no read either.
         Bounded; forgetting only costs a re-evaluation."""
-        if len(self._judged) >= JUDGED_MAX:
-            self._judged.clear()
+        make_room(self._judged, JUDGED_MAX)
         self._judged[_identity(stream)] = (stream.id, catalog)
 
     def _judged_under(self, stream: StreamSession, catalog) -> bool:
