@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from streamkeeper.concurrency.embedded import EmbeddedStore
 from streamkeeper.concurrency.ids import SessionIds
 from streamkeeper.concurrency.policy import Application, Policy, PolicyCatalog, Rule, Tenant
-from streamkeeper.concurrency.service import ConcurrencyService
+from streamkeeper.concurrency.service import ConcurrencyService, SessionGone
 from streamkeeper.concurrency.session import GRACE_SECONDS, RETENTION_SECONDS
 from tests.conftest import FakeClock
 
@@ -44,7 +46,7 @@ async def test_sweep_forgets_dead_viewers_in_memory_and_in_the_journal(tmp_path)
     reopened, again = await opened(tmp_path / "sessions.db", clock)
     running = await again.running(app, "idp", "still-here")
     assert [s.id for s in running.mine] == [kept.session.id]
-    assert len(reopened._subjects) == 1
+    assert len({**reopened._subjects, **reopened._ended}) == 1
     await reopened.close()
 
 
@@ -75,9 +77,9 @@ async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_
 
     reopened, _ = await opened(tmp_path / "sessions.db", clock)
     for n in range(count - 1):
-        (session,) = reopened._subjects[("idp", f"viewer-{n}")].values()
+        (session,) = reopened.records(("idp", f"viewer-{n}")).values()
         assert session.expires == renewed_expiry
-    (stopped,) = reopened._subjects[("idp", f"viewer-{last}")].values()
+    (stopped,) = reopened.records(("idp", f"viewer-{last}")).values()
     assert stopped.ended is not None and stopped.ended.reason == "deleted"
     await reopened.close()
 
@@ -139,13 +141,13 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
     path.with_name("old.db").rename(path)
 
     upgraded, service = await opened(path, clock)
-    assert sorted(upgraded._subjects[("idp", "v")]) == sorted(s.id for s in old)
+    assert sorted(upgraded.records(("idp", "v"))) == sorted(s.id for s in old)
     await service.stop(app, "idp", "v", old[0].id)
     new = (await service.start(app, "idp", "v", {})).session
     await upgraded.abandon()  # as kill -9: only what was committed counts
 
     reopened, _ = await opened(path, clock)
-    sessions = reopened._subjects[("idp", "v")]
+    sessions = reopened.records(("idp", "v"))
     assert set(sessions) == {old[0].id, old[1].id, new.id}
     assert sessions[old[0].id].ended is not None and sessions[old[0].id].ended.reason == "deleted"
     assert sessions[old[1].id].ended is None and sessions[new.id].ended is None
@@ -182,4 +184,41 @@ async def test_live_counts_are_exact_and_let_other_work_run_between_slices(tmp_p
     assert turns - before >= 2  # it ran between the slices
     assert await store.live_by_application(clock.now) == {"a": viewers}
     task.cancel()
+    await store.close()
+
+
+async def test_a_zapping_viewer_starts_with_only_its_streams_that_have_not_ended(tmp_path):
+    """Every channel change ends a stream that is remembered for an hour. A start copies and scans
+    only the streams that have not ended; the ended ones still answer (410), survive a restart,
+    and are forgotten by the sweep once the hour is over."""
+    clock = FakeClock()
+    path = tmp_path / "sessions.db"
+    store, service = await opened(path, clock)
+    key = ("idp", "zapper")
+    stopped = []
+    for n in range(30):
+        sid = (await service.start(APP, *key, {"channel": f"c{n}"})).session.id
+        await service.stop(APP, *key, sid)
+        stopped.append(sid)
+        clock.advance(1)
+    replaced = (await service.start(APP, *key, {})).session
+    live = (await service.start(APP, *key, {}, terminate=[replaced.code])).session.id
+    seen = []
+    await store.transact(key, lambda view: seen.append(sorted(view.sessions)), live_only=True)
+    assert seen == [[live]]
+    stopped.append(replaced.id)
+    assert set(store.records(key)) == {*stopped, live}
+    # The ended record is still found: a heartbeat learns who ended its stream.
+    with pytest.raises(SessionGone) as gone:
+        await service.heartbeat(APP, *key, replaced.id, {})
+    ending = gone.value.ending
+    assert ending is not None and ending.reason == "terminated" and ending.by == live
+    await store.close()
+
+    store, service = await opened(path, clock)
+    assert set(store.records(key)) == {*stopped, live}
+    assert [s.id for s in (await service.running(APP, *key)).mine] == [live]
+    clock.advance(RETENTION_SECONDS - 21)  # an hour after the first ten ended (one a second)
+    assert await store.sweep() == 10
+    assert set(store.records(key)) == {*stopped[10:], live}
     await store.close()

@@ -334,6 +334,14 @@ def _forget(view: SubjectView, now: float) -> int:
     return before - len(view.sessions)
 
 
+def _set(table: dict[SubjectKey, dict[str, StreamSession]], key: SubjectKey,
+         records: dict[str, StreamSession] | None) -> None:
+    if records:
+        table[key] = records
+    else:
+        table.pop(key, None)
+
+
 def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
     if fut.done():
         return
@@ -344,7 +352,9 @@ def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
 
 
 class EmbeddedStore(SessionStore):
-    """Sessions in memory, one dict per viewer, journaled to ``<data>/sessions.db``."""
+    """Sessions in memory, journaled to ``<data>/sessions.db``: per viewer, one dict of the
+    sessions that have not ended and one of those that have (kept an hour for late callers), so
+    a start copies and scans only what can stand in its way however often the viewer zaps."""
 
     inline = True  # in memory; a durable change waits on a future the journal completes at the turn's end
 
@@ -353,7 +363,8 @@ class EmbeddedStore(SessionStore):
         self._path = path
         self._lazy_flush_seconds = lazy_flush_seconds
         self._clock = clock
-        self._subjects: dict[SubjectKey, dict[str, StreamSession]] = {}
+        self._subjects: dict[SubjectKey, dict[str, StreamSession]] = {}  # not ended
+        self._ended: dict[SubjectKey, dict[str, StreamSession]] = {}
         self._buckets: dict[str, tuple[float, int]] = {}
         self._journal: _Journal | None = None
         self._sweeper: asyncio.Task | None = None
@@ -372,7 +383,8 @@ class EmbeddedStore(SessionStore):
                 stale.append((row,))
                 continue
             rows[sid] = row
-            self._subjects.setdefault((session.idp, session.subject), {})[sid] = session
+            kept = self._ended if session.ended is not None else self._subjects
+            kept.setdefault((session.idp, session.subject), {})[sid] = session
         if stale:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(DELETE_SQL, stale)
@@ -392,13 +404,16 @@ class EmbeddedStore(SessionStore):
         """Forget every record nobody can ask about any more, a slice of viewers at a time so the
         event loop never stalls. Returns how many records were dropped."""
         dropped = 0
-        async for keys in _slices(list(self._subjects)):
+        async for keys in _slices(list({**self._subjects, **self._ended})):
             now = self._clock()
             for key in keys:
-                sessions = self._subjects.get(key)
-                if sessions and any(s.forgettable(now) for s in sessions.values()):
+                if any(s.forgettable(now) for s in self.records(key).values()):
                     dropped += await self.transact(key, lambda view: _forget(view, now))
         return dropped
+
+    def records(self, key: SubjectKey) -> dict[str, StreamSession]:
+        """Every record of a viewer, ended or not (a copy)."""
+        return {**self._ended.get(key, _NOTHING), **self._subjects.get(key, _NOTHING)}
 
     async def close(self) -> None:
         """Write everything pending, then stop."""
@@ -425,16 +440,27 @@ class EmbeddedStore(SessionStore):
             await self._journal.flush_deferred()
 
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
-        # (`live_only` changes nothing here: every record is in memory anyway)
         current = self._subjects.get(key)
-        view = SubjectView(key, dict(current) if current else {})
+        ended = self._ended.get(key)
+        if live_only or not ended:  # (the ended records are left out: `fn` looks at live ones only)
+            view = SubjectView(key, dict(current) if current else {})
+        else:
+            view = SubjectView(key, self.records(key))
         result = fn(view)
         if not view.changed:
             return result
-        if view.sessions:
-            self._subjects[key] = view.sessions
+        if live_only or not ended:
+            kept, gone = view.sessions, ended
+            newly = [sid for sid, s in view.written.items() if s.ended is not None]
+            if newly:  # sessions this transaction ended move to the viewer's ended records
+                kept, gone = dict(kept), dict(ended) if ended else {}
+                for sid in newly:
+                    gone[sid] = kept.pop(sid)
         else:
-            self._subjects.pop(key, None)
+            kept = {sid: s for sid, s in view.sessions.items() if s.ended is None}
+            gone = {sid: s for sid, s in view.sessions.items() if s.ended is not None}
+        _set(self._subjects, key, kept)
+        _set(self._ended, key, gone)
         journal = self._journal
         if journal is None:
             raise RuntimeError("the session store is not started")
@@ -446,11 +472,9 @@ class EmbeddedStore(SessionStore):
                 await done
             except BaseException as exc:
                 # Not durable, so not acknowledged: undo it unless someone built on it already.
-                if self._subjects.get(key) is view.sessions:
-                    if current:
-                        self._subjects[key] = current
-                    else:
-                        self._subjects.pop(key, None)
+                if self._subjects.get(key) is (kept or None) and self._ended.get(key) is (gone or None):
+                    _set(self._subjects, key, current)
+                    _set(self._ended, key, ended)
                 if isinstance(exc, Exception):  # a journal that cannot be written: answer "retry"
                     raise JournalUnavailable(f"the session journal could not be written: {exc}") from exc
                 raise
@@ -474,7 +498,7 @@ class EmbeddedStore(SessionStore):
         current = self._subjects.get(key)
         session = current.get(sid) if current else None
         if session is None or not session.is_live(now):
-            return False, session
+            return False, session or self._ended.get(key, _NOTHING).get(sid)
         journal = self._journal
         if journal is None:
             raise RuntimeError("the session store is not started")
