@@ -3,7 +3,8 @@
 One hash per viewer holds the bodies (compact JSON) of its sessions that have not ended and,
 under the empty field name, a version number; ended sessions, kept an hour for late callers,
 move to a second hash, so a start reads only what can stand in its way however often the viewer
-zaps (a third key lists the ended ones by the time they can be forgotten). A transaction reads the hash (HGETALL: one atomic round trip),
+zaps (a third key lists the ended ones by the time they can be forgotten). A transaction reads
+the hash (HGETALL, and the ended hash when it needs them: one atomic round trip),
 lets the service decide on a :class:`SubjectView`, then commits with one Lua script that
 writes only if the version is still the one it read (compare-and-set). On a conflict the
 read/decide/commit is retried, a bounded number of times with jittered back-off; since
@@ -114,7 +115,8 @@ return n
 """
 
 # An init's first round trip: count the call (KEYS[2], ARGV[1] lifetime in ms, ARGV[2] limit),
-# and if it is within the limit read the viewer's hash (KEYS[1]: the sessions that have not ended). Returns {count, field, value, ...}.
+# and if it is within the limit read the viewer's hash (KEYS[1]: the sessions that have not
+# ended). Returns {count, field, value, ...}.
 READ_LIMITED = """
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
