@@ -203,6 +203,11 @@ def decode(key: SubjectKey, sid: str, raw: bytes) -> StreamSession:
     )
 
 
+def _rate_key(hkey: str, bucket: str, start: float) -> str:
+    """A viewer's rate counter of one bucket and window, under the viewer's hash tag (`hkey`)."""
+    return f"{hkey}:rate:{_escaped(bucket)}:{int(start)}"
+
+
 def _last_relevant(s: StreamSession) -> float:
     return s.ended.at if s.ended else s.expires + GRACE_SECONDS
 
@@ -328,7 +333,7 @@ class RedisStore(SessionStore):
     scoped_hits = True
 
     def rate_key(self, key: SubjectKey, bucket: str, start: float) -> str:
-        return f"{self.viewer_key(key)}:rate:{_escaped(bucket)}:{int(start)}"
+        return _rate_key(self.viewer_key(key), bucket, start)
 
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T],
                        limit: tuple[str, int, float, float] | None = None, *, live_only: bool = False) -> T:
@@ -343,7 +348,7 @@ class RedisStore(SessionStore):
                 if limit is not None and attempt == 0:
                     bucket, most, window, now = limit
                     start = now - (now % window)
-                    reply = await self._run("read_limited", [hkey, self.rate_key(key, bucket, start)],
+                    reply = await self._run("read_limited", [hkey, _rate_key(hkey, bucket, start)],
                                             [int(window * 2000), most])
                     if reply[0] > most:
                         raise RateLimited(start + window)
@@ -416,7 +421,7 @@ class RedisStore(SessionStore):
             keys = [hkey, hkey]  # (the counter's place: not touched when nothing is counted)
         else:
             start = now - (now % window)
-            keys = [hkey, self.rate_key(key, bucket, start)]
+            keys = [hkey, _rate_key(hkey, bucket, start)]
         keys.append(self.ended_keys(hkey)[0])
         if self.index_key is not None:
             keys.append(self.index_key)
