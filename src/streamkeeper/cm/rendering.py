@@ -55,23 +55,14 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
-_rule_texts: dict[tuple, tuple[str, str]] = {}
-
-
 def _rule_text(v: Violation) -> tuple[str, str]:
-    """The advice message and reference id of a violated rule in a scope (the same few over and
-    over: remembered)."""
+    """The advice message and reference id of a violated rule in a scope (made only when a
+    violation's advice is not already serialised, see `_violation_json`)."""
     rule = v.rule
-    key = (v.policy.id, v.policy.name, rule.name, rule.threshold, rule.distinct, tuple(v.scope.items()))
-    found = _rule_texts.get(key)
-    if found is None:
-        scope_text = "".join(f" for {k}={val}" for k, val in v.scope.items())
-        what = f"distinct {rule.distinct} values" if rule.distinct else "concurrent streams"
-        make_room(_rule_texts, 10_000)
-        found = _rule_texts[key] = (
-            f"Rule '{rule.name}' of policy '{v.policy.name}' allows at most {rule.threshold} {what}{scope_text}.",
+    scope_text = "".join(f" for {k}={val}" for k, val in v.scope.items())
+    what = f"distinct {rule.distinct} values" if rule.distinct else "concurrent streams"
+    return (f"Rule '{rule.name}' of policy '{v.policy.name}' allows at most {rule.threshold} {what}{scope_text}.",
             f"{v.policy.id}/{rule.name}")
-    return found
 
 
 def _violation_advice(v: Violation) -> tuple[dict, dict]:

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import AsyncIterator, Callable, Mapping, TypeVar
 
@@ -407,7 +407,8 @@ class EmbeddedStore(SessionStore):
         async for keys in _slices(list({**self._subjects, **self._ended})):
             now = self._clock()
             for key in keys:
-                if any(s.forgettable(now) for s in self.records(key).values()):
+                records = chain(self._subjects.get(key, _NOTHING).values(), self._ended.get(key, _NOTHING).values())
+                if any(s.forgettable(now) for s in records):
                     dropped += await self.transact(key, lambda view: _forget(view, now))
         return dropped
 
@@ -442,14 +443,12 @@ class EmbeddedStore(SessionStore):
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
         current = self._subjects.get(key)
         ended = self._ended.get(key)
-        if live_only or not ended:  # (the ended records are left out: `fn` looks at live ones only)
-            view = SubjectView(key, dict(current) if current else {})
-        else:
-            view = SubjectView(key, self.records(key))
+        partial = live_only or not ended  # the ended records are left out of the view
+        view = SubjectView(key, dict(current) if current else {}) if partial else SubjectView(key, self.records(key))
         result = fn(view)
         if not view.changed:
             return result
-        if live_only or not ended:
+        if partial:
             kept, gone = view.sessions, ended
             newly = [sid for sid, s in view.written.items() if s.ended is not None]
             if newly:  # sessions this transaction ended move to the viewer's ended records
