@@ -12,6 +12,7 @@ description is written by hand in `openapi.py`.
 from __future__ import annotations
 
 from functools import partial
+from sys import intern
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -40,6 +41,9 @@ from .rendering import (
 MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
+# Values up to this long are interned: the few a service's players send (channels, device kinds,
+# platforms) are then shared by every session instead of copied into each, and compare by identity.
+INTERNED_VALUE = 64
 
 # The application id comes as the user of HTTP Basic credentials (the password is empty by convention).
 application_id = basic_user
@@ -49,7 +53,7 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
     for key, value in pairs:
         if not key or len(key) > MAX_KEY or len(value) > MAX_VALUE:
             raise InvalidRequest(f"metadata attribute {key[:MAX_KEY]!r} has an invalid name or a value too long")
-        into[key] = value
+        into[intern(key)] = intern(value) if len(value) <= INTERNED_VALUE else value
     if len(into) > MAX_METADATA:
         raise InvalidRequest(f"at most {MAX_METADATA} metadata attributes are accepted")
 

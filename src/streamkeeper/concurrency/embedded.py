@@ -522,6 +522,8 @@ class EmbeddedStore(SessionStore):
         self._buckets[bucket] = (start, count)
         return start + window if count > limit else None
 
+    count_now = _count
+
     async def count_live(self, now: float) -> int:
         return sum((await self.live_by_application(now)).values())
 

@@ -93,29 +93,34 @@ def evaluate(
     LIFO rule must hold. A FIFO rule that cannot be satisfied even by evicting every
     peer (threshold 0) denies like a LIFO rule.
     """
-    decision = Decision(missing=missing_metadata(catalog, app, metadata))
-    if decision.missing:
-        return decision
+    get = metadata.get
+    for attribute in catalog.required_metadata(app.id):
+        if not get(attribute):
+            return Decision(missing=missing_metadata(catalog, app, metadata))
+    decision = Decision()
     removed: set[str] = set()
     ordered = sorted(live, key=started_order) if len(live) > 1 else live
     for planned in catalog.plan(app.id):
-        policy, rule = planned.policy, planned.rule
+        rule = planned.rule
         if rule.condition is not None and not rule.condition.matches(metadata):
             continue
-        peers = _peers(planned, metadata, ordered, removed)
-        if rule.distinct is None:  # streams are counted: each peer is a unit of its own
+        peers = _peers(planned, metadata, ordered, removed) if ordered else []
+        distinct = rule.distinct
+        if distinct is None:  # streams are counted: each peer is a unit of its own
             current = len(peers) + 1
             if current <= rule.threshold:
                 continue
-            units = [[p] for p in peers]
+            units = None
         else:
-            current, units = _distinct_units(rule.distinct, metadata, peers)
+            current, units = _distinct_units(distinct, metadata, peers)
             if current <= rule.threshold:
                 continue
-        violation = Violation(policy, rule, {a: metadata[a] for a in rule.scope}, current, tuple(peers))
+        scope = rule.scope
+        violation = Violation(planned.policy, rule, {a: metadata[a] for a in scope} if scope else {}, current,
+                              tuple(peers))
         excess = current - rule.threshold
-        if rule.conflict == "FIFO" and excess <= len(units):
-            for unit in units[:excess]:
+        if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
+            for unit in ([[p] for p in peers] if units is None else units)[:excess]:
                 for s in unit:
                     removed.add(s.id)
                     decision.evictions.append((s, violation))

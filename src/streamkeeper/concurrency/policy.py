@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from sys import intern
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
@@ -21,6 +22,10 @@ class Clause:
     attribute: str
     negate: bool
     values: frozenset[str]
+
+    def __post_init__(self) -> None:  # interned, as the metadata they are compared with (cm)
+        object.__setattr__(self, "attribute", intern(self.attribute))
+        object.__setattr__(self, "values", frozenset(map(intern, self.values)))
 
     def matches(self, metadata: Mapping[str, str]) -> bool:
         value = metadata.get(self.attribute)
@@ -110,6 +115,9 @@ class Rule:
             raise PolicyError(f"rule {self.name!r}: conflict must be LIFO or FIFO")
         if not self.name:
             raise PolicyError("a rule needs a name")
+        object.__setattr__(self, "scope", tuple(map(intern, self.scope)))
+        if self.distinct is not None:
+            object.__setattr__(self, "distinct", intern(self.distinct))
 
     @property
     def attributes(self) -> tuple[str, ...]:

@@ -137,6 +137,17 @@ class ConcurrencyService:
         if retry_at is not None:
             raise RateLimited(retry_at)
 
+    def _limit_now(self, bucket: str, now: float) -> bool:
+        """`_limit` without a coroutine, when the store counts in this process; False when it
+        does not (the caller then awaits `_limit`)."""
+        counter = self.store.count_now
+        if counter is None:
+            return False
+        retry_at = counter(bucket, RATE_LIMIT, RATE_WINDOW, now)
+        if retry_at is not None:
+            raise RateLimited(retry_at)
+        return True
+
     # -- sessions -----------------------------------------------------------------------
 
     async def start(
@@ -151,22 +162,20 @@ class ConcurrencyService:
         fused = self.store.scoped_hits  # the store counts it with its first read
         # A scoped counter already lives beside the viewer: the bucket only names the tenant.
         bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
-        if not fused:
+        if not fused and not self._limit_now(bucket, now):
             await self._limit(bucket, now, (idp, subject))
         codes = set(terminate)
-        catalog = self.catalog
         meta = dict(metadata)
+        key = (idp, subject)
+        peek = self.store.peek
+        if peek is not None:
+            # The records are in this process: a refusal is decided on them as they are, with
+            # no transaction (it writes nothing); an admission is decided again inside one.
+            self._decide(app, meta, [s for s in peek(key).values() if s.is_live(now)], codes)
 
         def admit(view: SubjectView) -> Started:
             view.forget_old(now)
-            live = view.live(now)
-            doomed = [s for s in live if s.code in codes and s.tenant == app.tenant]
-            remaining = [s for s in live if s not in doomed] if doomed else live
-            decision = evaluate(catalog, app, meta, remaining)
-            if decision.missing:
-                raise MetadataMissing(decision.missing)
-            if decision.denials:
-                raise PolicyDenied(decision)
+            decision, doomed = self._decide(app, meta, view.live(now), codes)
             sid = self.ids.issue(app.id, idp, subject)
             session = StreamSession(
                 id=sid,
@@ -195,9 +204,20 @@ class ConcurrencyService:
 
         # `admit` looks at live sessions only: a store may leave the ended ones unread.
         if fused:
-            return await self.store.transact((idp, subject), admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now),
-                                             live_only=True)
-        return await self.store.transact((idp, subject), admit, live_only=True)
+            return await self.store.transact(key, admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now), live_only=True)
+        return await self.store.transact(key, admit, live_only=True)
+
+    def _decide(self, app: Application, meta: dict[str, str], live: list[StreamSession],
+                codes: set[str]) -> tuple[Decision, list[StreamSession]]:
+        """The policies' decision on a new stream beside `live`, once the streams named by
+        X-Terminate `codes` are gone (returned as well); raises when it is a refusal."""
+        doomed = [s for s in live if s.code in codes and s.tenant == app.tenant] if codes else []
+        decision = evaluate(self.catalog, app, meta, [s for s in live if s not in doomed] if doomed else live)
+        if decision.missing:
+            raise MetadataMissing(decision.missing)
+        if decision.denials:
+            raise PolicyDenied(decision)
+        return decision, doomed
 
     def _check_issued(self, app: Application, idp: str, subject: str, sid: str) -> None:
         if not self.ids.issued(sid, app.id, idp, subject):
@@ -236,7 +256,8 @@ class ConcurrencyService:
                 self._check_active(session, now)  # raises why it is not renewable
                 # An older record layout: renew it the general way (the call is already counted).
                 return await self.store.transact((idp, subject), self._beat(sid, now, {}))
-        await self._limit(bucket, now, (idp, subject))
+        if not self._limit_now(bucket, now):
+            await self._limit(bucket, now, (idp, subject))
         return await self.store.transact((idp, subject), self._beat(sid, now, dict(metadata)))
 
     def _beat(self, sid: str, now: float, meta: dict[str, str]) -> Callable[[SubjectView], StreamSession]:
@@ -257,7 +278,9 @@ class ConcurrencyService:
     async def stop(self, app: Application, idp: str, subject: str, sid: str) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        await self._limit(f"hb\x00{sid}", now, (idp, subject))
+        bucket = f"hb\x00{sid}"
+        if not self._limit_now(bucket, now):
+            await self._limit(bucket, now, (idp, subject))
 
         def end(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)

@@ -88,6 +88,10 @@ class SessionStore(ABC):
     #: must still be written through `transact` or `renew`.
     peek: Callable[[SubjectKey], Mapping[str, StreamSession]] | None = None
 
+    #: `hit` as a plain call, for a store that counts in this process (None elsewhere): the hot
+    #: paths then count without making and awaiting a coroutine.
+    count_now: Callable[[str, int, float, float], float | None] | None = None
+
     #: Called with the view of every transaction that changed something, once it is committed
     #: (not for an attempt that was retried or failed): the metrics count session outcomes here.
     observer: Callable[[SubjectView], None] | None = None

@@ -24,16 +24,9 @@ class Sample:
 
 
 def read_counters(metrics) -> dict[str, dict[str, float]]:
-    """The running totals of every outcome counter, per application (prometheus-client's public API)."""
-    out: dict[str, dict[str, float]] = {}
-    for outcome in OUTCOMES:
-        per_app: dict[str, float] = {}
-        for family in getattr(metrics, outcome).collect():
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    per_app[sample.labels.get("application", "")] = sample.value
-        out[outcome] = per_app
-    return out
+    """The running totals of every outcome counter, per application."""
+    totals = metrics.sessions.totals()
+    return {outcome: dict(totals.get(outcome, {})) for outcome in OUTCOMES}
 
 
 class History:

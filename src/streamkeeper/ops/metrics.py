@@ -11,10 +11,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
-from ..caches import make_room
 from ..concurrency.store import SubjectView
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -63,42 +62,73 @@ class _HttpCollector:
         yield latency
 
 
+# Session counters: name (exposed with `_total`) -> help text.
+SESSION_COUNTERS = {
+    "admissions": "Sessions started, by application",
+    "denials": "Session starts refused by a policy, by application",
+    "evictions": "Sessions ended by a FIFO rule, by application",
+    "terminations": "Sessions ended by another stream's termination code, by application",
+    "expiries": "Sessions that ran out without being stopped, counted when forgotten, by application",
+}
+OTHER_APPLICATIONS = "<other>"
+
+
+class _SessionCounters:
+    """Session outcomes per application in one plain dict, rendered at scrape time: a refused
+    start counts one here, and prometheus-client's labelled counters take a lock per increment
+    (as `_HttpCollector` explains). Applications past `most` share one label."""
+
+    def __init__(self, most: int = 10_000) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+        self.most = most
+
+    def count(self, outcome: str, app_id: str) -> None:
+        counts = self.counts
+        key = (outcome, app_id)
+        n = counts.get(key)
+        if n is None:
+            if outcome not in SESSION_COUNTERS:
+                raise KeyError(outcome)
+            if len(counts) >= self.most:  # application ids come from callers: stay bounded
+                key = (outcome, OTHER_APPLICATIONS)
+            n = counts.get(key, 0)
+        counts[key] = n + 1
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Running totals: outcome -> application -> count (every outcome present)."""
+        out: dict[str, dict[str, int]] = {name: {} for name in SESSION_COUNTERS}
+        for (outcome, app_id), n in list(self.counts.items()):
+            out[outcome][app_id] = n
+        return out
+
+    def collect(self):
+        counts = list(self.counts.items())
+        for name, text in SESSION_COUNTERS.items():
+            family = CounterMetricFamily(f"streamkeeper_{name}", text, labels=["application"])
+            for (outcome, app_id), n in counts:
+                if outcome == name:
+                    family.add_metric([app_id], n)
+            yield family
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self.http = _HttpCollector()
         r.register(self.http)
-        self.admissions = Counter("streamkeeper_admissions", "Sessions started, by application",
-                                  ["application"], registry=r)
-        self.denials = Counter("streamkeeper_denials", "Session starts refused by a policy, by application",
-                               ["application"], registry=r)
-        self.evictions = Counter("streamkeeper_evictions", "Sessions ended by a FIFO rule, by application",
-                                 ["application"], registry=r)
-        self.terminations = Counter("streamkeeper_terminations",
-                                    "Sessions ended by another stream's termination code, by application",
-                                    ["application"], registry=r)
-        self.expiries = Counter("streamkeeper_expiries",
-                                "Sessions that ran out without being stopped, counted when forgotten, by application",
-                                ["application"], registry=r)
+        self.sessions = _SessionCounters()
+        r.register(self.sessions)
         self.active = Gauge("streamkeeper_active_sessions", "Sessions live right now (all processes)", registry=r)
         self.observe_request = self.http.observe
-        self._children: dict[tuple[str, str], Any] = {}
+        #: One more of a session counter (`admissions`, `denials`, ...) for an application.
+        self.count = self.sessions.count
 
     def observe_view(self, view: SubjectView) -> None:
         """Count what a committed transaction did to sessions (a store's `observer`)."""
         if view.previous:
             for outcome, app_id in outcomes(view):
                 self.count(outcome, app_id)
-
-    def count(self, outcome: str, app_id: str) -> None:
-        """One more of a session counter (`admissions`, `denials`, ...) for an application; the
-        labelled child is looked up once (prometheus-client's `labels` costs microseconds)."""
-        child = self._children.get((outcome, app_id))
-        if child is None:
-            make_room(self._children, 10_000)  # application ids come from callers: stay bounded
-            child = self._children[(outcome, app_id)] = getattr(self, outcome).labels(app_id)
-        child.inc()
 
 
 def outcomes(view: SubjectView) -> list[tuple[str, str]]:
