@@ -222,3 +222,40 @@ async def test_a_zapping_viewer_starts_with_only_its_streams_that_have_not_ended
     assert await store.sweep() == 10
     assert set(store.records(key)) == {*stopped[10:], live}
     await store.close()
+
+
+async def test_an_ending_is_appended_beside_its_row_and_read_back_after_a_kill(tmp_path):
+    """Ending a stream (X-Terminate, delete) appends the ended record to the endings table instead
+    of rewriting the session's row; after a kill the latest ending is the session's state, and
+    forgetting the session removes both."""
+    import sqlite3
+
+    import orjson
+
+    clock = FakeClock()
+    path = tmp_path / "sessions.db"
+    store, service = await opened(path, clock)
+    key = ("idp", "v")
+    first = (await service.start(APP, *key, {})).session
+    second = (await service.start(APP, *key, {}, terminate=[first.code])).session
+    await service.stop(APP, *key, second.id)
+    db = sqlite3.connect(path)
+    rows = {orjson.loads(b)["id"]: orjson.loads(b) for (b,) in db.execute("SELECT body FROM sessions")}
+    assert rows[first.id]["ended"] is None and rows[second.id]["ended"] is None  # written once
+    endings = [orjson.loads(b) for (b,) in db.execute("SELECT body FROM endings ORDER BY eid")]
+    assert [(e["id"], e["ended"]["reason"]) for e in endings] == [(first.id, "terminated"), (second.id, "deleted")]
+    await store.abandon()  # as kill -9
+
+    store, service = await opened(path, clock)
+    records = store.records(key)
+    assert records[first.id].ended.reason == "terminated" and records[first.id].ended.by == second.id
+    assert records[second.id].ended.reason == "deleted"
+    with pytest.raises(SessionGone) as gone:
+        await service.heartbeat(APP, *key, first.id, {})
+    assert gone.value.ending is not None and gone.value.ending.by == second.id
+    assert (await service.running(APP, *key)).mine == []
+    clock.advance(RETENTION_SECONDS + 1)
+    assert await store.sweep() == 2
+    await store.close()
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM endings").fetchone()[0] == 0

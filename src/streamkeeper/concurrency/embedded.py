@@ -61,6 +61,17 @@ JOURNAL_MIGRATIONS: tuple[str, ...] = (
     DROP TABLE sessions;
     ALTER TABLE sessions_by_row RENAME TO sessions;
     """,
+    # A session's ending (evicted, terminated, deleted) is appended here, its whole record, rather
+    # than written over its row: rewriting a row dirties a page anywhere in the table (a 4 KiB WAL
+    # frame each, and again at the checkpoint), while one commit's appends share the last page.
+    # On start, a row's latest ending is the session's state.
+    """
+    CREATE TABLE endings (
+        eid INTEGER PRIMARY KEY,
+        rid INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    """,
 )
 
 LAZY_FLUSH_SECONDS = 1.0
@@ -72,6 +83,8 @@ RENEW_SQL = """
 INSERT_SQL = "INSERT INTO sessions (rid, id, idp, subject, body, expires) VALUES (?, ?, ?, ?, ?, ?)"
 UPDATE_SQL = "UPDATE sessions SET body = ?, expires = ? WHERE rid = ?"
 DELETE_SQL = "DELETE FROM sessions WHERE rid = ?"
+ENDING_SQL = "INSERT INTO endings (eid, rid, body) VALUES (?, ?, ?)"
+DELETE_ENDING_SQL = "DELETE FROM endings WHERE eid = ?"
 # Viewers who never come back would keep their dead records in memory: sweep them this often.
 SWEEP_SECONDS = 60.0
 # Deferred heartbeats written per turn of the loop (about 0.3 ms of SQLite work).
@@ -122,15 +135,19 @@ class _Journal:
     their own on a second connection; a commit never waits for one.
 
     Each session has one row, found through `_rows` (session id -> row number): new sessions get
-    the next number, so inserts land together at the end of the table. The map changes only
-    after a commit succeeds, so it always names the rows that are in the file.
+    the next number, so inserts land together at the end of the table. Its ending is appended
+    to the endings table the same way (`_endings`: session id -> ending number) instead of
+    rewriting the row. The maps change only after a commit succeeds, so they always name the
+    rows that are in the file.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, rows: dict[str, int],
-                 lazy_seconds: float = LAZY_FLUSH_SECONDS) -> None:
+                 lazy_seconds: float = LAZY_FLUSH_SECONDS, endings: dict[str, int] | None = None) -> None:
         self._conn = conn
         self._rows = rows
         self._next_row = max(rows.values(), default=0) + 1
+        self._endings: dict[str, int] = endings if endings is not None else {}
+        self._next_ending = max(self._endings.values(), default=0) + 1
         self._loop = asyncio.get_running_loop()
         self._pending: dict[str, StreamSession | None] = {}
         self._deferred: dict[str, StreamSession] = {}
@@ -237,20 +254,29 @@ class _Journal:
     def _commit(self, pending: dict[str, StreamSession | None], deferred: dict[str, StreamSession]) -> None:
         if not pending and not deferred:
             return
-        rows = self._rows
+        rows, endings = self._rows, self._endings
         added: dict[str, int] = {}
-        inserts, updates, drops, gone = [], [], [], []
-        number = self._next_row
+        ended: dict[str, int] = {}
+        inserts, updates, drops, gone, appended, unended = [], [], [], [], [], []
+        number, ending = self._next_row, self._next_ending
         for sid, s in pending.items():
             row = rows.get(sid)
             if s is None:
                 if row is not None:  # (a session dropped before it was ever written has no row)
                     drops.append((row,))
                     gone.append(sid)
+                    if sid in endings:
+                        unended.append((endings[sid],))
             elif row is None:
                 added[sid] = number
                 inserts.append((number, sid, s.idp, s.subject, orjson.dumps(s.to_dict()), s.expires))
                 number += 1
+            elif s.ended is not None:  # appended beside the row, not written over it
+                ended[sid] = ending
+                appended.append((ending, row, orjson.dumps(s.to_dict())))
+                ending += 1
+                if sid in endings:  # (an ending written before is superseded)
+                    unended.append((endings[sid],))
             else:
                 updates.append((orjson.dumps(s.to_dict()), s.expires, row))
         # A deferred heartbeat changed nothing but the expiry; a session deleted meanwhile has no
@@ -264,18 +290,24 @@ class _Journal:
                 conn.execute(RENEW_SQL, (orjson.dumps(renewals),))
             if inserts:
                 conn.executemany(INSERT_SQL, inserts)
+            if appended:
+                conn.executemany(ENDING_SQL, appended)
             if updates:
                 conn.executemany(UPDATE_SQL, updates)
             if drops:
                 conn.executemany(DELETE_SQL, drops)
+            if unended:
+                conn.executemany(DELETE_ENDING_SQL, unended)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self._next_row = number
+        self._next_row, self._next_ending = number, ending
         rows.update(added)
+        endings.update(ended)
         for sid in gone:
             del rows[sid]
+            endings.pop(sid, None)
 
 
 class _Checkpointer:
@@ -373,23 +405,40 @@ class EmbeddedStore(SessionStore):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         conn = await asyncio.to_thread(open_journal, self._path)
         now = self._clock()
-        stale = []
-        rows: dict[str, int] = {}
-        for row, sid, body, expires in conn.execute("SELECT rid, id, body, expires FROM sessions"):
+        by_row: dict[int, StreamSession] = {}
+        for row, body, expires in conn.execute("SELECT rid, body, expires FROM sessions"):
             session = StreamSession.from_dict(orjson.loads(body))
             if expires is not None:
                 session.expires = expires
+            by_row[row] = session
+        endings: dict[str, int] = {}
+        stale_endings = []
+        for eid, row, body in conn.execute("SELECT eid, rid, body FROM endings ORDER BY eid"):
+            if row not in by_row:  # its session is gone (never left behind, but harmless)
+                stale_endings.append((eid,))
+                continue
+            session = by_row[row] = StreamSession.from_dict(orjson.loads(body))
+            if session.id in endings:  # superseded by this later one
+                stale_endings.append((endings[session.id],))
+            endings[session.id] = eid
+        stale = []
+        rows: dict[str, int] = {}
+        for row, session in by_row.items():
+            sid = session.id
             if session.forgettable(now):
                 stale.append((row,))
+                if sid in endings:
+                    stale_endings.append((endings.pop(sid),))
                 continue
             rows[sid] = row
             kept = self._ended if session.ended is not None else self._subjects
             kept.setdefault((session.idp, session.subject), {})[sid] = session
-        if stale:
+        if stale or stale_endings:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(DELETE_SQL, stale)
+            conn.executemany(DELETE_ENDING_SQL, stale_endings)
             conn.execute("COMMIT")
-        self._journal = _Journal(conn, self._path, rows, self._lazy_flush_seconds)
+        self._journal = _Journal(conn, self._path, rows, self._lazy_flush_seconds, endings)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="session-sweeper")
 
     async def _sweep_forever(self) -> None:
