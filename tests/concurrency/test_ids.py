@@ -34,3 +34,21 @@ def test_a_forked_child_never_issues_the_parents_next_ids():
     os.waitpid(pid, 0)
     parent = {IDS.issue("app", "idp", "viewer") for _ in range(50)}
     assert len(child) == 50 and not child & parent
+
+
+def test_ids_minted_before_the_keyed_mac_still_verify_and_codes_come_with_each_id():
+    """An id minted as earlier versions did (a one-shot HMAC of the viewer and the random part)
+    still verifies, so sessions survive an upgrade; each new id comes with its own code."""
+    import base64
+    import hmac
+
+    rand = b"0123456789"
+    tag = hmac.digest(b"s" * 32, b"\x00".join((b"app", b"idp", b"viewer", rand)), "sha256")[:8]
+    old = base64.urlsafe_b64encode(rand + tag).rstrip(b"=").decode()
+    assert IDS.issued(old, "app", "idp", "viewer")
+    assert not SessionIds(b"t" * 32).issued(old, "app", "idp", "viewer")
+    pairs = [IDS.new("app", "idp", "viewer") for _ in range(1000)]
+    codes = {code for _, code in pairs}
+    assert len(codes) == 1000
+    assert all(len(code) == 8 and base64.urlsafe_b64decode(code) for code in codes)
+    assert all(IDS.issued(sid, "app", "idp", "viewer") for sid, _ in pairs)

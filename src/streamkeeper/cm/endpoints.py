@@ -76,6 +76,13 @@ class Call:
             elif name == b"x-terminate":
                 self.terminate.append(value.decode("latin-1"))
 
+    def _collected(self, limit: int) -> bytes | None:
+        """The body if the protocol has read it already (see `HotRequest.collected`)."""
+        try:
+            return self.request.collected(limit)
+        except BodyTooLarge as exc:
+            raise InvalidRequest(str(exc), status=413) from None
+
     async def body(self, limit: int) -> bytes:
         """The whole body, counted while it is read: past `limit` bytes, a 413 refusal."""
         try:
@@ -93,7 +100,9 @@ class Call:
             return metadata
         if query:
             _pairs_to_metadata(form_pairs(query.decode("latin-1")), metadata)
-        body = await self.body(limit)
+        body = self._collected(limit)
+        if body is None:
+            body = await self.body(limit)
         if not body:
             return metadata
         ctype = (self.ctype or b"").split(b";")[0].strip().lower().decode("latin-1")

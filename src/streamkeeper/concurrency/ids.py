@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 
@@ -12,6 +13,7 @@ from ..caches import make_room
 
 _RAND = 10
 _TAG = 8
+_CODE = 6
 
 
 class _RandomPool:
@@ -53,16 +55,27 @@ class SessionIds:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("the session id secret must be at least 16 bytes")
-        self._secret = secret
+        # Keyed once: each MAC then starts from a copy instead of hashing the key again.
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
         self._known: dict[str, tuple[str, str, str]] = {}
 
+    def _digest(self, app_id: str, idp: str, subject: str, rand: bytes) -> bytes:
+        mac = self._mac.copy()
+        mac.update(b"\x00".join((app_id.encode(), idp.encode(), subject.encode(), rand)))
+        return mac.digest()
+
     def _tag(self, app_id: str, idp: str, subject: str, rand: bytes) -> bytes:
-        msg = b"\x00".join((app_id.encode(), idp.encode(), subject.encode(), rand))
-        return hmac.digest(self._secret, msg, "sha256")[:_TAG]
+        return self._digest(app_id, idp, subject, rand)[:_TAG]
+
+    def new(self, app_id: str, idp: str, subject: str) -> tuple[str, str]:
+        """A new session id for this application and viewer, and its termination code (the short
+        code that lets another stream of the same viewer end this one): both from one MAC."""
+        rand = _random.take(_RAND)
+        digest = self._digest(app_id, idp, subject, rand)
+        return _b64(rand + digest[:_TAG]), _b64(digest[_TAG:_TAG + _CODE])
 
     def issue(self, app_id: str, idp: str, subject: str) -> str:
-        rand = _random.take(_RAND)
-        return _b64(rand + self._tag(app_id, idp, subject, rand))
+        return self.new(app_id, idp, subject)[0]
 
     def issued(self, session_id: str, app_id: str, idp: str, subject: str) -> bool:
         """True if this server minted `session_id` for this application and viewer."""
@@ -83,7 +96,3 @@ class SessionIds:
         make_room(self._known, self.KNOWN_MAX)
         self._known[session_id] = (app_id, idp, subject)
         return True
-
-    def termination_code(self, session_id: str) -> str:
-        """A short code that lets another stream of the same viewer end this one."""
-        return _b64(hmac.digest(self._secret, b"tc\x00" + session_id.encode(), "sha256")[:6])

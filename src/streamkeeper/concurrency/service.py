@@ -168,15 +168,22 @@ class ConcurrencyService:
         meta = dict(metadata)
         key = (idp, subject)
         peek = self.store.peek
+        decided = None
         if peek is not None:
             # The records are in this process: a refusal is decided on them as they are, with
-            # no transaction (it writes nothing); an admission is decided again inside one.
-            self._decide(app, meta, [s for s in peek(key).values() if s.is_live(now)], codes)
+            # no transaction (it writes nothing); an admission is decided inside one, again
+            # unless the transaction sees the same live streams.
+            seen = [s for s in peek(key).values() if s.is_live(now)]
+            decided = seen, self._decide(app, meta, seen, codes)
 
         def admit(view: SubjectView) -> Started:
             view.forget_old(now)
-            decision, doomed = self._decide(app, meta, view.live(now), codes)
-            sid = self.ids.issue(app.id, idp, subject)
+            live = view.live(now)
+            if decided is not None and decided[0] == live:
+                decision, doomed = decided[1]
+            else:
+                decision, doomed = self._decide(app, meta, live, codes)
+            sid, code = self.ids.new(app.id, idp, subject)
             session = StreamSession(
                 id=sid,
                 app_id=app.id,
@@ -186,7 +193,7 @@ class ConcurrencyService:
                 metadata=meta,
                 started=now,
                 expires=now + app.heartbeat_interval,
-                code=self.ids.termination_code(sid),
+                code=code,
                 interval=app.heartbeat_interval,
             )
             view.put(session)

@@ -76,16 +76,24 @@ class HotRequest:
                 return False
         return self.http_version in ("1.1", "1.0")
 
+    def collected(self, limit: int) -> bytes | None:
+        """The whole body when the protocol has read it already (lane), without a coroutine; None
+        when it is still to be received. :class:`BodyTooLarge` past `limit` bytes."""
+        if self._receive is not None:
+            return None
+        if self._overflow:
+            raise BodyTooLarge(limit)
+        chunks = self._chunks or ()
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+        return body
+
     async def body(self, limit: int) -> bytes:
         """The whole body; :class:`BodyTooLarge` past `limit` bytes, :class:`BadLength` for a
         Content-Length that is not a number."""
-        if self._receive is None:
-            if self._overflow:
-                raise BodyTooLarge(limit)
-            chunks = self._chunks or ()
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            if len(body) > limit:
-                raise BodyTooLarge(limit)
+        body = self.collected(limit)
+        if body is not None:
             return body
         length = None
         chunked = False
