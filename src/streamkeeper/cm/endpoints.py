@@ -146,7 +146,7 @@ async def init_session(service: ConcurrencyService, limit: int, call: Call, para
     idp, subject = params
     app = service.application(application_id(call.auth))
     metadata = await call.metadata(limit)
-    codes = parse_terminate(call.terminate)
+    codes = parse_terminate(call.terminate) if call.terminate else ()
     started = await service.start(app, idp, subject, metadata, codes)
     return 202, _accepted(started.session, started.session.started, location=True), b""
 

@@ -501,7 +501,7 @@ class EmbeddedStore(SessionStore):
             kept, gone = view.sessions, ended
             newly = [sid for sid, s in view.written.items() if s.ended is not None]
             if newly:  # sessions this transaction ended move to the viewer's ended records
-                kept, gone = dict(kept), dict(ended) if ended else {}
+                gone = dict(ended) if ended else {}  # (`kept` is the view's own copy already)
                 for sid in newly:
                     gone[sid] = kept.pop(sid)
         else:

@@ -116,8 +116,11 @@ def evaluate(
             if current <= rule.threshold:
                 continue
         scope = rule.scope
-        violation = Violation(planned.policy, rule, {a: metadata[a] for a in scope} if scope else {}, current,
-                              tuple(peers))
+        if len(scope) == 1:
+            values = {scope[0]: metadata[scope[0]]}
+        else:
+            values = {a: metadata[a] for a in scope} if scope else {}
+        violation = Violation(planned.policy, rule, values, current, tuple(peers))
         excess = current - rule.threshold
         if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
             for unit in ([[p] for p in peers] if units is None else units)[:excess]:

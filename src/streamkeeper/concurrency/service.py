@@ -19,6 +19,7 @@ from .store import SessionStore, SubjectView
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
 IMMUTABLE_METADATA = ("channel", "assetId", "platform", "package", "mobileDevice", "hba")
 RATE_LIMIT = 200
+_NO_CODES: frozenset[str] = frozenset()
 RATE_WINDOW = 60.0
 
 
@@ -164,7 +165,7 @@ class ConcurrencyService:
         bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
         if not fused and not self._limit_now(bucket, now):
             await self._limit(bucket, now, (idp, subject))
-        codes = set(terminate)
+        codes = set(terminate) if terminate else _NO_CODES
         meta = dict(metadata)
         key = (idp, subject)
         peek = self.store.peek
@@ -215,7 +216,7 @@ class ConcurrencyService:
         return await self.store.transact(key, admit, live_only=True)
 
     def _decide(self, app: Application, meta: dict[str, str], live: list[StreamSession],
-                codes: set[str]) -> tuple[Decision, list[StreamSession]]:
+                codes: "set[str] | frozenset[str]") -> tuple[Decision, list[StreamSession]]:
         """The policies' decision on a new stream beside `live`, once the streams named by
         X-Terminate `codes` are gone (returned as well); raises when it is a refusal."""
         doomed = [s for s in live if s.code in codes and s.tenant == app.tenant] if codes else []
