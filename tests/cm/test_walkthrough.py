@@ -102,6 +102,30 @@ async def test_each_refusal_names_the_streams_in_the_way_at_that_moment(client, 
     assert {c["sessionId"] for c in listed} == {sids[1], sids[2], newer}
 
 
+async def test_a_refusal_given_again_is_never_stale(client, clock):
+    """A full viewer's players retry: while nothing changes, a retry gets the same refusal; as
+    soon as anything that decides it changes (a stream lapses or stops, a heartbeat, another
+    value of what the rules read), the next start is decided afresh."""
+    for _ in range(3):
+        assert (await start(client)).status_code == 202
+    first = await start(client)
+    assert first.status_code == 409
+    assert (await start(client)).content == first.content
+    clock.advance(60 + 30 + 1)  # every stream lapses (heartbeat interval, then the grace period)
+    fresh = [(await start(client)).headers["location"] for _ in range(3)]
+    assert (await start(client)).status_code == 409
+    assert (await client.delete(f"{SESSIONS}/{fresh[0]}", auth=DEMO)).status_code == 202
+    assert (await start(client)).status_code == 202
+    # Two per channel (demo-app-2): refused on "news", decided afresh for "sport".
+    news = {"channel": "news"}
+    for _ in range(2):
+        assert (await client.post("/v2/sessions/adobe/c1", auth=DEMO2, data=news)).status_code == 202
+    assert (await client.post("/v2/sessions/adobe/c1", auth=DEMO2, data=news)).status_code == 409
+    sport = await client.post("/v2/sessions/adobe/c1", auth=DEMO2, data={"channel": "sport"})
+    assert sport.status_code == 202
+    assert (await client.post("/v2/sessions/adobe/c1", auth=DEMO2, data=news)).status_code == 409
+
+
 async def test_termination_code_frees_a_slot_and_victim_sees_remote_termination(client):
     sids = [(await start(client)).headers["location"] for _ in range(3)]
     denied = (await start(client)).json()
