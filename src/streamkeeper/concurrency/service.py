@@ -19,8 +19,8 @@ from .store import SessionStore, SubjectView
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
 IMMUTABLE_METADATA = ("channel", "assetId", "platform", "package", "mobileDevice", "hba")
 RATE_LIMIT = 200
-_NO_CODES: frozenset[str] = frozenset()
 RATE_WINDOW = 60.0
+_NO_CODES: frozenset[str] = frozenset()  # no X-Terminate
 
 
 class ConcurrencyError(Exception):
