@@ -5,7 +5,8 @@ Run: ``python -m bench.cm [--seconds 10] [--connections 50] [--subjects 4000] [-
 [--scale]``. Needs `wrk`: installed with apt-get when missing and running as root, else the command
 to run is printed. Exits non-zero when a run fails (a server that does not start, wrk failing).
 
-For each endpoint: peak req/s (wrk, closed loop), its ratio to the hello-world peak measured in
+For each endpoint, after a few unmeasured seconds of the same load (``--warmup``; the baseline's
+too): peak req/s (wrk, closed loop), its ratio to the hello-world peak measured in
 the same run, and p50/p99 latency at about half of that endpoint's peak (each wrk connection waits
 between requests so the offered rate is ~50 % of peak). Many distinct subjects, realistic
 metadata (channel, deviceId, contentType), and limits that deny some inits. In Redis mode it also
@@ -240,7 +241,10 @@ def wrk(url: str, script: Path, seconds: int, connections: int, env: dict) -> tu
     return rps, non2xx, lat
 
 
-def measure(url: str, script: Path, seconds: int, connections: int, env: dict, pid: int | None = None) -> Result:
+def measure(url: str, script: Path, seconds: int, connections: int, env: dict, pid: int | None = None,
+            warmup: int = 0) -> Result:
+    if warmup:  # not measured: the server reaches the steady state of this endpoint first
+        wrk(url, script, warmup, connections, env)
     cpu0, t0 = (tree_cpu(pid), time.monotonic()) if pid else (0.0, 0.0)
     rps, non2xx, _ = wrk(url, script, seconds, connections, env)
     cpu_us = None
@@ -381,7 +385,8 @@ def run_store(label: str, redis_url: str | None, args, work: Path, scripts: dict
             oxm.write_text("\n".join(streams) + "\n")
             env["BENCH_OXM"] = str(oxm)
         for name in endpoints:
-            results[name] = measure(url, scripts[name], args.seconds, args.connections, env, server.p.pid)
+            results[name] = measure(url, scripts[name], args.seconds, args.connections, env, server.p.pid,
+                                    args.warmup)
     finally:
         server.stop()
     return results, per_session
@@ -395,6 +400,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="seconds of load before each measured run, the baseline's too (0: none); the init's "
+                             "first seconds otherwise fill 4000 empty viewers, a workload of its own")
     parser.add_argument("--subjects", type=int, default=4000)
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--no-redis", action="store_true")
@@ -420,7 +428,7 @@ def main() -> int:
         try:
             wait_ready(f"http://127.0.0.1:{port}/", proc=hello)
             base = measure(f"http://127.0.0.1:{port}", scripts["hello"], args.seconds, args.connections, {},
-                           hello.p.pid)
+                           hello.p.pid, args.warmup)
         finally:
             hello.stop()
         rows.append(("baseline", "hello-world", base))
@@ -447,7 +455,7 @@ def main() -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     print(f"\nstreamkeeper CM bench — {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, server {args.server}, wrk -t1 -c{args.connections} "
-          f"-d{args.seconds}s, {args.subjects} subjects, 1 server process unless noted")
+          f"-d{args.seconds}s after {args.warmup}s of warm-up, {args.subjects} subjects, 1 server process unless noted")
     print(f"{'store':<10}{'endpoint':<16}{'req/s':>10}{'x base':>8}{'target':>8}{'':>8}{'non-2xx':>9}"
           f"{'half rps':>10}{'p50 ms':>8}{'p99 ms':>8}{'':>8}{'cpu µs':>8}{'x cpu':>7}")
     single = {(store, name): r.rps for store, name, r in rows}
