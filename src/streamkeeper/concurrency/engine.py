@@ -93,10 +93,9 @@ def evaluate(
     LIFO rule must hold. A FIFO rule that cannot be satisfied even by evicting every
     peer (threshold 0) denies like a LIFO rule.
     """
-    get = metadata.get
-    for attribute in catalog.required_metadata(app.id):
-        if not get(attribute):
-            return Decision(missing=missing_metadata(catalog, app, metadata))
+    missing = missing_metadata(catalog, app, metadata)
+    if missing:
+        return Decision(missing=missing)
     decision = Decision()
     removed: set[str] = set()
     ordered = sorted(live, key=started_order) if len(live) > 1 else live
@@ -115,12 +114,7 @@ def evaluate(
             current, units = _distinct_units(distinct, metadata, peers)
             if current <= rule.threshold:
                 continue
-        scope = rule.scope
-        if len(scope) == 1:
-            values = {scope[0]: metadata[scope[0]]}
-        else:
-            values = {a: metadata[a] for a in scope} if scope else {}
-        violation = Violation(planned.policy, rule, values, current, tuple(peers))
+        violation = Violation(planned.policy, rule, {a: metadata[a] for a in rule.scope}, current, tuple(peers))
         excess = current - rule.threshold
         if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
             for unit in ([[p] for p in peers] if units is None else units)[:excess]:

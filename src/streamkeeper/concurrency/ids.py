@@ -74,9 +74,6 @@ class SessionIds:
         digest = self._digest(app_id, idp, subject, rand)
         return _b64(rand + digest[:_TAG]), _b64(digest[_TAG:_TAG + _CODE])
 
-    def issue(self, app_id: str, idp: str, subject: str) -> str:
-        return self.new(app_id, idp, subject)[0]
-
     def issued(self, session_id: str, app_id: str, idp: str, subject: str) -> bool:
         """True if this server minted `session_id` for this application and viewer."""
         known = self._known.get(session_id)

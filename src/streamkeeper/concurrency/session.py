@@ -30,10 +30,7 @@ class Ending:
     scope: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        fields = {"reason": self.reason, "at": self.at, "by": self.by, "by_app": self.by_app,
-                  "by_code": self.by_code, "by_metadata": self.by_metadata, "policy": self.policy,
-                  "rule": self.rule, "threshold": self.threshold, "scope": self.scope}
-        return {k: v for k, v in fields.items() if v is not None}
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Ending":
