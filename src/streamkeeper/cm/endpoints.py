@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
+from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, Started, parse_terminate
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
 from ..ops.forms import form_pairs
@@ -38,6 +38,7 @@ from .rendering import (
     json_answer,
 )
 
+FORM_TYPE = b"application/x-www-form-urlencoded"  # as players send it (other spellings are parsed)
 MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
@@ -92,6 +93,26 @@ class Call:
         except BadLength:
             raise InvalidRequest("Content-Length is not a number") from None
 
+    def metadata_now(self, limit: int) -> dict[str, str] | None:
+        """`metadata` without a coroutine when the body is already read and is not multipart
+        (the lane; a player's form); None when only `metadata` can say."""
+        metadata: dict[str, str] = {}
+        request = self.request
+        query = request.query
+        if not query and request.bodiless:
+            return metadata
+        if query:
+            _pairs_to_metadata(form_pairs(query.decode("latin-1")), metadata)
+        body = self._collected(limit)
+        if body is None:
+            return None
+        if body:
+            ctype = self.ctype
+            if ctype is not None and ctype != FORM_TYPE and self._media_type() == "multipart/form-data":
+                return None
+            self._form_into(body, metadata)
+        return metadata
+
     async def metadata(self, limit: int) -> dict[str, str]:
         """Metadata from the query string and from an url-encoded or multipart form body."""
         metadata: dict[str, str] = {}
@@ -105,20 +126,29 @@ class Call:
             body = await self.body(limit)
         if not body:
             return metadata
-        ctype = (self.ctype or b"").split(b";")[0].strip().lower().decode("latin-1")
-        if ctype in ("", "application/x-www-form-urlencoded"):
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidRequest("the form body is not UTF-8") from None
-            _pairs_to_metadata(form_pairs(text), metadata)
-        elif ctype == "multipart/form-data":
+        if self._media_type() == "multipart/form-data":
             scope = {"type": "http", "method": self.request.method, "headers": self.request.headers}
             form = await Request(scope, _replay(body)).form()
             _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
         else:
-            raise InvalidRequest(f"metadata must be sent as a form, not {ctype}", status=415)
+            self._form_into(body, metadata)
         return metadata
+
+    def _media_type(self) -> str:
+        return (self.ctype or b"").split(b";")[0].strip().lower().decode("latin-1")
+
+    def _form_into(self, body: bytes, metadata: dict[str, str]) -> None:
+        """An url-encoded body's pairs into `metadata` (415 for any other media type but multipart)."""
+        ctype = self.ctype
+        if ctype is not None and ctype != FORM_TYPE:
+            ctype_text = self._media_type()
+            if ctype_text not in ("", "application/x-www-form-urlencoded"):
+                raise InvalidRequest(f"metadata must be sent as a form, not {ctype_text}", status=415)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest("the form body is not UTF-8") from None
+        _pairs_to_metadata(form_pairs(text), metadata)
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
@@ -142,12 +172,26 @@ async def get_metadata(service: ConcurrencyService, limit: int, call: Call, para
     return json_answer(200, list(service.required_metadata(app)), headers)
 
 
-async def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Any:
+    """Decided without a coroutine when it can be (a refusal on a store in this process, the
+    form already read): most inits are full viewers refused again."""
     idp, subject = params
     app = service.application(application_id(call.auth))
+    metadata = call.metadata_now(limit)
+    if metadata is None:
+        return _init_later(service, limit, call, app, idp, subject)
+    codes = parse_terminate(call.terminate) if call.terminate else ()
+    return _admitted(service.start(app, idp, subject, metadata, codes))
+
+
+async def _init_later(service: ConcurrencyService, limit: int, call: Call, app, idp: str, subject: str) -> tuple:
     metadata = await call.metadata(limit)
     codes = parse_terminate(call.terminate) if call.terminate else ()
-    started = await service.start(app, idp, subject, metadata, codes)
+    return await _admitted(service.start(app, idp, subject, metadata, codes))
+
+
+async def _admitted(pending: Awaitable[Started]) -> tuple:
+    started = await pending
     return 202, _accepted(started.session, started.session.started, location=True), b""
 
 
@@ -192,7 +236,7 @@ async def running_streams(service: ConcurrencyService, limit: int, call: Call, p
     return json_answer(200, body, headers)
 
 
-Operation = Callable[[ConcurrencyService, int, Call, list[str]], Awaitable[tuple]]
+Operation = Callable[[ConcurrencyService, int, Call, list[str]], Any]  # an answer, or an awaitable of one
 
 METADATA = Template("/v2/metadata")
 SESSIONS = Template("/v2/sessions/{idp}/{subject}")
@@ -211,9 +255,21 @@ TABLE: dict[tuple[str, int, str], tuple[Operation, Template]] = {
 }
 
 
-async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Any:
+    """The operation's answer, or an awaitable of it when the operation has to wait; refusals
+    rendered either way."""
     try:
-        return await operation(service, limit, Call(request), request.params)
+        result = operation(service, limit, Call(request), request.params)
+    except ConcurrencyError as exc:
+        return error_answer(exc, service.clock())
+    if type(result) is tuple:
+        return result
+    return _finish(result, service)
+
+
+async def _finish(pending: Awaitable[Answer], service: ConcurrencyService) -> Answer:
+    try:
+        return await pending
     except ConcurrencyError as exc:
         return error_answer(exc, service.clock())
 

@@ -93,36 +93,42 @@ def evaluate(
     LIFO rule must hold. A FIFO rule that cannot be satisfied even by evicting every
     peer (threshold 0) denies like a LIFO rule.
     """
-    missing = missing_metadata(catalog, app, metadata)
-    if missing:
-        return Decision(missing=missing)
-    decision = Decision()
+    get = metadata.get
+    for attribute in catalog.required_metadata(app.id):
+        if not get(attribute):
+            return Decision(missing=missing_metadata(catalog, app, metadata))
+    denials: list[Violation] = []
+    evictions: list[tuple[StreamSession, Violation]] = []
     removed: set[str] = set()
     ordered = sorted(live, key=started_order) if len(live) > 1 else live
     for planned in catalog.plan(app.id):
         rule = planned.rule
-        if rule.condition is not None and not rule.condition.matches(metadata):
+        condition = rule.condition
+        if condition is not None and not condition.matches(metadata):
             continue
         peers = _peers(planned, metadata, ordered, removed) if ordered else []
         distinct = rule.distinct
+        threshold = rule.threshold
         if distinct is None:  # streams are counted: each peer is a unit of its own
             current = len(peers) + 1
-            if current <= rule.threshold:
+            if current <= threshold:
                 continue
             units = None
         else:
             current, units = _distinct_units(distinct, metadata, peers)
-            if current <= rule.threshold:
+            if current <= threshold:
                 continue
-        violation = Violation(planned.policy, rule, {a: metadata[a] for a in rule.scope}, current, tuple(peers))
-        excess = current - rule.threshold
+        scope = rule.scope
+        violation = Violation(planned.policy, rule, {scope[0]: metadata[scope[0]]} if len(scope) == 1 else
+                              {a: metadata[a] for a in scope}, current, tuple(peers))
+        excess = current - threshold
         if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
-            for unit in ([[p] for p in peers] if units is None else units)[:excess]:
-                for s in unit:
+            for unit in (peers if units is None else units)[:excess]:
+                for s in ((unit,) if units is None else unit):
                     removed.add(s.id)
-                    decision.evictions.append((s, violation))
+                    evictions.append((s, violation))
         else:
-            decision.denials.append(violation)
-    if decision.denials:
-        decision.evictions.clear()
-    return decision
+            denials.append(violation)
+    if denials:
+        return Decision((), denials, [])
+    return Decision((), denials, evictions)

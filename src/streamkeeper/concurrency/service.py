@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Awaitable, Callable, Iterable, Mapping
 
 from .engine import Decision, evaluate
 from .ids import SessionIds
@@ -151,20 +151,33 @@ class ConcurrencyService:
 
     # -- sessions -----------------------------------------------------------------------
 
-    async def start(
+    def start(
         self,
         app: Application,
         idp: str,
         subject: str,
         metadata: Mapping[str, str],
         terminate: Iterable[str] = (),
-    ) -> Started:
+    ) -> Awaitable[Started]:
+        """A new stream, once awaited. On a store in this process a refusal is raised by the call
+        itself, before anything is awaited (no coroutine is made for it): most starts of a full
+        viewer end there. What the call returns commits an admission."""
         now = self.clock()
         fused = self.store.scoped_hits  # the store counts it with its first read
         # A scoped counter already lives beside the viewer: the bucket only names the tenant.
         bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
         if not fused and not self._limit_now(bucket, now):
-            await self._limit(bucket, now, (idp, subject))
+            return self._start_counted(app, idp, subject, metadata, terminate, now, bucket)
+        return self._begin(app, idp, subject, metadata, terminate, now, fused, bucket)
+
+    async def _start_counted(self, app: Application, idp: str, subject: str, metadata: Mapping[str, str],
+                             terminate: Iterable[str], now: float, bucket: str) -> Started:
+        """`start` on a store that counts the rate elsewhere (awaited first)."""
+        await self._limit(bucket, now, (idp, subject))
+        return await self._begin(app, idp, subject, metadata, terminate, now, False, bucket)
+
+    def _begin(self, app: Application, idp: str, subject: str, metadata: Mapping[str, str],
+               terminate: Iterable[str], now: float, fused: bool, bucket: str) -> Awaitable[Started]:
         codes = set(terminate) if terminate else _NO_CODES
         meta = dict(metadata)
         key = (idp, subject)
@@ -212,8 +225,8 @@ class ConcurrencyService:
 
         # `admit` looks at live sessions only: a store may leave the ended ones unread.
         if fused:
-            return await self.store.transact(key, admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now), live_only=True)
-        return await self.store.transact(key, admit, live_only=True)
+            return self.store.transact(key, admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now), live_only=True)
+        return self.store.transact(key, admit, live_only=True)
 
     def _decide(self, app: Application, meta: dict[str, str], live: list[StreamSession],
                 codes: "set[str] | frozenset[str]") -> tuple[Decision, list[StreamSession]]:

@@ -261,7 +261,15 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         cycle.rid_text = cycle.rid.decode("ascii")
         token = request_id.set(cycle.rid_text)
         try:
-            coro = cycle.claim.respond(cycle)
+            try:
+                coro = cycle.claim.respond(cycle)
+            except Exception:  # noqa: BLE001 - a bug: answered like uvicorn answers one
+                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
+                self._answer(cycle, INTERNAL_ERROR)
+                return
+            if type(coro) is tuple:  # answered at once, without a coroutine
+                self._answer(cycle, coro)
+                return
             if not cycle.claim.inline:
                 self._later(cycle, coro)
                 return
