@@ -59,7 +59,17 @@ class LaneCycle(HotRequest):
 
     def __init__(self, claim: Claim, params: Any, method: str, path: str, query: bytes, headers: list,
                  client: tuple | None, http_version: str, keep_alive: bool, limit: int) -> None:
-        super().__init__(method, path, params, query, headers, client, http_version, chunks=[])
+        # HotRequest's fields, set here rather than through its __init__ (one call less per request)
+        self.method = method
+        self.path = path
+        self.params = params
+        self.query = query
+        self.headers = headers
+        self.client = client
+        self.http_version = http_version
+        self._receive = None
+        self._chunks = []
+        self._overflow = False
         self.claim = claim
         self.keep_alive = keep_alive
         self.limit = limit
@@ -188,9 +198,24 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
 
     # -- parser callbacks ------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        """uvicorn's, less the ASGI scope: a lane request never needs one, so it is made in
+        `_make_scope` for the requests that go through ASGI."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _make_scope(self) -> None:
+        """The scope uvicorn's `on_message_begin` makes, around the headers read since."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.headers = self.scope["headers"] = headers
+
     def on_headers_complete(self) -> None:
         cycle = self._claim()
         if cycle is None:
+            self._make_scope()
             super().on_headers_complete()
             return
         self.cycle = cycle  # type: ignore[assignment]
@@ -213,7 +238,9 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             return None
         url = self.url
         raw_path, _, query = url.partition(b"?")
-        if raw_path[:1] != b"/" or b"%" in raw_path or b"#" in url:
+        # (`find`, not `in`: `bytes in bytes` first tries the operand as an integer, and the
+        # TypeError it makes and drops costs more than the search)
+        if raw_path[:1] != b"/" or raw_path.find(b"%") >= 0 or url.find(b"#") >= 0:
             return None
         try:
             path = raw_path.decode("ascii")
@@ -311,7 +338,7 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
                 has_length = True
             elif name == b"Connection":
                 has_connection = True
-                if b"close" in value.lower():
+                if value.lower().find(b"close") >= 0:
                     keep_alive = False
             content += (name, b": ", value, b"\r\n")
         for name, value in self.server_state.default_headers:
