@@ -8,7 +8,7 @@ reference shows it.
 from __future__ import annotations
 
 from email.utils import formatdate
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 import orjson
 from starlette.responses import Response
@@ -107,23 +107,26 @@ def evaluation_body(top: list, reference: list, obligations: list | None = None,
 
 
 # Advice already serialised, by violation: a full viewer's starts are refused over and over for
-# the same rule and the same streams in the way. Keyed by identities, checked on a hit (an id
-# can be reused once its object is gone); records are replaced, never changed, so the same
-# objects always render the same advice.
+# the same rule and the same streams in the way. Keyed by the rule, the count and the newest
+# stream in the way (an object that lives as long as its entry holds it, so its id names it);
+# a hit is checked against the rest (policy, scope, every stream in the way, by identity).
+# Records are replaced, never changed, so the same objects always render the same advice.
 _advice_json: dict[tuple, tuple[Violation, bytes, bytes]] = {}
 ADVICE_CACHE_MAX = 10_000
 
 
 def _violation_json(v: Violation) -> tuple[bytes, bytes]:
-    key = (id(v.policy), id(v.rule), v.current, tuple(v.scope.values()), tuple(map(id, v.conflicts)))
+    conflicts = v.conflicts
+    key = (id(v.rule), v.current, id(conflicts[-1]) if conflicts else 0)
     found = _advice_json.get(key)
     if found is not None:
         seen = found[0]  # (tuples compare their items by identity first: the same objects match at once)
-        if seen.policy is v.policy and seen.rule is v.rule and seen.conflicts == v.conflicts:
+        if seen.rule is v.rule and seen.policy is v.policy and seen.conflicts == conflicts and seen.scope == v.scope:
             return found[1], found[2]
     top, reference = _violation_advice(v)
     rendered = orjson.dumps(top), orjson.dumps(reference)
-    make_room(_advice_json, ADVICE_CACHE_MAX)
+    if found is None:
+        make_room(_advice_json, ADVICE_CACHE_MAX)
     _advice_json[key] = (v, *rendered)
     return rendered
 
@@ -139,9 +142,12 @@ def _denial_template() -> tuple[bytes, bytes, bytes]:
 _DENIAL_HEAD, _DENIAL_MIDDLE, _DENIAL_TAIL = _denial_template()
 
 
-def denial_json(violations: Iterable[Violation]) -> bytes:
+def denial_json(violations: Sequence[Violation]) -> bytes:
     """The body of a policy refusal: `evaluation_body` of each violation's advice, joined from
     the advice already serialised instead of serialised again as a whole."""
+    if len(violations) == 1:  # the usual refusal: one rule in the way
+        t, r = _violation_json(violations[0])
+        return b"".join((_DENIAL_HEAD, t, _DENIAL_MIDDLE, r, _DENIAL_TAIL))
     top, reference = [], []
     for v in violations:
         t, r = _violation_json(v)
