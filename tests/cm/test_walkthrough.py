@@ -290,3 +290,21 @@ async def test_metadata_in_unsupported_content_type_is_415(client):
     r = await client.post(SESSIONS, auth=DEMO, json={"channel": "x"})
     assert r.status_code == 415
     assert r.json()["associatedAdvice"][0]["type"] == "bad-request"
+
+
+async def test_init_metadata_from_multipart_and_from_query_with_form(client):
+    """demo-app-2 needs `channel`: a multipart body (its media type in any case) and a query
+    string beside a form body both carry it; the stream each starts names it in runningStreams."""
+    boundary = "sk-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"channel\"\r\n\r\nsport\r\n"
+            f"--{boundary}--\r\n").encode()
+    r = await client.post(SESSIONS, auth=DEMO2, content=body,
+                          headers={"Content-Type": f"Multipart/Form-Data; boundary={boundary}"})
+    assert r.status_code == 202, r.text
+    r = await client.post(SESSIONS + "?channel=news", auth=DEMO2, data={"deviceId": "d1"})
+    assert r.status_code == 202, r.text
+    running = (await client.get("/v2/runningStreams/adobe/12345", auth=DEMO2)).json()["runningStreams"]
+    assert sorted(s["metadata"]["channel"] for s in running) == ["news", "sport"]
+    assert {"channel": "news", "deviceId": "d1"} in [s["metadata"] for s in running]
+    r = await client.post(SESSIONS, auth=DEMO2, content=b"channel=x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
