@@ -123,10 +123,10 @@ def evaluate(
                               {a: metadata[a] for a in scope}, current, tuple(peers))
         excess = current - threshold
         if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
-            for unit in (peers if units is None else units)[:excess]:
-                for s in ((unit,) if units is None else unit):
-                    removed.add(s.id)
-                    evictions.append((s, violation))
+            doomed = peers[:excess] if units is None else [s for unit in units[:excess] for s in unit]
+            for s in doomed:
+                removed.add(s.id)
+                evictions.append((s, violation))
         else:
             denials.append(violation)
     if denials:

@@ -59,17 +59,7 @@ class LaneCycle(HotRequest):
 
     def __init__(self, claim: Claim, params: Any, method: str, path: str, query: bytes, headers: list,
                  client: tuple | None, http_version: str, keep_alive: bool, limit: int) -> None:
-        # HotRequest's fields, set here rather than through its __init__ (one call less per request)
-        self.method = method
-        self.path = path
-        self.params = params
-        self.query = query
-        self.headers = headers
-        self.client = client
-        self.http_version = http_version
-        self._receive = None
-        self._chunks = []
-        self._overflow = False
+        super().__init__(method, path, params, query, headers, client, http_version, chunks=[])
         self.claim = claim
         self.keep_alive = keep_alive
         self.limit = limit
