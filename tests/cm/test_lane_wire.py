@@ -228,6 +228,13 @@ async def test_a_handler_that_fails_gets_a_500_and_the_connection_closed(tmp_pat
             r = await client.post(f"/v2/sessions/adobe/boom/{sid}", auth=("demo-app", ""))
             assert r.status_code == 500 and r.text == "Internal Server Error"
             assert r.headers["connection"] == "close" and r.headers["x-request-id"]
+        def fails_before_any_wait(self, *args):  # (`start` is a plain function: an init may answer at once)
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(ConcurrencyService, "start", fails_before_any_wait)
+        r = await client.post("/v2/sessions/adobe/boom", auth=("demo-app", ""), data={"channel": "news"})
+        assert r.status_code == 500 and r.text == "Internal Server Error"
+        assert r.headers["connection"] == "close" and r.headers["x-request-id"]
         monkeypatch.undo()
         assert (await client.post(f"/v2/sessions/adobe/boom/{sid}", auth=("demo-app", ""))).status_code == 202
 

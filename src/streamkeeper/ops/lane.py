@@ -280,9 +280,8 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         try:
             try:
                 coro = cycle.claim.respond(cycle)
-            except Exception:  # noqa: BLE001 - a bug: answered like uvicorn answers one
-                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
-                self._answer(cycle, INTERNAL_ERROR)
+            except Exception:  # noqa: BLE001 - a bug
+                self._crashed(cycle)
                 return
             if type(coro) is tuple:  # answered at once, without a coroutine
                 self._answer(cycle, coro)
@@ -295,9 +294,8 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             except StopIteration as done:
                 self._answer(cycle, done.value)
                 return
-            except Exception:  # noqa: BLE001 - a bug: answered like uvicorn answers one
-                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
-                self._answer(cycle, INTERNAL_ERROR)
+            except Exception:  # noqa: BLE001 - a bug
+                self._crashed(cycle)
                 return
             self._later(cycle, _Resume(coro, pending))
         finally:
@@ -309,14 +307,19 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         async def complete() -> None:
             try:
                 answer = await work
-            except Exception:  # noqa: BLE001
-                log.exception("exception in hot route %s %s", cycle.method, cycle.path)
-                answer = INTERNAL_ERROR
+            except Exception:  # noqa: BLE001 - a bug
+                self._crashed(cycle)
+                return
             self._answer(cycle, answer)
 
         task = self.loop.create_task(complete())
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
+
+    def _crashed(self, cycle: LaneCycle) -> None:
+        """A handler that raised (a bug): logged, and answered 500 as uvicorn answers one."""
+        log.exception("exception in hot route %s %s", cycle.method, cycle.path)
+        self._answer(cycle, INTERNAL_ERROR)
 
     def _answer(self, cycle: LaneCycle, answer: Answer) -> None:
         status, headers, body = answer
