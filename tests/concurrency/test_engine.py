@@ -90,6 +90,25 @@ def test_fifo_evicts_the_oldest():
     assert sorted(s.id for s, _ in decision.evictions) == ["s1", "s3"]
 
 
+@pytest.mark.parametrize("order", [[1, 2, 3], [3, 1, 2], [2, 3, 1]])
+def test_conflicts_and_evictions_follow_start_order_whatever_order_the_store_gives(order):
+    cat = catalog(Rule("1 per channel", 1, scope=("channel",)))
+    live = [session(n, channel="news") for n in order]
+    decision = evaluate(cat, cat.applications["app"], {"channel": "news"}, live)
+    assert [[s.id for s in v.conflicts] for v in decision.denials] == [["s1", "s2", "s3"]]
+    fifo = catalog(Rule("2 streams", 2, conflict="FIFO"))
+    decision = evaluate(fifo, fifo.applications["app"], {}, live)
+    assert [s.id for s, _ in decision.evictions] == ["s1", "s2"]
+
+
+def test_streams_started_at_the_same_time_are_ordered_by_id():
+    cat = catalog(Rule("1 stream", 1, conflict="FIFO"))
+    tied = [StreamSession(id=i, app_id="app", tenant="t", idp="i", subject="u", metadata={}, started=7.0,
+                          expires=1000.0, code=i) for i in ("b", "a")]
+    decision = evaluate(cat, cat.applications["app"], {}, tied)
+    assert [s.id for s, _ in decision.evictions] == ["a", "b"]
+
+
 def test_fifo_distinct_evicts_every_stream_of_the_oldest_value():
     cat = catalog(Rule("1 device", 1, distinct="deviceId", conflict="FIFO"))
     live = [session(0, deviceId="old"), session(2, deviceId="old")]

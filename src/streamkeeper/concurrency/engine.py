@@ -38,35 +38,25 @@ def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping
     return tuple([a for a in catalog.required_metadata(app.id) if not metadata.get(a)])
 
 
-def _peers(
-    planned: PlannedRule,
-    metadata: Mapping[str, str],
-    sessions: Iterable[StreamSession],
-    removed: set[str],
-) -> list[StreamSession]:
-    """Live sessions that count against a rule together with a session carrying `metadata`
-    (in the order of `sessions`: oldest first)."""
-    rule = planned.rule
-    apps = planned.applications
-    condition = rule.condition
-    scope = rule.scope
-    # The usual scope is one attribute: compared directly, without a loop per session.
-    only, value = (scope[0], metadata.get(scope[0])) if len(scope) == 1 else (None, None)
-    wanted = [(a, metadata.get(a)) for a in scope] if len(scope) > 1 else None
-    peers = []
-    for s in sessions:
-        if s.app_id not in apps or (removed and s.id in removed):
-            continue
-        theirs = s.metadata
-        if condition is not None and not condition.matches(theirs):
-            continue
-        if only is not None:
-            if theirs.get(only) != value:
-                continue
-        elif wanted is not None and any(theirs.get(a) != v for a, v in wanted):
-            continue
-        peers.append(s)
-    return peers
+def _oldest_first(live: Sequence[StreamSession]) -> list[StreamSession]:
+    """`live` in the order the streams started (ties by id). Stores mostly keep a viewer's
+    records in that order already: checked in one pass, sorted only when it is not."""
+    standing = list(live)
+    last = None
+    for s in standing:
+        started = s.started
+        if last is not None and started <= last:  # out of order, or a tie the ids must break
+            standing.sort(key=started_order)
+            break
+        last = started
+    return standing
+
+
+def _in_scope(scope: tuple[str, ...], metadata: Mapping[str, str], theirs: Mapping[str, str]) -> bool:
+    for a in scope:
+        if theirs.get(a) != metadata[a]:
+            return False
+    return True
 
 
 def _distinct_units(distinct: str, metadata: Mapping[str, str],
@@ -99,16 +89,38 @@ def evaluate(
             return Decision(missing=missing_metadata(catalog, app, metadata))
     denials: list[Violation] = []
     evictions: list[tuple[StreamSession, Violation]] = []
-    removed: set[str] = set()
-    ordered = sorted(live, key=started_order) if len(live) > 1 else live
+    standing = _oldest_first(live)  # the sessions not evicted (yet)
     for planned in catalog.plan(app.id):
-        rule = planned.rule
-        condition = rule.condition
-        if condition is not None and not condition.matches(metadata):
+        condition = planned.condition
+        clause = planned.clause
+        if clause is not None:  # Condition.matches of one clause, inlined (as below)
+            attribute, values, negate = clause.attribute, clause.values, clause.negate
+            if (get(attribute) in values) == negate:
+                continue
+        elif condition is not None and not condition.matches(metadata):
             continue
-        peers = _peers(planned, metadata, ordered, removed) if ordered else []
-        distinct = rule.distinct
-        threshold = rule.threshold
+        apps = planned.applications
+        only = planned.only
+        value = metadata[only] if only is not None else None
+        scope = planned.scope
+        peers = []
+        for s in standing:
+            theirs = s.metadata
+            if only is not None:
+                if theirs.get(only) != value:
+                    continue
+            elif scope and not _in_scope(scope, metadata, theirs):
+                continue
+            if s.app_id not in apps:
+                continue
+            if clause is not None:
+                if (theirs.get(attribute) in values) == negate:
+                    continue
+            elif condition is not None and not condition.matches(theirs):
+                continue
+            peers.append(s)
+        distinct = planned.distinct
+        threshold = planned.threshold
         if distinct is None:  # streams are counted: each peer is a unit of its own
             current = len(peers) + 1
             if current <= threshold:
@@ -118,15 +130,15 @@ def evaluate(
             current, units = _distinct_units(distinct, metadata, peers)
             if current <= threshold:
                 continue
-        scope = rule.scope
-        violation = Violation(planned.policy, rule, {scope[0]: metadata[scope[0]]} if len(scope) == 1 else
-                              {a: metadata[a] for a in scope}, current, tuple(peers))
+        violation = Violation(planned.policy, planned.rule, {only: metadata[only]} if only is not None else
+                              {a: metadata[a] for a in planned.scope}, current, tuple(peers))
         excess = current - threshold
-        if rule.conflict == "FIFO" and excess <= (len(peers) if units is None else len(units)):
+        if planned.fifo and excess <= (len(peers) if units is None else len(units)):
             doomed = peers[:excess] if units is None else [s for unit in units[:excess] for s in unit]
             for s in doomed:
-                removed.add(s.id)
                 evictions.append((s, violation))
+            gone = {s.id for s in doomed}
+            standing = [s for s in standing if s.id not in gone]
         else:
             denials.append(violation)
     if denials:
