@@ -152,3 +152,12 @@ def test_catalog_rejects_dangling_references():
                       applications={"a": Application("a", "t", "a", ("missing",))})
     with pytest.raises(PolicyError):
         Rule("bad", -1)
+
+
+def test_kept_metadata_shares_short_values_and_copies_the_rest():
+    from streamkeeper.concurrency.session import SHARED_VALUE, shared_values
+
+    first = shared_values({"channel": "".join(["ne", "ws"]), "title": "t" * (SHARED_VALUE + 1)})
+    second = shared_values({"channel": "".join(["n", "ews"]), "title": "t" * (SHARED_VALUE + 1)})
+    assert first == second == {"channel": "news", "title": "t" * (SHARED_VALUE + 1)}
+    assert first["channel"] is second["channel"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 from sys import intern
+from urllib.parse import unquote_plus
 from typing import Any, Awaitable, Callable
 
 from starlette.requests import Request
@@ -21,7 +22,6 @@ from starlette.routing import Route
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, Started, parse_terminate
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
-from ..ops.forms import form_pairs
 from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
 from ..ops.middleware import basic_user
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
@@ -42,21 +42,42 @@ FORM_TYPE = b"application/x-www-form-urlencoded"  # as players send it (other sp
 MAX_METADATA = 64
 MAX_KEY = 128
 MAX_VALUE = 2048
-# Values up to this long are interned: the few a service's players send (channels, device kinds,
-# platforms) are then shared by every session instead of copied into each, and compare by identity.
-INTERNED_VALUE = 64
 
 # The application id comes as the user of HTTP Basic credentials (the password is empty by convention).
 application_id = basic_user
 
 
+def _bad_attribute(key: str) -> InvalidRequest:
+    return InvalidRequest(f"metadata attribute {key[:MAX_KEY]!r} has an invalid name or a value too long")
+
+
+TOO_MANY = f"at most {MAX_METADATA} metadata attributes are accepted"
+
+
 def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> None:
     for key, value in pairs:
         if not key or len(key) > MAX_KEY or len(value) > MAX_VALUE:
-            raise InvalidRequest(f"metadata attribute {key[:MAX_KEY]!r} has an invalid name or a value too long")
-        into[intern(key)] = intern(value) if len(value) <= INTERNED_VALUE else value
+            raise _bad_attribute(key)
+        into[intern(key)] = value
     if len(into) > MAX_METADATA:
-        raise InvalidRequest(f"at most {MAX_METADATA} metadata attributes are accepted")
+        raise InvalidRequest(TOO_MANY)
+
+
+def _form_to_metadata(text: str, into: dict[str, str]) -> None:
+    """``_pairs_to_metadata(form_pairs(text), into)`` in one pass, for the form of every init.
+    Names are interned (a few dozen ever occur); values are not: most requests are refusals
+    whose metadata is dropped at once (the store shares the values of the sessions it keeps)."""
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        key, _, value = piece.partition("=")
+        if "%" in piece or "+" in piece:
+            key, value = unquote_plus(key), unquote_plus(value)
+        if not key or len(key) > MAX_KEY or len(value) > MAX_VALUE:
+            raise _bad_attribute(key)
+        into[intern(key)] = value
+    if len(into) > MAX_METADATA:
+        raise InvalidRequest(TOO_MANY)
 
 
 class Call:
@@ -102,7 +123,7 @@ class Call:
         if not query and request.bodiless:
             return metadata
         if query:
-            _pairs_to_metadata(form_pairs(query.decode("latin-1")), metadata)
+            _form_to_metadata(query.decode("latin-1"), metadata)
         body = self._collected(limit)
         if body is None:
             return None
@@ -120,7 +141,7 @@ class Call:
         if not query and self.request.bodiless:
             return metadata
         if query:
-            _pairs_to_metadata(form_pairs(query.decode("latin-1")), metadata)
+            _form_to_metadata(query.decode("latin-1"), metadata)
         body = self._collected(limit)
         if body is None:
             body = await self.body(limit)
@@ -148,7 +169,7 @@ class Call:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidRequest("the form body is not UTF-8") from None
-        _pairs_to_metadata(form_pairs(text), metadata)
+        _form_to_metadata(text, metadata)
 
 
 def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:

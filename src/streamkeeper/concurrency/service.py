@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, Iterable, Mapping
 from .engine import Decision, evaluate
 from .ids import SessionIds
 from .policy import Application, PolicyCatalog
-from .session import Ending, StreamSession, started_order
+from .session import Ending, StreamSession, shared_values, started_order
 from .store import SessionStore, SubjectView
 
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
@@ -198,20 +198,21 @@ class ConcurrencyService:
             else:
                 decision, doomed = self._decide(app, meta, live, codes)
             sid, code = self.ids.new(app.id, idp, subject)
+            kept = shared_values(meta)
             session = StreamSession(
                 id=sid,
                 app_id=app.id,
                 tenant=app.tenant,
                 idp=idp,
                 subject=subject,
-                metadata=meta,
+                metadata=kept,
                 started=now,
                 expires=now + app.heartbeat_interval,
                 code=code,
                 interval=app.heartbeat_interval,
             )
             view.put(session)
-            by = dict(by=sid, by_app=app.id, by_code=session.code, by_metadata=meta)
+            by = dict(by=sid, by_app=app.id, by_code=session.code, by_metadata=kept)
             started = Started(session)
             for s in doomed:
                 view.put(s.ended_by(Ending("terminated", now, **by)))
@@ -288,7 +289,7 @@ class ConcurrencyService:
                      if k in meta and k in session.metadata and meta[k] != session.metadata[k]]
             if clash:
                 raise MetadataImmutable(clash)
-            merged = {**session.metadata, **meta} if meta else session.metadata
+            merged = {**session.metadata, **shared_values(meta)} if meta else session.metadata
             changed = merged != session.metadata
             renewed = session.renewed(now + session.interval, merged)
             view.put(renewed, durable=changed)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Literal
+from sys import intern
+from typing import Any, Literal, Mapping
 
 EndReason = Literal["deleted", "terminated", "evicted"]
 
@@ -103,6 +104,17 @@ class StreamSession:
             interval=int(data.get("interval", 60)),
             extra=dict(data.get("extra") or {}),
         )
+
+
+# Values up to this long are interned in the sessions a store keeps (see `shared_values`).
+SHARED_VALUE = 64
+
+
+def shared_values(metadata: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `metadata` with its short values interned: the few distinct values players send
+    (channels, device kinds, platforms) are then one object shared by every session kept,
+    instead of a copy in each."""
+    return {k: intern(v) if len(v) <= SHARED_VALUE else v for k, v in metadata.items()}
 
 
 # Sort key of streams in the order they started, ties broken by id: (started, id), computed in C.
