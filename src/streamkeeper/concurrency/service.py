@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, Iterable, Mapping
 from .engine import Decision, evaluate
 from .ids import SessionIds
 from .policy import Application, PolicyCatalog
-from .session import Ending, StreamSession, shared_values, started_order
+from .session import GRACE_SECONDS, Ending, StreamSession, shared_values, started_order
 from .store import SessionStore, SubjectView
 
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
@@ -179,7 +179,6 @@ class ConcurrencyService:
     def _begin(self, app: Application, idp: str, subject: str, metadata: Mapping[str, str],
                terminate: Iterable[str], now: float, fused: bool, bucket: str) -> Awaitable[Started]:
         codes = set(terminate) if terminate else _NO_CODES
-        meta = dict(metadata)
         key = (idp, subject)
         peek = self.store.peek
         decided = None
@@ -187,8 +186,8 @@ class ConcurrencyService:
             # The records are in this process: a refusal is decided on them as they are, with
             # no transaction (it writes nothing); an admission is decided inside one, again
             # unless the transaction sees the same live streams.
-            seen = [s for s in peek(key).values() if s.is_live(now)]
-            decided = seen, self._decide(app, meta, seen, codes)
+            seen = [s for s in peek(key).values() if s.ended is None and now < s.expires + GRACE_SECONDS]  # is_live
+            decided = seen, self._decide(app, metadata, seen, codes)
 
         def admit(view: SubjectView) -> Started:
             view.forget_old(now)
@@ -196,9 +195,9 @@ class ConcurrencyService:
             if decided is not None and decided[0] == live:
                 decision, doomed = decided[1]
             else:
-                decision, doomed = self._decide(app, meta, live, codes)
+                decision, doomed = self._decide(app, metadata, live, codes)
             sid, code = self.ids.new(app.id, idp, subject)
-            kept = shared_values(meta)
+            kept = shared_values(metadata)  # (a copy: the caller's dict is not kept)
             session = StreamSession(
                 id=sid,
                 app_id=app.id,
@@ -229,7 +228,7 @@ class ConcurrencyService:
             return self.store.transact(key, admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now), live_only=True)
         return self.store.transact(key, admit, live_only=True)
 
-    def _decide(self, app: Application, meta: dict[str, str], live: list[StreamSession],
+    def _decide(self, app: Application, meta: Mapping[str, str], live: list[StreamSession],
                 codes: "set[str] | frozenset[str]") -> tuple[Decision, list[StreamSession]]:
         """The policies' decision on a new stream beside `live`, once the streams named by
         X-Terminate `codes` are gone (returned as well); raises when it is a refusal."""
