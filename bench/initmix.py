@@ -19,20 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .cm import AUTH, CONFIG
+from .cm import CONFIG
 from .inproc import lifespan, run_on_uvloop
-from .lane import FakeTransport, drive, protocol_for
-
-CHANNELS = ("news", "sport", "movies", "kids", "music")
-
-
-def init_request(subject: int, rnd: random.Random) -> bytes:
-    body = (f"channel={rnd.choice(CHANNELS)}&deviceId=dev-{subject}-{rnd.randint(1, 4)}"
-            f"&contentType={rnd.choice(('live', 'vod'))}&platform=web").encode()
-    return (b"POST /v2/sessions/bench/init-%d HTTP/1.1\r\nHost: bench\r\nAuthorization: %s\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
-            % (subject, AUTH.encode(), len(body), body))
-
+from .lane import FakeTransport, drive, init_request, protocol_for
 
 def callgrind(on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], capture_output=True)

@@ -66,6 +66,19 @@ def protocol_for(app, lane: bool):
     return proto, transport
 
 
+CHANNELS = ("news", "sport", "movies", "kids", "music")
+
+
+def init_request(subject: int, rnd) -> bytes:
+    """A start as bench.cm's wrk script makes it: a random channel, one of the viewer's four
+    devices, live or on demand (`rnd`: the `random` module or a seeded `random.Random`)."""
+    body = (f"channel={rnd.choice(CHANNELS)}&deviceId=dev-{subject}-{rnd.randint(1, 4)}"
+            f"&contentType={rnd.choice(('live', 'vod'))}&platform=web").encode()
+    return (b"POST /v2/sessions/bench/init-%d HTTP/1.1\r\nHost: bench\r\nAuthorization: %s\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+            % (subject, AUTH.encode(), len(body), body))
+
+
 async def drive(conns: list, requests: list[bytes], n: int, profile: bool) -> float:
     """µs per request over `conns` (protocol, transport) pairs like wrk's connections: a request
     goes to the next connection whose last answer is out; the loop turns every 32 requests
@@ -165,15 +178,7 @@ async def main_async(args) -> None:
         proto.data_received(request)
         await answered(transport)
         transport.out.clear()
-    channels = ["news", "sport", "movies", "kids", "music"]
-    inits = []
-    for _ in range(20_000):
-        i = random.randint(1, args.subjects)
-        body = (f"channel={random.choice(channels)}&deviceId=dev-{i}-{random.randint(1, 4)}&contentType="
-                f"{random.choice(['live', 'vod'])}&platform=web").encode()
-        inits.append(b"POST /v2/sessions/bench/init-%d HTTP/1.1\r\nHost: bench\r\nAuthorization: %s\r\n"
-                     b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
-                     % (i, AUTH.encode(), len(body), body))
+    inits = [init_request(random.randint(1, args.subjects), random) for _ in range(20_000)]
     cases = (("heartbeat", heartbeats), ("runningStreams", running), ("oxmStreaming", streams), ("init", inits))
     for name, requests in cases:
         if name not in args.only.split(","):

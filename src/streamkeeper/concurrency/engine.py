@@ -6,9 +6,9 @@ Pure functions over plain data; the stores make them atomic, the APIs render the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from .policy import Application, PlannedRule, Policy, PolicyCatalog, Rule
+from .policy import Application, Policy, PolicyCatalog, Rule
 from .session import StreamSession, started_order
 
 

@@ -13,7 +13,7 @@ from typing import Awaitable, Callable, Iterable, Mapping
 from .engine import Decision, evaluate
 from .ids import SessionIds
 from .policy import Application, PolicyCatalog
-from .session import GRACE_SECONDS, Ending, StreamSession, shared_values, started_order
+from .session import Ending, StreamSession, shared_values, started_order
 from .store import SessionStore, SubjectView
 
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
@@ -186,7 +186,7 @@ class ConcurrencyService:
             # The records are in this process: a refusal is decided on them as they are, with
             # no transaction (it writes nothing); an admission is decided inside one, again
             # unless the transaction sees the same live streams.
-            seen = [s for s in peek(key).values() if s.ended is None and now < s.expires + GRACE_SECONDS]  # is_live
+            seen = [s for s in peek(key).values() if s.is_live(now)]
             decided = seen, self._decide(app, metadata, seen, codes)
 
         def admit(view: SubjectView) -> Started:
