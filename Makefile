@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv serve test bench clean chromium
+.PHONY: venv serve test bench clean chromium jq
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 serve: venv
 	$(BIN)/streamkeeper serve
 
-test: venv chromium
+test: venv chromium jq
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
@@ -32,6 +32,20 @@ chromium:
 	    echo "could not install chromium: browser tests will be skipped (and fail with CI=true)"; \
 	  else \
 	    echo "no /usr/bin/chromium and not root with apt: browser tests will be skipped (and fail with CI=true)"; \
+	  fi; \
+	fi
+
+# The README's examples, which tests/test_readme.py runs, read answers with jq: installed like
+# Chromium when missing (as root with apt), else that test fails with a message.
+jq:
+	@if ! command -v jq >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing jq for the README's examples"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq >/dev/null; } || \
+	    echo "could not install jq: tests/test_readme.py will fail"; \
+	  else \
+	    echo "no jq and not root with apt: tests/test_readme.py will fail (install jq)"; \
 	  fi; \
 	fi
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ def _clean_env() -> dict[str, str]:
     """This environment without STREAMKEEPER_* settings, with the venv's bin first on PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMKEEPER_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"  # curl talks to the test server directly
     return env
 
 
@@ -70,9 +72,17 @@ def readme_server(tmp_path: Path):
     log.close()
 
 
+def test_readme_examples_name_the_server_by_one_variable():
+    """Every example reaches the server through `$B`, set once in the quick start."""
+    cmds = readme_runner.commands(README.read_text())
+    literal = [c for c in cmds if "http://" in c.text or "https://" in c.text]
+    assert [c.text.split("#")[0].strip() for c in literal] == [f"B={BASE}"]
+    assert not [c.text for c in cmds if "$H" in c.text]
+
+
 def test_readme_examples_run_and_answer_as_shown(readme_server: str, tmp_path: Path):
     markdown = README.read_text()
-    assert BASE in markdown
+    assert shutil.which("jq"), "the README's examples read answers with jq (`apt-get install jq`)"
     venv = Path(sys.prefix)
     assert (venv / "bin" / "activate").exists(), "the tests run from the venv `make venv` made"
     (tmp_path / ".venv").symlink_to(venv)  # the quick start activates ./.venv
