@@ -20,34 +20,28 @@ serve: venv
 test: venv chromium jq
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
-# As root with apt it is installed when missing (apt-get update only if the first try fails);
-# otherwise those tests skip with a message (and fail with CI=true).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Debian package $(1) for $(2), when the command $(3) is missing: installed as root with apt
+# (apt-get update only if the first try fails); otherwise a message saying $(4).
+define apt_tool
+	@if ! command -v $(3) >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing chromium for the console's browser tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
-	    echo "could not install chromium: browser tests will be skipped (and fail with CI=true)"; \
+	    echo "installing $(1) for $(2)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) >/dev/null; } || \
+	    echo "could not install $(1): $(4)"; \
 	  else \
-	    echo "no /usr/bin/chromium and not root with apt: browser tests will be skipped (and fail with CI=true)"; \
+	    echo "no $(3) and not root with apt: $(4)"; \
 	  fi; \
 	fi
+endef
 
-# The README's examples, which tests/test_readme.py runs, read answers with jq: installed like
-# Chromium when missing (as root with apt), else that test fails with a message.
+# The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
+chromium:
+	$(call apt_tool,chromium,the console's browser tests,/usr/bin/chromium,browser tests will be skipped (and fail with CI=true))
+
+# The README's examples, which tests/test_readme.py runs, read answers with jq.
 jq:
-	@if ! command -v jq >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing jq for the README's examples"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q jq >/dev/null; } || \
-	    echo "could not install jq: tests/test_readme.py will fail"; \
-	  else \
-	    echo "no jq and not root with apt: tests/test_readme.py will fail (install jq)"; \
-	  fi; \
-	fi
+	$(call apt_tool,jq,the README's examples,jq,tests/test_readme.py will fail)
 
 bench: venv
 	$(BIN)/python -m bench --scale
