@@ -86,7 +86,9 @@ def test_readme_examples_run_and_answer_as_shown(readme_server: str, tmp_path: P
     venv = Path(sys.prefix)
     assert (venv / "bin" / "activate").exists(), "the tests run from the venv `make venv` made"
     (tmp_path / ".venv").symlink_to(venv)  # the quick start activates ./.venv
-    problems = readme_runner.run(markdown.replace(BASE, readme_server), tmp_path, _clean_env())
+    env = _clean_env()
+    env["TMPDIR"] = str(tmp_path)  # the scratch directory the quick start makes
+    problems = readme_runner.run(markdown.replace(BASE, readme_server), tmp_path, env)
     server_log = (tmp_path / "server.log").read_text()
     assert not problems, "\n\n".join(problems) + f"\n\nserver log (tail):\n{server_log[-3000:]}"
     assert len(readme_runner.commands(markdown)) > 40
