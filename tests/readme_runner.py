@@ -11,7 +11,9 @@ second server). Under a command, comment lines say what it prints:
                         allows more; a string value "..." (or with "..." in it) matches any text,
                         a key "..." any key whose value matches
 
-Consecutive `# =>` lines are one JSON value.
+Consecutive `# =>` lines are one JSON value; consecutive `# ->` lines are the lines of one output.
+A command may go on over lines ending in `\`, `|`, `&&` or `||`, and may carry a here-document; a
+loop or `if` stays on one line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ SKIP_MARKER = "<!-- readme-test: skip -->"
 _FENCE = re.compile(r"^```sh[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 _HEREDOC = re.compile(r"<<-?\s*'?\"?(\w+)'?\"?")
 _MARK = "@@readme"
+_OPENS = re.compile(r"\s*(for|while|until|if|case)\b")
+_CLOSES = re.compile(r"\b(done|fi|esac)\s*(#.*)?$")
 
 
 @dataclass
@@ -84,7 +88,11 @@ def commands(markdown: str) -> list[Command]:
                     while i + 1 < len(lines) and lines[i].strip() != end:
                         i += 1
                         body.append(lines[i])
-                last = Command("\n".join(body), first + start)
+                text = "\n".join(body)
+                if _OPENS.match(text) and not _CLOSES.search(text):
+                    raise ValueError(f"line {first + start}: keep a loop or `if` on one line "
+                                     "(or continue its lines with `\\`): markers go between commands")
+                last = Command(text, first + start)
                 found.append(last)
             i += 1
     return found

@@ -126,6 +126,13 @@ def test_the_runner_fails_on_a_wrong_answer_or_a_failing_command(tmp_path: Path)
     assert (tmp_path / "f.txt").read_text() == "# -> not an answer inside a here-document\n"
 
 
+def test_a_loop_over_several_lines_is_refused():
+    """Markers between commands would land inside the loop's body."""
+    with pytest.raises(ValueError, match="one line"):
+        readme_runner.commands("```sh\nfor i in 1 2; do\n  echo $i\ndone\n```\n")
+    assert len(readme_runner.commands("```sh\nfor i in 1 2; do echo $i; done\n```\n")) == 1
+
+
 def test_json_answers_match_by_the_fields_shown():
     match = readme_runner.json_matches
     assert match({"a": 1}, {"a": 1, "b": 2})
