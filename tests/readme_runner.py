@@ -12,7 +12,7 @@ second server). Under a command, comment lines say what it prints:
                         a key "..." any key whose value matches
 
 Consecutive `# =>` lines are one JSON value; consecutive `# ->` lines are the lines of one output.
-A command may go on over lines ending in `\`, `|`, `&&` or `||`, and may carry a here-document; a
+A command may go on over lines ending in a backslash, `|`, `&&` or `||`, and may carry a here-document; a
 loop or `if` stays on one line.
 """
 
