@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv serve test bench clean chromium
+.PHONY: venv serve test bench clean chromium axe
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 serve: venv
 	$(BIN)/streamkeeper serve
 
-test: venv chromium
+test: venv chromium axe
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The console's browser tests drive Debian's Chromium (Playwright cannot download its own here).
@@ -34,6 +34,14 @@ chromium:
 	    echo "no /usr/bin/chromium and not root with apt: browser tests will be skipped (and fail with CI=true)"; \
 	  fi; \
 	fi
+
+# axe-core (accessibility checks of the console's browser tests), pinned, from the npm registry into the venv.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE):
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 
 bench: venv
 	$(BIN)/python -m bench --scale
