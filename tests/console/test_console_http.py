@@ -71,7 +71,9 @@ async def test_dashboard_stats_count_what_v2_did(hmp):
     row = next(a for a in stats["applications"] if a["application"] == "demo-app")
     assert (row["live"], row["admissions"], row["denials"]) == (3, 3, 1)
     assert stats["live"] == 3
-    assert sum(stats["series"]["admissions"]) == 3 and sum(stats["series"]["denials"]) == 1
+    # steps before the process started have no value (a gap in the chart, not a flat zero)
+    assert sum(n or 0 for n in stats["series"]["admissions"]) == 3
+    assert sum(n or 0 for n in stats["series"]["denials"]) == 1
     subject = (await client.get("/console/api/subjects/adobe/dash")).json()["runningStreams"]
     assert len(subject) == 3
     victim = subject[0]
@@ -94,6 +96,28 @@ def test_history_gives_per_minute_increases():
     assert out["admissions"] == [0, 3, 4]
     assert h.per_minute(1125.0, now, application="b", minutes=3)["admissions"] == [0, 1, 0]
     assert out["live"] == [0, 3, 1]
+
+
+def test_history_keeps_a_day_of_minutes_and_has_no_values_before_it_started():
+    from streamkeeper.console.timeseries import RANGES, Ranges
+
+    h = History()
+    start = 100_000.0
+    for i in range(0, 26 * 3600, 5):  # 26 hours of samples, one admission a minute
+        t = start + i
+        h.add(Sample(t, {"admissions": {"a": float(i // 60)}}, 1))
+    assert len(h.samples) <= 3600 // 5 + 30 and len(h.minutes) <= 24 * 60 + 5  # small, whatever the uptime
+    now_t = start + 26 * 3600
+    now = Sample(now_t, {"admissions": {"a": float(26 * 60)}}, 1)
+    day = Ranges(h).series("24h", now_t, now, None)
+    assert day["range"] == "24h" and len(day["times"]) == RANGES["24h"].points == 96
+    assert all(abs(n - 15) <= 1 for n in day["admissions"])  # 15 minutes a step, one admission each
+    five = Ranges(h).series("5m", now_t, now, None)
+    assert len(five["times"]) == 60 and sum(five["admissions"]) == 5
+    fresh = History()
+    fresh.add(Sample(start, {"admissions": {"a": 0.0}}, 0))
+    out = Ranges(fresh).series("1h", start + 120, Sample(start + 120, {"admissions": {"a": 2.0}}, 0), None)
+    assert out["admissions"][:57] == [None] * 57 and sum(out["admissions"][57:]) == 2
 
 
 async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
