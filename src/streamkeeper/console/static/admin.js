@@ -244,7 +244,7 @@
     let p = path;
     while (p) {   // the most precise field that shows this path
       const slot = form.querySelector(`[data-error-for="${CSS.escape(p)}"]`);
-      if (slot && !slot.closest("[hidden]")) {
+      if (slot && !slot.parentElement.closest("[hidden]")) {
         slot.hidden = false; slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + message;
         const input = slot.parentElement.querySelector("input, select, textarea");
         if (input) { input.setAttribute("aria-invalid", "true"); if (slot.id === "") slot.id = fid(); input.setAttribute("aria-describedby", slot.id); }
