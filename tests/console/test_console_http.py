@@ -139,3 +139,29 @@ async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
             assert len((await client.get("/console/api/subjects/adobe/red")).json()["runningStreams"]) == 1
     finally:
         await drop_redis_keys(REDIS_URL, prefix)
+
+
+async def test_console_lists_answer_an_empty_list_where_apis_says_no_results(hmp):
+    """The pages ask /console/api/lists/...: the same /apis request and checks, empty is 200."""
+    admin = hmp.admin
+    r = await admin.get("/apis/recordings")
+    assert r.status_code == 404 and r.json()["code"] == "040012"  # the /apis contract, unchanged
+    r = await admin.get("/console/api/lists/recordings", params={"pageSize": "5"})
+    assert r.status_code == 200 and r.json() == {"data": [], "paging": {"results": 0, "pageSize": 5}}
+    r = await admin.post("/apis/sessions", json={"title": "Lobby", "active": True})
+    assert r.status_code == 201, r.text
+    direct, listed = await admin.get("/apis/sessions"), await admin.get("/console/api/lists/sessions")
+    assert listed.status_code == 200 and listed.json() == direct.json()
+    # a bad query is answered as /apis answers it, and the caller's rights are the same
+    r = await admin.get("/console/api/lists/assets", params={"filter": "category::"})
+    assert r.status_code == 400 and r.json() == (await admin.get("/apis/assets", params={"filter": "category::"})).json()
+    viewer = await hmp.user("vicky")
+    assert (await viewer.get("/console/api/lists/sources")).status_code == (await viewer.get("/apis/sources")).status_code
+    assert (await viewer.get("/console/api/lists/sessions")).json()["data"] == []
+    assert (await hmp.new_client().get("/console/api/lists/sessions")).status_code == 401
+    assert (await admin.get("/console/api/lists/../admin/v1/users")).status_code == 404
+
+
+async def test_favicon(hmp):
+    r = await hmp.new_client().get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content

@@ -28,7 +28,8 @@
 
   // ---- the table ----
   const nameOf = (source, id) => { const o = (sources[source] || []).find(x => x.id === id); return o ? (o.name || o.id) : id; };
-  function cell(value, how) {
+  function cell(value, how, o) {
+    if (how === "permissions" && o.admin) return "everything, everywhere (administrator)";
     if (value === undefined || value === null || (Array.isArray(value) && !value.length)) return '<span class="muted">–</span>';
     switch (how) {
       case "yesno": return value ? "yes" : "no";
@@ -55,7 +56,7 @@
     document.getElementById("empty").hidden = objects.length > 0;
     document.getElementById("objects").hidden = objects.length === 0;
     document.querySelector("#objects tbody").innerHTML = objects.map((o, i) => `<tr data-id="${SK.esc(o[spec.key])}">` +
-      spec.columns.map(([field, heading, how]) => `<td data-label="${SK.esc(heading)}">${cell(o[field], how)}</td>`).join("") +
+      spec.columns.map(([field, heading, how]) => `<td data-label="${SK.esc(heading)}">${cell(o[field], how, o)}</td>`).join("") +
       `<td class="actions"><button class="small" type="button" data-edit="${i}">Edit<span class="sr-only"> ${SK.esc(o[spec.label] || o[spec.key])}</span></button>
         ${deletable(o) ? `<button class="small danger" type="button" data-delete="${i}">Delete<span class="sr-only"> ${SK.esc(o[spec.label] || o[spec.key])}</span></button>` : ""}</td></tr>`).join("");
   }

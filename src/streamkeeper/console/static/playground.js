@@ -153,7 +153,7 @@
     box.innerHTML = (r.runningStreams.length ? `<table id="running-streams"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Metadata</th><th>Termination code</th></tr></thead><tbody>` +
       r.runningStreams.map(s => `<tr><td><code>${SK.esc(s.sessionId)}</code></td><td>${SK.esc(s.applicationId)}</td><td>${SK.time(s.startTime)}</td>
         <td>${SK.meta(s.metadata)}</td><td><code>${SK.esc(s.terminationCode)}</code></td></tr>`).join("") + "</tbody></table>"
-      : '<p class="muted">none: this subject has no running stream.</p>') + (r.otherStreams ? `<p class="muted">and ${r.otherStreams} of other tenants</p>` : "");
+      : '<p class="muted">Streams running: none.</p>') + (r.otherStreams ? `<p class="muted">and ${r.otherStreams} of other tenants</p>` : "");
   }
   setInterval(() => { if (!document.hidden) running().catch(() => {}); }, 3000);
   running().catch(() => {});
