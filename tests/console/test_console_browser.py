@@ -402,7 +402,7 @@ def test_media_live_library_and_video(admin_page, server, tmp_path):
 
     port = free_port()
     page.goto("/console/media")
-    page.click("text=Add a source")
+    page.click("#sources-card summary")
     page.fill("#new-source input[name=name]", "Lobby camera")
     page.fill("#new-source input[name=port]", str(port))
     page.click("#new-source button[type=submit]")
@@ -558,12 +558,18 @@ def test_every_page_is_accessible_fits_a_phone_and_fails_nothing(browser, server
         sign_in(page)
         views = dict(pages)
         views["admin-policy-editor"] = "/console/admin/policies#edit"
+        views["admin-role-editor"] = "/console/admin/roles#new"
+        views["admin-application-editor"] = "/console/admin/applications#new"
+        views["admin-user-editor"] = "/console/admin/users#new"
         for name, path in views.items():
             page.goto(path.split("#")[0])
             page.wait_for_load_state("networkidle")
             if name == "admin-policy-editor":
                 page.locator("#objects tbody tr", has_text="2 per channel").locator("button[data-edit]").click()
                 page.wait_for_selector("#object-form .rule")
+            if path.endswith("#new"):
+                page.click("#new")
+                page.wait_for_selector("#object-form .field")
             if name == "watch":
                 page.wait_for_function("document.getElementById('video').currentTime > 0.3", timeout=30_000)
             if name == "video":
@@ -630,6 +636,7 @@ def test_viewer_experience_page(admin_page, server):
     page = admin_page
     _oxm_viewer(server, "alice")
     page.click("nav >> text=Viewer experience")
+    page.select_option("#tenant", "adobe")  # other tests add tenants
     page.wait_for_function("document.getElementById('maxPerUser').value !== ''")
     page.fill("#maxPerUser", "3")
     page.fill("#maxPerAsset", "1")
@@ -637,6 +644,7 @@ def test_viewer_experience_page(admin_page, server):
     page.click("#policy button[type=submit]")
     page.wait_for_selector("#policy-saved")
     page.reload()
+    page.select_option("#tenant", "adobe")
     page.wait_for_function("document.getElementById('maxPerUser').value === '3'")
     assert page.input_value("#maxDevices") == "2"
     page.fill("#user", "alice")
