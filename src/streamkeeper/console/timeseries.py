@@ -99,7 +99,8 @@ class History:
                             total(at_bounds[i + 1], outcome) - total(at_bounds[i], outcome)
                             for i in range(count)] for outcome in OUTCOMES}
         live = [s.live if s is not None else None for s in at_bounds[1:]]
-        return {"times": bounds[1:], "step": step, **series, "live": live}
+        since = self.minutes[0].at if self.minutes else current.at
+        return {"times": bounds[1:], "step": step, "since": since, **series, "live": live}
 
     def per_minute(self, now: float, current: Sample, application: str | None = None, minutes: int = 60) -> dict:
         return self.series(now, current, application, span=60.0 * minutes, step=60.0)

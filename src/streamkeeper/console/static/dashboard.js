@@ -5,7 +5,7 @@
   const charts = {};
   const appSelect = document.getElementById("chart-app");
   const TITLES = { "5m": "Last 5 minutes, per 5 seconds", "1h": "Last hour, per minute", "24h": "Last 24 hours, per 15 minutes" };
-  let range = "1h";
+  let range = "1h", chosen = false;
 
   function chart(name, color, xs, ys) {
     const box = document.getElementById("chart-" + name);
@@ -38,17 +38,23 @@
     s.applications.forEach(a => { if (a.live !== null) tenants[a.tenant] = (tenants[a.tenant] || 0) + a.live; });
     document.querySelector("#tenants tbody").innerHTML = Object.entries(tenants).map(([t, n]) =>
       `<tr data-tenant="${SK.esc(t)}"><td>${SK.esc(t)}</td><td><b>${n}</b></td></tr>`).join("");
+    if (!chosen && s.now - s.series.since < 600 && range !== "5m") {   // a fresh server: its first minutes
+      chosen = true; pick(document.querySelector('[data-range="5m"]')); return;
+    }
+    chosen = true;
     document.getElementById("chart-title").textContent = TITLES[s.series.range] || TITLES["1h"];
+    document.getElementById("chart-since").textContent = `Counted by this server process since ${SK.dateTime(s.series.since * 1000)}; earlier times are left blank.`;
     const xs = s.series.times.map(t => Math.round(t));
     for (const [name, color] of Object.entries(OUTCOMES)) chart(name, color, xs, s.series[name]);
   }
 
   appSelect.addEventListener("change", refresh);
-  document.querySelectorAll("[data-range]").forEach(b => b.addEventListener("click", () => {
+  function pick(b) {
     range = b.dataset.range;
     document.querySelectorAll("[data-range]").forEach(x => x.setAttribute("aria-pressed", String(x === b)));
     refresh().catch(e => SK.toast(e.message));
-  }));
+  }
+  document.querySelectorAll("[data-range]").forEach(b => b.addEventListener("click", () => { chosen = true; pick(b); }));
   SK.every(5000, () => refresh().catch(e => SK.toast(e.message)));
 
   const result = document.getElementById("subject-result");
