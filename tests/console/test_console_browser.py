@@ -368,6 +368,15 @@ def test_administration_pages_list_every_kind(admin_page):
     _open_admin(page, "users")
     assert page.locator("#objects tr", has_text="admin").first.locator("button[data-delete]").count() == 0
     assert page.locator("#objects tr", has_text="vera").locator("button[data-delete]").count() == 1
+    # a refusal of the service lands at the field it names
+    _open_admin(page, "tenants")
+    page.click("#new")
+    _field(page, "id").fill("adobe")
+    _field(page, "name").fill("Adobe again")
+    page.click("#save")
+    page.wait_for_selector("[data-error-for=id] >> text=already exists")
+    assert _field(page, "id").get_attribute("aria-invalid") == "true"
+    page.click("#cancel")
     # a role through the permission matrix
     _open_admin(page, "roles")
     page.click("#new")

@@ -30,7 +30,7 @@
   const nameOf = (source, id) => { const o = (sources[source] || []).find(x => x.id === id); return o ? (o.name || o.id) : id; };
   function cell(value, how, o) {
     if (how === "permissions" && o.admin) return "everything, everywhere (administrator)";
-    if (value === undefined || value === null || (Array.isArray(value) && !value.length)) return '<span class="muted">–</span>';
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) return '<span class="muted">–</span>';
     switch (how) {
       case "yesno": return value ? "yes" : "no";
       case "code": return `<code>${SK.esc(value)}</code>`;
@@ -262,7 +262,8 @@
       const m = /^body\.([\w.]+): (.*)$/.exec(part);
       if (m && place(m[1], m[2])) return;
       // service answers name a field in words ("unknown tenant 'x'", "id 'x' already exists")
-      const named = spec.fields.find(f => new RegExp(`\\b${f.name}\\b`, "i").test(part) && form.querySelector(`[data-error-for="${f.name}"]`));
+      const named = (/already exists/i.test(part) && spec.fields.find(f => f.createOnly))
+        || spec.fields.find(f => new RegExp(`\\b${f.name}\\b`, "i").test(part) && form.querySelector(`[data-error-for="${f.name}"]`));
       if (!m && named && place(named.name, part)) return;
       left.push(m ? m[1] + ": " + m[2] : part);
     });
