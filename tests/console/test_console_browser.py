@@ -1,6 +1,7 @@
 """The console in a real browser (Playwright driving Debian's Chromium) against a real server process.
 
-Screenshots of the main pages are written to docs/screenshots/ (committed, shown in the README).
+Screenshots of every page, at 1440 and 390 px wide, are written to docs/screenshots/ (committed, listed
+in docs/console.md).
 Without Chromium or Playwright the tests are skipped locally and fail in CI (`make test` installs
 Chromium through apt when it runs as root).
 """
