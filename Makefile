@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv serve test bench clean chromium jq
+.PHONY: venv serve test bench clean chromium jq axe
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 serve: venv
 	$(BIN)/streamkeeper serve
 
-test: venv chromium jq
+test: venv chromium jq axe
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # Debian package $(1) for $(2), when the command $(3) is missing: installed as root with apt
@@ -42,6 +42,14 @@ chromium:
 # The README's examples, which tests/test_readme.py runs, read answers with jq.
 jq:
 	$(call apt_tool,jq,the README's examples,jq,tests/test_readme.py will fail)
+
+# axe-core (accessibility checks of the console's browser tests), pinned, from the npm registry into the venv.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE):
+	npm install --silent --no-save --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION)
 
 bench: venv
 	$(BIN)/python -m bench --scale

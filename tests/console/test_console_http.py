@@ -71,7 +71,9 @@ async def test_dashboard_stats_count_what_v2_did(hmp):
     row = next(a for a in stats["applications"] if a["application"] == "demo-app")
     assert (row["live"], row["admissions"], row["denials"]) == (3, 3, 1)
     assert stats["live"] == 3
-    assert sum(stats["series"]["admissions"]) == 3 and sum(stats["series"]["denials"]) == 1
+    # steps before the process started have no value (a gap in the chart, not a flat zero)
+    assert sum(n or 0 for n in stats["series"]["admissions"]) == 3
+    assert sum(n or 0 for n in stats["series"]["denials"]) == 1
     subject = (await client.get("/console/api/subjects/adobe/dash")).json()["runningStreams"]
     assert len(subject) == 3
     victim = subject[0]
@@ -96,6 +98,28 @@ def test_history_gives_per_minute_increases():
     assert out["live"] == [0, 3, 1]
 
 
+def test_history_keeps_a_day_of_minutes_and_has_no_values_before_it_started():
+    from streamkeeper.console.timeseries import RANGES, Ranges
+
+    h = History()
+    start = 100_000.0
+    for i in range(0, 26 * 3600, 5):  # 26 hours of samples, one admission a minute
+        t = start + i
+        h.add(Sample(t, {"admissions": {"a": float(i // 60)}}, 1))
+    assert len(h.samples) <= 3600 // 5 + 30 and len(h.minutes) <= 24 * 60 + 5  # small, whatever the uptime
+    now_t = start + 26 * 3600
+    now = Sample(now_t, {"admissions": {"a": float(26 * 60)}}, 1)
+    day = Ranges(h).series("24h", now_t, now, None)
+    assert day["range"] == "24h" and len(day["times"]) == RANGES["24h"].points == 96
+    assert all(abs(n - 15) <= 1 for n in day["admissions"])  # 15 minutes a step, one admission each
+    five = Ranges(h).series("5m", now_t, now, None)
+    assert len(five["times"]) == 60 and sum(five["admissions"]) == 5
+    fresh = History()
+    fresh.add(Sample(start, {"admissions": {"a": 0.0}}, 0))
+    out = Ranges(fresh).series("1h", start + 120, Sample(start + 120, {"admissions": {"a": 2.0}}, 0), None)
+    assert out["admissions"][:57] == [None] * 57 and sum(out["admissions"][57:]) == 2
+
+
 async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
     """Redis keeps no per-application index: the total is shown, per application n/a (null)."""
     from tests.conftest import (REDIS_URL, Running, drop_redis_keys, make_settings, redis_available,
@@ -115,3 +139,29 @@ async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
             assert len((await client.get("/console/api/subjects/adobe/red")).json()["runningStreams"]) == 1
     finally:
         await drop_redis_keys(REDIS_URL, prefix)
+
+
+async def test_console_lists_answer_an_empty_list_where_apis_says_no_results(hmp):
+    """The pages ask /console/api/lists/...: the same /apis request and checks, empty is 200."""
+    admin = hmp.admin
+    r = await admin.get("/apis/recordings")
+    assert r.status_code == 404 and r.json()["code"] == "040012"  # the /apis contract, unchanged
+    r = await admin.get("/console/api/lists/recordings", params={"pageSize": "5"})
+    assert r.status_code == 200 and r.json() == {"data": [], "paging": {"results": 0, "pageSize": 5}}
+    r = await admin.post("/apis/sessions", json={"title": "Lobby", "active": True})
+    assert r.status_code == 201, r.text
+    direct, listed = await admin.get("/apis/sessions"), await admin.get("/console/api/lists/sessions")
+    assert listed.status_code == 200 and listed.json() == direct.json()
+    # a bad query is answered as /apis answers it, and the caller's rights are the same
+    r = await admin.get("/console/api/lists/assets", params={"filter": "category::"})
+    assert r.status_code == 400 and r.json() == (await admin.get("/apis/assets", params={"filter": "category::"})).json()
+    viewer = await hmp.user("vicky")
+    assert (await viewer.get("/console/api/lists/sources")).status_code == (await viewer.get("/apis/sources")).status_code
+    assert (await viewer.get("/console/api/lists/sessions")).json()["data"] == []
+    assert (await hmp.new_client().get("/console/api/lists/sessions")).status_code == 401
+    assert (await admin.get("/console/api/lists/../admin/v1/users")).status_code == 404
+
+
+async def test_favicon(hmp):
+    r = await hmp.new_client().get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content

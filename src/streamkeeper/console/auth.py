@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from ..hmp.accounts import service as accounts
 from ..hmp.deps import COOKIE, set_session_cookie
 from ..hmp.errors import HmpError
-from .web import Login, read_form, render
+from .web import STATIC, Login, read_form, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,6 +23,13 @@ def _safe_next(value: str | None) -> str:
 @router.get("/")
 async def home(request: Request) -> Response:
     return RedirectResponse("/console/", status_code=303)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    """Browsers ask for it on every site; the console's icon (SVG, which they all show)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/console/")

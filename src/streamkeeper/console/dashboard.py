@@ -1,4 +1,4 @@
-"""The concurrency dashboard: live sessions, last-hour outcome charts, subject lookup."""
+"""The concurrency dashboard: live sessions, outcome charts (5 min, 1 h, 24 h), subject lookup."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from .timeseries import STEP_SECONDS, History, Sample, read_counters
+from .timeseries import STEP_SECONDS, History, Ranges, Sample, read_counters
 from .web import Admin, render
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ async def stats(request: Request, login=Admin) -> Response:
         totals = {o: current.counts.get(o, {}).get(a.id, 0) for o in current.counts}
         rows.append({"tenant": a.tenant, "application": a.id, "name": a.name, "enabled": a.enabled,
                      "live": by_app.get(a.id, 0) if by_app is not None else None, **totals})
-    series = app.state.console_history.per_minute(current.at, current, application)
+    series = Ranges(app.state.console_history).series(request.query_params.get("range", "1h"), current.at,
+                                                      current, application)
     return JSONResponse({"now": current.at, "live": total, "applications": rows, "series": series},
                         headers={"Cache-Control": "no-store"})
 

@@ -7,11 +7,11 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
-from . import administration, auth, dashboard, media, playground, viewers
+from . import administration, auth, dashboard, lists, media, playground, viewers
 from .web import STATIC, Forbidden, NotSignedIn, login_url, render
 
 router = APIRouter(include_in_schema=False)
-for _page in (auth, dashboard, playground, media, viewers, administration):
+for _page in (auth, dashboard, playground, media, lists, viewers, administration):
     router.include_router(_page.router)
 
 startup = dashboard.startup

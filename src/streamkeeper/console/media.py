@@ -49,6 +49,20 @@ async def video(asset_id: str, request: Request, login=Login) -> Response:
     return render(request, "video.html", login, asset_id=asset_id, may=may)
 
 
+@router.get("/console/watch")
+async def watch(request: Request, login=Login) -> Response:
+    """A live source or a video over HLS, inside the console: a title, a way back, and a status
+    line that reports only errors the player could not recover from."""
+    src = request.query_params.get("src", "")
+    if not src.startswith("/apis/") or ".." in src or "//" in src:
+        return render(request, "error.html", login, status=404, message="Nothing to play: no /apis playlist given.")
+    back = request.query_params.get("back", "")
+    if not back.startswith("/console/") or "//" in back:
+        back = "/console/media" if src.startswith("/apis/sources/") else "/console/library"
+    title = request.query_params.get("title", "")[:200] or ("Live source" if "/sources/" in src else "Video")
+    return render(request, "watch.html", login, src=src, back=back, title=title)
+
+
 @router.get("/console/media/assets/{asset_id}/play.mp4")
 async def play(asset_id: str, request: Request, login=Login) -> Response:
     """The video's first track as MP4 (remuxed once, then served from disk with Range support)."""

@@ -1,8 +1,13 @@
-"""A small in-process history of the session counters, for the dashboard's last-hour charts.
+"""A small in-process history of the session counters, for the dashboard's charts.
 
 Prometheus keeps history for whoever scrapes it; the console must work without one, so a
-background task samples the same counters every few seconds and keeps one hour of samples.
-Counters start at zero with the process, so before the first sample every value is zero.
+background task samples the same counters every few seconds. The last hour is kept at that step
+(the 5-minute chart needs it), the last 24 hours at one sample a minute: about 1,500 samples in
+all. Counters start at zero with the process, so a time before the first sample has no value
+(the chart shows a gap, not a flat zero).
+
+The usage history of the server (`GET /admin/v1/usage`, kept across restarts) does not exist
+yet: when it does, `Ranges` is the one place to read the 1 h and 24 h ranges from it instead.
 """
 
 from __future__ import annotations
@@ -14,6 +19,23 @@ from dataclasses import dataclass
 OUTCOMES = ("admissions", "denials", "evictions", "terminations", "expiries")
 STEP_SECONDS = 5.0
 HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """One choice of the dashboard: how far back, in steps of how many seconds."""
+
+    label: str
+    span: float
+    step: float
+
+    @property
+    def points(self) -> int:
+        return int(self.span // self.step)
+
+
+RANGES = {r.label: r for r in (Range("5m", 300.0, STEP_SECONDS), Range("1h", HOUR, 60.0), Range("24h", DAY, 900.0))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,39 +52,66 @@ def read_counters(metrics) -> dict[str, dict[str, float]]:
 
 
 class History:
-    """Samples of the last hour (plus one older sample, so the oldest minute has a start)."""
+    """Every sample of the last hour, one a minute of the last day (plus one older of each, so
+    the oldest step has a start)."""
 
-    def __init__(self, keep_seconds: float = HOUR + 120) -> None:
+    def __init__(self, keep_seconds: float = HOUR + 120, keep_minutes_seconds: float = DAY + 120) -> None:
         self.keep = keep_seconds
+        self.keep_minutes = keep_minutes_seconds
         self.samples: deque[Sample] = deque()
+        self.minutes: deque[Sample] = deque()
 
     def add(self, sample: Sample) -> None:
         self.samples.append(sample)
         while len(self.samples) > 2 and self.samples[1].at < sample.at - self.keep:
             self.samples.popleft()
+        if not self.minutes or sample.at - self.minutes[-1].at >= 60.0:
+            self.minutes.append(sample)
+            while len(self.minutes) > 2 and self.minutes[1].at < sample.at - self.keep_minutes:
+                self.minutes.popleft()
 
-    def _at(self, samples: list[Sample], t: float) -> Sample | None:
-        i = bisect_right([s.at for s in samples], t)
-        return samples[i - 1] if i else None
+    def _all(self, current: Sample) -> list[Sample]:
+        first = self.samples[0].at if self.samples else current.at
+        return [*(s for s in self.minutes if s.at < first), *self.samples, current]
 
-    def per_minute(self, now: float, current: Sample, application: str | None = None,
-                   minutes: int = 60) -> dict:
-        """Per-minute increases of each outcome over the last `minutes`, oldest first, and the live
-        sessions at each minute's end. `current` is a sample taken now (not stored)."""
-        samples = [*self.samples, current]
-        end = now
-        bounds = [end - 60.0 * (minutes - i) for i in range(minutes + 1)]
+    def series(self, now: float, current: Sample, application: str | None = None,
+               span: float = HOUR, step: float = 60.0) -> dict:
+        """Increases of each outcome per step over the last `span` seconds, oldest first, and the
+        live sessions at each step's end; None where the process had not started yet.
+        `current` is a sample taken now (not stored)."""
+        samples = self._all(current)
+        times = [s.at for s in samples]
+        count = int(span // step)
+        bounds = [now - step * (count - i) for i in range(count + 1)]
+
+        def at(t: float) -> Sample | None:
+            i = bisect_right(times, t)
+            return samples[i - 1] if i else None
 
         def total(sample: Sample | None, outcome: str) -> float:
             if sample is None:
-                return 0.0
+                return 0.0  # before the first sample: the counters' start
             per_app = sample.counts.get(outcome, {})
-            if application:
-                return per_app.get(application, 0.0)
-            return sum(per_app.values())
+            return per_app.get(application, 0.0) if application else sum(per_app.values())
 
-        at_bounds = [self._at(samples, b) for b in bounds]
-        series = {outcome: [total(at_bounds[i + 1], outcome) - total(at_bounds[i], outcome)
-                            for i in range(minutes)] for outcome in OUTCOMES}
+        at_bounds = [at(b) for b in bounds]
+        series = {outcome: [None if at_bounds[i + 1] is None else
+                            total(at_bounds[i + 1], outcome) - total(at_bounds[i], outcome)
+                            for i in range(count)] for outcome in OUTCOMES}
         live = [s.live if s is not None else None for s in at_bounds[1:]]
-        return {"times": bounds[1:], **series, "live": live}
+        since = self.minutes[0].at if self.minutes else current.at
+        return {"times": bounds[1:], "step": step, "since": since, **series, "live": live}
+
+    def per_minute(self, now: float, current: Sample, application: str | None = None, minutes: int = 60) -> dict:
+        return self.series(now, current, application, span=60.0 * minutes, step=60.0)
+
+
+class Ranges:
+    """The dashboard's ranges, read from the in-process history (see the module's note)."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+
+    def series(self, label: str, now: float, current: Sample, application: str | None) -> dict:
+        r = RANGES.get(label) or RANGES["1h"]
+        return {"range": r.label, **self.history.series(now, current, application, span=r.span, step=r.step)}

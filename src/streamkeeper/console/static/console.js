@@ -32,7 +32,21 @@ const SK = {
     const t = document.getElementById("toast"); t.textContent = text; t.classList.add("show");
     clearTimeout(SK._toast); SK._toast = setTimeout(() => t.classList.remove("show"), 2500);
   },
-  time(ms) { return ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : ""; },
+  // One way to show times everywhere: the viewer's locale and time zone, 24 h or 12 h as the locale has it.
+  time(ms) { return ms ? new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : ""; },
+  clock(ms) { return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }); },
+  dateTime(ms) { return ms ? new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : ""; },
+  // metadata of a stream as "name: value" pairs, or "none"
+  meta(m) {
+    const e = Object.entries(m || {});
+    return e.length ? e.map(([k, v]) => `<span class="pill">${SK.esc(k)}: ${SK.esc(Array.isArray(v) ? v.join(", ") : v)}</span>`).join(" ") : '<span class="muted">none</span>';
+  },
+  // the share of a video being imported ("Importing… 42 %"), or ""
+  importing(a) {
+    if (!a || !a.importing) return "";
+    const p = a.importProgress || {}, pct = p.totalBytes ? Math.floor(100 * (p.bytes || 0) / p.totalBytes) : null;
+    return `<span class="pill warn importing">Importing\u2026${pct === null ? "" : " " + pct + " %"}</span>`;
+  },
   fmt(v) {
     if (v === null || v === undefined) return "";
     if (Array.isArray(v)) return v.map(x => typeof x === "object" ? JSON.stringify(x) : x).join(", ");
@@ -46,16 +60,11 @@ const SK = {
   turns() { let last = 0; return () => { const mine = ++last; return () => mine === last; }; },
 };
 
-// A /apis list: the `data` array; the API answers 404 NoResults for an empty list.
-SK.list = async function (url) {
-  try { const r = await SK.api("GET", url); return (r && r.data) || []; }
-  catch (e) { if (e.status === 404 && e.body && e.body.code === "040012") return []; throw e; }
-};
-SK.page = async function (url) {
-  try { return await SK.api("GET", url); }
-  catch (e) { if (e.status === 404 && e.body && e.body.code === "040012") return { data: [], paging: { results: 0 } }; throw e; }
-};
-
+// A /apis list, asked through /console/api/lists (the same request, made by the server with our
+// cookie) because /apis answers an empty list with 404 NoResults, a failed request in the browser.
+SK.listUrl = url => url.replace(/^\/apis\//, "/console/api/lists/");
+SK.list = async function (url) { const r = await SK.api("GET", SK.listUrl(url)); return (r && r.data) || []; };
+SK.page = async function (url) { return SK.api("GET", SK.listUrl(url)); };
 // Shares of one object (/apis/{resource}/{id}/shares): a table and a form, rendered into `box`.
 SK.shares = async function (box, resource, id) {
   const base = `/apis/${resource}/${encodeURIComponent(id)}/shares`, turn = SK.turns();
@@ -64,7 +73,7 @@ SK.shares = async function (box, resource, id) {
     let rows;
     try { rows = await SK.list(base); } catch (e) { if (current()) box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
     if (!current()) return;
-    box.innerHTML = `<table class="shares"><thead><tr><th>Type</th><th>Name</th><th>Permission</th><th></th></tr></thead><tbody>` +
+    box.innerHTML = (rows.length ? "" : '<p class="muted">Not shared with anyone yet.</p>') + `<table class="shares" ${rows.length ? "" : "hidden"}><thead><tr><th>Type</th><th>Name</th><th>Permission</th><th></th></tr></thead><tbody>` +
       rows.map(s => `<tr><td>${SK.esc(s.shareType)}</td><td>${SK.esc(s.name)}</td><td>${SK.esc(s.permission)}</td>
         <td><button class="small danger" data-unshare="${SK.esc(s.id)}">Remove</button></td></tr>`).join("") + `</tbody></table>
       <form class="inline share-form" style="margin-top:8px">

@@ -16,20 +16,23 @@
     const p = new URLSearchParams({ page, pageSize: $("pageSize").value, sort: $("sort").value, asc: $("asc").value });
     const q = $("q").value.trim(); if (q) p.set("q", q.includes('"') ? q : `"${q}"`);
     const f = filterText(); if (f) p.set("filter", f);
+    const filtered = !!(q || f);
     const box = $("assets"), current = turn();
     let r;
     try { r = await SK.page("/apis/assets?" + p); } catch (e) { if (current()) box.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; return; }
     if (!current()) return;
     const paging = r.paging || {};
-    $("count").textContent = `${paging.results ?? r.data.length} video(s)`;
+    const n = paging.results ?? r.data.length;
+    $("count").textContent = n === 1 ? "1 video" : `${n} videos`;
     $("pageno").textContent = page;
     $("prev").disabled = page <= 1; $("next").disabled = !paging.next;
     box.innerHTML = r.data.length ? r.data.map(a => `<div class="tile asset" data-id="${SK.esc(a.id)}">
-      <a href="/console/library/${encodeURIComponent(a.id)}"><img alt="" loading="lazy" src="/apis/assets/${encodeURIComponent(a.id)}/thumbnail?width=320" onerror="this.style.visibility='hidden'"></a>
+      <a href="/console/library/${encodeURIComponent(a.id)}" tabindex="-1" aria-hidden="true"><img alt="" loading="lazy" src="/apis/assets/${encodeURIComponent(a.id)}/thumbnail?width=320" onerror="this.style.visibility='hidden'"></a>
       <div class="body"><a href="/console/library/${encodeURIComponent(a.id)}">${SK.esc(a.title || "(untitled)")}</a><br>
-      <small class="muted">${new Date(a.ctime * 1000).toLocaleString()} · ${(a.duration || 0).toFixed(1)} s
-      ${a.recording ? '<span class="pill bad">recording</span>' : ""}${a.importing ? '<span class="pill warn">importing</span>' : ""}</small></div></div>`).join("")
-      : '<p class="muted">No videos match.</p>';
+      <small class="muted">${SK.dateTime(a.ctime * 1000)} · ${(a.duration || 0).toFixed(1)} s</small>
+      ${a.recording ? '<span class="pill bad">recording</span>' : ""}${SK.importing(a)}</div></div>`).join("")
+      : (filtered ? '<p class="empty">No videos match. Clear the search or the filter to see them all.</p>'
+        : '<p class="empty">The library is empty. Videos appear here when a recording stops (Live page) or when one is imported through <code>POST /apis/assets/import</code>.</p>');
   }
   $("search").onsubmit = ev => { ev.preventDefault(); page = 1; search(); };
   $("prev").onclick = () => { page -= 1; search(); };

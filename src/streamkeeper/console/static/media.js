@@ -10,13 +10,13 @@
     if (!current()) return;
     sources = list;
     const box = document.getElementById("sources");
-    if (!sources.length) { box.innerHTML = '<p class="muted">No sources.</p>'; return; }
+    if (!sources.length) { box.innerHTML = `<p class="empty">No sources yet. A source is a live feed (MPEG-TS over UDP, or SRT)${document.getElementById("new-source") ? ": open \u201cAdd a source\u201d below to add the first" : ""}.</p>`; return; }
     const t = Date.now();
     box.innerHTML = sources.map(s => `<div class="tile source" data-id="${SK.esc(s.id)}">
       ${s.active ? `<img alt="" src="/apis/sources/${encodeURIComponent(s.id)}/thumbnail?width=320&t=${t}" onerror="this.style.visibility='hidden'">` : '<div class="thumb"></div>'}
       <div class="body"><b>${SK.esc(s.name)}</b> <span class="pill ${s.active ? "ok" : "bad"}">${s.active ? "active" : "no signal"}</span><br>
       <small class="muted">${SK.esc(s.type)} ${SK.esc(s.host || "")}:${SK.esc(s.port || "")} · <span class="bitrate">${SK.rate(s.bitrate)}</span></small>
-      <div style="margin-top:6px">${s.active ? `<a class="watch" target="_blank" href="/static/hls/player.html?src=${encodeURIComponent("/apis/sources/" + encodeURIComponent(s.id) + "/hls/live.m3u8")}"><button type="button" class="small">Watch live (HLS)</button></a> ` : ""}<button class="small" data-source-shares="${SK.esc(s.id)}">Shares</button>
+      <div style="margin-top:6px">${s.active ? `<a class="watch button small" href="/console/watch?${new URLSearchParams({ src: "/apis/sources/" + encodeURIComponent(s.id) + "/hls/live.m3u8", title: s.name, back: "/console/media" })}">Watch live<span class="sr-only"> ${SK.esc(s.name)}</span></a> ` : ""}<button class="small" data-source-shares="${SK.esc(s.id)}">Shares</button>
       <button class="small danger" data-source-delete="${SK.esc(s.id)}">Delete</button></div><div class="share-box"></div></div></div>`).join("");
   }
   document.getElementById("sources").addEventListener("click", async ev => {
@@ -43,9 +43,11 @@
     const list = await SK.list("/apis/sessions");
     if (!current()) return;
     sessions = list;
+    document.getElementById("sessions-empty").hidden = sessions.length > 0;
+    document.getElementById("sessions").hidden = !sessions.length;
     document.querySelector("#sessions tbody").innerHTML = sessions.map(s => `<tr data-id="${SK.esc(s.id)}">
-      <td><b>${SK.esc(s.title)}</b></td><td>${SK.esc((s.sources || []).map(sourceName).join(", "))}</td>
-      <td>${s.recording ? '<span class="pill bad">recording</span>' : '<span class="pill">idle</span>'}</td>
+      <td data-label="Title"><b>${SK.esc(s.title)}</b></td><td data-label="Sources">${SK.esc((s.sources || []).map(sourceName).join(", ")) || '<span class="muted">none yet</span>'}</td>
+      <td data-label="State">${s.recording ? '<span class="pill bad">recording</span>' : '<span class="pill">idle</span>'}</td>
       <td class="actions">${caps.record ? `<button class="small" data-record="${SK.esc(s.id)}" ${s.recording ? "disabled" : ""}>Record</button>` : ""}
       ${caps.edit || caps.share ? `<button class="small" data-open="${SK.esc(s.id)}">Sources, events, shares</button>` : ""}</td></tr>`).join("");
   }
@@ -83,13 +85,13 @@
       const current = srcsTurn();
       const list = await SK.list(base + "/sources");
       if (!current()) return;
-      document.getElementById("sess-sources").innerHTML = list.length ? "<ul>" + list.map(x => `<li>${SK.esc(sourceName(x))} <button class="small danger" data-detach="${SK.esc(x.sourceId)}">remove</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
+      document.getElementById("sess-sources").innerHTML = list.length ? "<ul>" + list.map(x => `<li>${SK.esc(sourceName(x))} <button class="small danger" data-detach="${SK.esc(x.sourceId)}">remove</button></li>`).join("") + "</ul>" : '<p class="muted">No sources in this session yet: add one below.</p>';
     }
     async function events() {
       const current = eventsTurn();
       const list = await SK.list(base + "/events");
       if (!current()) return;
-      document.getElementById("sess-events").innerHTML = list.length ? "<ul>" + list.map(e => `<li>${SK.esc(e.title)}: ${SK.esc(e.command)} at ${new Date(e.startTime * 1000).toLocaleString()} (${SK.esc(e.type)}) <button class="small danger" data-unschedule="${SK.esc(e.id)}">delete</button></li>`).join("") + "</ul>" : '<p class="muted">none</p>';
+      document.getElementById("sess-events").innerHTML = list.length ? "<ul>" + list.map(e => `<li>${SK.esc(e.title)}: ${SK.esc(e.command)} at ${SK.dateTime(e.startTime * 1000)} (${SK.esc(e.type)}) <button class="small danger" data-unschedule="${SK.esc(e.id)}">delete</button></li>`).join("") + "</ul>" : '<p class="muted">No events: schedule a recording or a live period below.</p>';
     }
     box.onclick = async ev => {
       const b = ev.target.closest("button"); if (!b) return;
@@ -121,8 +123,8 @@
     const list = await SK.list("/apis/recordings");
     if (!current()) return;
     document.querySelector("#recordings tbody").innerHTML = list.length ? list.map(r => `<tr data-id="${SK.esc(r.id)}">
-      <td>${SK.esc(r.title)}</td><td>${SK.esc((sessions.find(s => s.id === r.session) || {}).title || r.session)}</td>
-      <td><span class="pill ${r.state === "RECORDING" ? "bad" : "warn"}">${SK.esc(r.state)}</span></td><td>${(r.duration || 0).toFixed(1)} s</td>
+      <td data-label="Title">${SK.esc(r.title)}</td><td data-label="Session">${SK.esc((sessions.find(s => s.id === r.session) || {}).title || r.session)}</td>
+      <td data-label="State"><span class="pill ${r.state === "RECORDING" ? "bad" : "warn"}">${SK.esc(String(r.state).toLowerCase())}</span></td><td data-label="Duration">${(r.duration || 0).toFixed(1)} s</td>
       <td style="white-space:nowrap">${r.state === "RECORDING" ? `<button class="small" data-pause="${SK.esc(r.id)}">Pause</button>` : `<button class="small" data-resume="${SK.esc(r.id)}">Resume</button>`}
       <button class="small" data-hotmark="${SK.esc(r.id)}">HotMark</button> <button class="small danger" data-stop="${SK.esc(r.id)}">Stop</button></td></tr>`).join("")
       : '<tr><td colspan="5" class="muted">No recording in progress.</td></tr>';

@@ -38,6 +38,7 @@
   resetMeta();
 
   async function start(terminate) {
+    clearTimeout(outcome._clear); outcome.innerHTML = "";
     const appId = appSel.value, i = idp.value, s = subject.value;
     const headers = Object.assign({ "Content-Type": "application/x-www-form-urlencoded" }, auth(appId));
     if (terminate && terminate.length) headers["X-Terminate"] = terminate.join(",");
@@ -49,6 +50,8 @@
       const expires = Date.parse(res.headers.get("Expires"));
       const skew = Date.now() - Date.parse(res.headers.get("Date"));
       outcome.innerHTML = `<p class="ok" id="admitted">Admitted: session <code>${SK.esc(sid)}</code> (202)</p>`;
+      clearTimeout(outcome._clear);   // the banner says what just happened; the table below keeps it
+      outcome._clear = setTimeout(() => { const a = document.getElementById("admitted"); if (a) a.remove(); }, 8000);
       const entry = { sid, app: appId, idp: i, subject: s, expires, skew, beats: 0, state: "running" };
       mine.set(sid, entry); schedule(entry); draw(); running();
       return;
@@ -68,7 +71,7 @@
       conflicts.forEach(c => { if (!seen.has(c.terminationCode)) { seen.add(c.terminationCode); rows.push(c); } });
       return `<div class="advice"><b>${SK.esc(a.policyName)} / ${SK.esc(a.ruleName)}</b>: ${SK.esc(a.message)}
         <table class="conflicts"><thead><tr><th>Conflicting session</th><th>Application</th><th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>
-        ${rows.map(c => `<tr><td><code>${SK.esc(c.sessionId)}</code></td><td>${SK.esc(c.applicationId)}</td><td><code>${SK.esc(JSON.stringify(c.metadata || {}))}</code></td>
+        ${rows.map(c => `<tr><td><code>${SK.esc(c.sessionId)}</code></td><td>${SK.esc(c.applicationId)}</td><td>${SK.meta(c.metadata)}</td>
           <td><code>${SK.esc(c.terminationCode)}</code></td>
           <td class="actions"><button class="small danger" data-terminate="${SK.esc(c.terminationCode)}">Terminate &amp; retry</button></td></tr>`).join("")}
         </tbody></table></div>`;
@@ -110,22 +113,27 @@
       e.beats += 1; e.expires = Date.parse(res.headers.get("Expires")); schedule(e);
     } else {
       const text = await res.text(); let body = null; try { body = JSON.parse(text); } catch (x) { }
-      const remote = body && (body.associatedAdvice || []).find(a => a.type === "remote-termination");
-      e.state = res.status === 410 ? (remote ? "terminated by another stream" : "gone (410)") : (res.status === 409 ? "evicted (409)" : "error " + res.status);
+      const advice = body && (body.associatedAdvice || [])[0];
+      const by = advice && advice.terminator && advice.terminator.sessionId ? ` ${advice.terminator.sessionId}` : "";
+      if (res.status === 410 && advice && advice.type === "remote-termination") e.state = "terminated by another stream" + by;
+      else if (advice && advice.type === "rule-violation") e.state = `evicted by the newer stream${by} (${res.status}): ${advice.ruleName || advice.message || "a FIFO rule"}`;
+      else if (res.status === 410) e.state = "ended elsewhere (410): stopped by its player or the dashboard, or expired";
+      else if (res.status === 409) e.state = "evicted (409)";
+      else e.state = "error " + res.status + (SK.message(body) ? ": " + SK.message(body) : "");
     }
     draw(); running();
   }
   async function stop(e) {
     clearTimeout(e.timer);
     const res = await fetch(path(e.idp, e.subject) + "/" + encodeURIComponent(e.sid), { method: "DELETE", headers: auth(e.app), credentials: "omit" });
-    e.state = res.status === 202 ? "stopped" : "gone (" + res.status + ")";
+    e.state = res.status === 202 ? "stopped" : res.status === 410 ? "had already ended (410)" : "error " + res.status;
     draw(); running();
   }
   function draw() {
     const body = document.querySelector("#mine tbody");
-    body.innerHTML = [...mine.values()].reverse().map(e => `<tr data-sid="${SK.esc(e.sid)}"><td><code>${SK.esc(e.sid)}</code></td><td>${SK.esc(e.app)}</td>
-      <td>${e.state === "running" ? SK.time(e.expires) : ""}</td><td>${e.beats}</td>
-      <td><span class="pill ${e.state === "running" ? "ok" : "bad"}">${SK.esc(e.state)}</span></td>
+    body.innerHTML = [...mine.values()].reverse().map(e => `<tr data-sid="${SK.esc(e.sid)}"><td data-label="Session"><code>${SK.esc(e.sid)}</code></td><td data-label="Application">${SK.esc(e.app)}</td>
+      <td data-label="Expires">${e.state === "running" ? SK.time(e.expires) : ""}</td><td data-label="Heartbeats">${e.beats}</td>
+      <td data-label="State"><span class="pill ${e.state === "running" ? "ok" : e.state === "stopped" ? "" : "bad"}">${SK.esc(e.state)}</span></td>
       <td class="actions">${e.state === "running" ? `<button class="small" data-beat="${SK.esc(e.sid)}">Heartbeat</button> <button class="small danger" data-stop="${SK.esc(e.sid)}">Stop</button>` : ""}</td></tr>`).join("");
   }
   document.querySelector("#mine").addEventListener("click", ev => {
@@ -141,11 +149,11 @@
     const r = res.ok ? await res.json() : null;
     if (!current()) return;
     const box = document.getElementById("running");
-    if (!r) { box.innerHTML = `<p class="muted">${res.status}</p>`; return; }
+    if (!r) { box.innerHTML = `<p class="muted">Cannot ask (${res.status}).</p>`; return; }
     box.innerHTML = (r.runningStreams.length ? `<table id="running-streams"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Metadata</th><th>Termination code</th></tr></thead><tbody>` +
       r.runningStreams.map(s => `<tr><td><code>${SK.esc(s.sessionId)}</code></td><td>${SK.esc(s.applicationId)}</td><td>${SK.time(s.startTime)}</td>
-        <td><code>${SK.esc(JSON.stringify(s.metadata))}</code></td><td><code>${SK.esc(s.terminationCode)}</code></td></tr>`).join("") + "</tbody></table>"
-      : '<p class="muted">none</p>') + (r.otherStreams ? `<p class="muted">and ${r.otherStreams} of other tenants</p>` : "");
+        <td>${SK.meta(s.metadata)}</td><td><code>${SK.esc(s.terminationCode)}</code></td></tr>`).join("") + "</tbody></table>"
+      : '<p class="muted">Streams running: none.</p>') + (r.otherStreams ? `<p class="muted">and ${r.otherStreams} of other tenants</p>` : "");
   }
   setInterval(() => { if (!document.hidden) running().catch(() => {}); }, 3000);
   running().catch(() => {});

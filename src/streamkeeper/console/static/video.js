@@ -10,12 +10,13 @@
   SK.api("GET", base).then(r => {
     document.getElementById("title").textContent = r.data.title || "(untitled)";
     document.getElementById("description").textContent = [r.data.description, `${(r.data.duration || 0).toFixed(1)} s`,
-      new Date(r.data.ctime * 1000).toLocaleString()].filter(Boolean).join(" · ");
+      SK.dateTime(r.data.ctime * 1000)].filter(Boolean).join(" · ");
+    document.getElementById("importing").innerHTML = SK.importing(r.data);
     document.title = (r.data.title || "Video") + " · streamkeeper";
   }).catch(e => { document.getElementById("title").textContent = e.message; });
 
   SK.list(base + "/hotmarks").then(list => {
-    document.getElementById("hotmarks").innerHTML = list.length ? list.map(h => `<li><a href="#" data-t="${(h.timestamp || 0) / 1000}">${SK.esc(h.title)}</a> <small class="muted">${((h.timestamp || 0) / 1000).toFixed(1)} s</small></li>`).join("") : '<li class="muted">none</li>';
+    document.getElementById("hotmarks").innerHTML = list.length ? list.map(h => `<li><a href="#" data-t="${(h.timestamp || 0) / 1000}">${SK.esc(h.title)}</a> <small class="muted">${((h.timestamp || 0) / 1000).toFixed(1)} s</small></li>`).join("") : '<li class="muted">No HotMarks: add them while recording (Live page).</li>';
   }).catch(() => {});
   document.getElementById("hotmarks").onclick = ev => {
     const a = ev.target.closest("a[data-t]"); if (!a) return;

@@ -6,6 +6,8 @@
   const status = document.getElementById("policy-status");
   const url = () => "/console/api/oxm/" + encodeURIComponent(tenant.value);
   const policyTurn = SK.turns(), viewerTurn = SK.turns();
+  // the API's timestamps (seconds, milliseconds or ISO text) in the console's one format
+  const when = t => typeof t === "number" ? SK.dateTime(t > 1e11 ? t : t * 1000) : (Date.parse(t) ? SK.dateTime(Date.parse(t)) : t);
   async function loadPolicy() {
     const current = policyTurn();
     const p = await SK.api("GET", url() + "/policy");
@@ -30,7 +32,7 @@
       if (!current()) return;
       const items = (r.watchlist.assets || r.watchlist.assetIDs || []);
       out.innerHTML = `<h3>History and progress</h3>` + (r.history.length ? `<table id="history"><thead><tr><th>Asset</th><th>Progress (s)</th><th>Last update</th></tr></thead><tbody>` +
-        r.history.map(h => `<tr><td>${SK.esc(h.assetId)}</td><td>${SK.esc(h.progress)}</td><td>${SK.esc(h.timestamp)}</td></tr>`).join("") + "</tbody></table>" : '<p class="muted">Nothing watched yet.</p>') +
+        r.history.map(h => `<tr><td>${SK.esc(h.assetId)}</td><td>${SK.esc(h.progress)}</td><td>${SK.esc(when(h.timestamp))}</td></tr>`).join("") + "</tbody></table>" : '<p class="muted">Nothing watched yet.</p>') +
         `<h3>Watchlist</h3>` + (items.length ? "<ul id=\"watchlist\">" + items.map(a => `<li>${SK.esc(typeof a === "object" ? (a.assetID || a.id || JSON.stringify(a)) : a)}</li>`).join("") + "</ul>" : '<p class="muted">Empty.</p>');
     } catch (e) { if (current()) out.innerHTML = `<p class="error">${SK.esc(e.message)}</p>`; }
   };
