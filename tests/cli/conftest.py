@@ -10,10 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
-from tests.process import free_port
-
 COMMAND = [sys.executable, "-m", "streamkeeper"]
 
 
@@ -63,44 +59,3 @@ def run_on_terminal(*args: str, env: dict[str, str] | None = None, cwd: Path | N
             if pipe is not None:
                 pipe.close()
     return status, shown.decode().replace("\r\n", "\n")
-
-
-class Serving:
-    """A `streamkeeper serve` process on a free port, its stderr kept in a file."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str], *args: str) -> None:
-        self.port = free_port()
-        self.data_dir = data_dir
-        self.log = data_dir.parent / f"serve-{self.port}.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [*COMMAND, "serve", "--port", str(self.port), "--data-dir", str(data_dir), *args],
-                env=environment(**env), stdout=subprocess.DEVNULL, stderr=log)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 90) -> "Serving":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"not ready in {timeout}s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> str:
-        """SIGTERM and wait; returns the log."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.log.read_text()

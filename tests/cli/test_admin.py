@@ -6,7 +6,9 @@ import json
 
 import httpx
 
-from .conftest import Serving, run, run_on_terminal
+from tests.scale.servers import Server
+
+from .conftest import run, run_on_terminal
 
 
 def test_a_missing_data_dir_is_refused_not_created(tmp_path):
@@ -24,7 +26,7 @@ def test_the_key_printed_is_the_running_servers(tmp_path):
     """The server made its data dir and generated its admin key; the CLI, run from another
     directory, finds it through STREAMKEEPER_DATA_DIR or --data-dir and says which it used."""
     data = tmp_path / "data"
-    server = Serving(data, {"STREAMKEEPER_ADMIN_PASSWORD": "first-password-1"}).wait_ready()
+    server = Server(data, {"STREAMKEEPER_ADMIN_PASSWORD": "first-password-1"}).spawn().wait_ready()
     try:
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
@@ -40,19 +42,19 @@ def test_the_key_printed_is_the_running_servers(tmp_path):
         server.stop()
 
 
-def login(server: Serving, password: str) -> int:
+def login(server: Server, password: str) -> int:
     return httpx.post(f"{server.url}/apis/authentication/login",
                       json={"username": "admin", "password": password}).status_code
 
 
 def test_admin_password_of_a_later_start_is_ignored_with_a_word_and_changed_by_the_cli(tmp_path):
     data = tmp_path / "data"
-    first = Serving(data, {"STREAMKEEPER_ADMIN_PASSWORD": "first-password-1"}, "--log-format", "text")
-    first.wait_ready()
-    assert "is ignored" not in first.stop()
+    text = {"STREAMKEEPER_LOG_FORMAT": "text"}
+    first = Server(data, {**text, "STREAMKEEPER_ADMIN_PASSWORD": "first-password-1"}).spawn().wait_ready()
+    first.stop()
+    assert "is ignored" not in first.log.read_text()
 
-    later = Serving(data, {"STREAMKEEPER_ADMIN_PASSWORD": "second-password-2"}, "--log-format", "text")
-    later.wait_ready()
+    later = Server(data, {**text, "STREAMKEEPER_ADMIN_PASSWORD": "second-password-2"}).spawn().wait_ready()
     try:
         assert ("WARNING streamkeeper: STREAMKEEPER_ADMIN_PASSWORD is ignored: the media-platform administrator "
                 "exists already (to change a password: streamkeeper admin user update admin --password ...)"

@@ -8,14 +8,14 @@ import socket
 
 import pytest
 
-from tests.conftest import REDIS_URL, redis_available
+from tests.conftest import redis_available
 from tests.process import free_port
 
 from .conftest import run
 
 USAGE, STARTUP_FAILED = 2, 3
 
-TYPO = """\
+TENANT = """\
 [[tenants]]
 id = "acme"
 name = "Acme"
@@ -23,21 +23,9 @@ name = "Acme"
 [[applications]]
 id = "web"
 tenant = "acme"
-heartbeatIntervall = 30
-name = "Web"
 """
-
-UNKNOWN_POLICY = """\
-[[tenants]]
-id = "acme"
-name = "Acme"
-
-[[applications]]
-id = "web"
-tenant = "acme"
-name = "Web"
-policies = ["famliy"]
-"""
+TYPO = TENANT + 'heartbeatIntervall = 30\nname = "Web"\n'
+UNKNOWN_POLICY = TENANT + 'name = "Web"\npolicies = ["famliy"]\n'
 
 
 def serve(tmp_path, *args: str, **env: str):

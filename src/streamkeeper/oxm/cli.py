@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
