@@ -45,6 +45,7 @@ policies = ["family"]
 
 def test_cli_creates_and_lists(tmp_path):
     data = tmp_path / "data"
+    data.mkdir()
     assert cli(data, "tenant", "create", "acme", "--name", "Acme").returncode == 0
     rule = json.dumps({"tenant": "acme", "name": "Two", "rules": [{"name": "2", "threshold": 2}]})
     assert cli(data, "policy", "create", "two", "--json", rule).returncode == 0
@@ -78,7 +79,14 @@ def test_cli_apply_reads_the_same_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(CONFIG)
     data = tmp_path / "data"
-    assert cli(data, "apply", str(path)).returncode == 0
+    applied = cli(data, "apply", str(path))  # apply may make the data dir: it prepares a catalog
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines() == ["created   tenant acme", "created   policy family",
+                                           "created   application acme-web"]
+    path.write_text(CONFIG.replace("heartbeatInterval = 30", "heartbeatInterval = 20"))
+    again = cli(data, "apply", str(path))
+    assert again.stdout.splitlines() == ["unchanged tenant acme", "unchanged policy family",
+                                         "changed   application acme-web"]
     policy = json.loads(cli(data, "policy", "show", "family").stdout)
     assert policy["rules"][1]["condition"] == "contentType = live"
     broken = tmp_path / "broken.toml"

@@ -12,6 +12,7 @@ from tests.conftest import Running, make_settings
 
 def test_cli_creates_users_and_groups_that_can_log_in(tmp_path, clock, capsys, monkeypatch):
     monkeypatch.setenv("STREAMKEEPER_ADMIN_PASSWORD", "admin-password-1")
+    (tmp_path / "data").mkdir()
     data = str(tmp_path / "data")
     assert main(["admin", "--data-dir", data, "group", "create", "staff", "--roles", "Content Creator"]) == 0
     assert main(["admin", "--data-dir", data, "user", "create", "alice", "--password", "alice-pass-1",

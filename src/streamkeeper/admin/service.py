@@ -251,14 +251,26 @@ class AdminService:
         async with self._sessions() as db:
             return await db.scalar(select(TenantRow.id).limit(1)) is None
 
-    async def apply(self, config: schemas.ConfigFile) -> None:
-        """Create or replace everything a configuration file lists, in dependency order."""
-        for tenant in config.tenants:
-            await self.save_tenant(tenant)
-        for policy in config.policies:
-            await self.save_policy(policy)
-        for app in config.applications:
-            await self.save_application(app)
+    async def apply(self, config: schemas.ConfigFile) -> list[tuple[str, str, str]]:
+        """Create or replace everything a configuration file lists, in dependency order.
+
+        Returns what happened to each object: (kind, id, "created" | "changed" | "unchanged")."""
+        steps = [("tenant", t, self.get_tenant, self.save_tenant) for t in config.tenants]
+        steps += [("policy", p, self.get_policy, self.save_policy) for p in config.policies]
+        steps += [("application", a, self.get_application, self.save_application) for a in config.applications]
+        done: list[tuple[str, str, str]] = []
+        for kind, spec, get, save in steps:
+            try:
+                before = await get(spec.id)
+            except NotFound:
+                before = None
+            try:
+                after = await save(spec)
+            except AdminError as exc:
+                raise type(exc)(f"{kind} {spec.id!r}: {exc.message}") from None
+            outcome = "created" if before is None else ("unchanged" if before == after else "changed")
+            done.append((kind, spec.id, outcome))
+        return done
 
 
 def _check_presence(row, create: bool | None, kind: str, ident: str) -> None:

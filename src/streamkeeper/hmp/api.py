@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -49,7 +48,6 @@ async def setup(settings, sessions, clock) -> None:
         message = (f"created the media-platform administrator: user '{account_service.ADMIN_USERNAME}', "
                    f"password '{generated}' (shown once; set STREAMKEEPER_ADMIN_PASSWORD to choose it)")
         log.warning(message)
-        print(f"streamkeeper: {message}", file=sys.stderr, flush=True)
 
 
 def is_hmp(request: Request) -> bool:

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, carrying the id of the request being served.
+"""Structured logs: one JSON object per line, carrying the id of the request being served
+(the handler configuration, and the text form for terminals: streamkeeper.logs).
 
 The request id lives in a context variable set by the ops middleware, so every log call
 made while serving a request (in our code or a library's) is tagged without passing it on.
@@ -36,22 +37,3 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
-
-
-def log_config(level: str = "info") -> dict[str, Any]:
-    """A `logging.config.dictConfig` for uvicorn and the app: JSON lines on stderr."""
-    level = level.upper()
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "streamkeeper.ops.logs.JsonFormatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
-        "root": {"handlers": ["stderr"], "level": level},
-        "loggers": {
-            "uvicorn": {"handlers": [], "level": level, "propagate": True},
-            "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
-            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": True},
-            # Alembic names each of its plugins at INFO on every start; upgrades stay visible.
-            "alembic.runtime.plugins": {"handlers": [], "level": "WARNING", "propagate": True},
-        },
-    }

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +12,14 @@ from ..settings import Settings
 
 
 def add_commands(kinds: argparse._SubParsersAction) -> None:
-    keys = kinds.add_parser("token-key", help="keys that verify viewer tokens of /oxm/v1")
-    actions = keys.add_subparsers(dest="action", required=True)
-    actions.add_parser("list")
-    for action in ("show", "delete"):
-        actions.add_parser(action).add_argument("id")
-    create = actions.add_parser("create", help="create or replace a key")
+    from ..cli import command, list_command
+
+    keys = command(kinds, "token-key", "keys that verify the viewer tokens of /oxm/v1")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    list_command(actions, "list the token keys (never their secrets)")
+    command(actions, "show", "print one token key as JSON").add_argument("id")
+    command(actions, "delete", "delete a token key").add_argument("id")
+    create = command(actions, "create", "create or replace a key; prints it as JSON (a generated secret once)")
     create.add_argument("id")
     create.add_argument("--tenant", required=True)
     create.add_argument("--algorithm", choices=("HS256", "RS256", "ES256"), default="HS256")
@@ -30,7 +29,7 @@ def add_commands(kinds: argparse._SubParsersAction) -> None:
     create.add_argument("--audience")
     keys.set_defaults(func=run)
 
-    token = kinds.add_parser("token", help="mint a viewer token (for testing)")
+    token = command(kinds, "token", "mint a viewer token for testing; prints the bare token")
     token.add_argument("key", help="token key id")
     token.add_argument("user", help="user id (the `sub` claim)")
     token.add_argument("--admin", action="store_true", help="with the tenant admin role")
@@ -51,24 +50,27 @@ async def _with_keys(settings: Settings, fn) -> Any:
         await engine.dispose()
 
 
-async def apply_section(settings: Settings, path: Path) -> None:
-    """The `[oxm]` section of a config file, for `streamkeeper admin apply`."""
+async def apply_section(settings: Settings, path: Path) -> list[str]:
+    """The `[oxm]` section of a config file, for `streamkeeper admin apply`: what it applied."""
     from ..database import create_engine, sessionmaker
-    from .config import apply_config_file
+    from .config import apply_config_file, read_section
 
+    keys, policies = read_section(path)
+    if not keys and not policies:
+        return []
     engine = create_engine(settings)
     try:
         await apply_config_file(sessionmaker(engine), path)
     finally:
         await engine.dispose()
+    return [f"applied   token-key {spec.id}" for spec in keys] + \
+           [f"applied   stream-policy {tenant}" for tenant, _ in policies]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..admin.service import AdminError
     from .keys import TokenKeySpec
     from .tokens import KeyError_, mint
 
-    settings = Settings.from_env(data_dir=args.data_dir)
     generated: list[str] = []
 
     async def go(keys) -> Any:
@@ -98,16 +100,7 @@ def run(args: argparse.Namespace) -> int:
             saved["secret"] = generated[0]  # shown once: listings never include it
         return saved
 
-    try:
-        result = asyncio.run(_with_keys(settings, go))
-    except (AdminError, KeyError_, OSError) as exc:
-        print(f"streamkeeper: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:  # pydantic validation
-        print(f"streamkeeper: invalid input: {exc}", file=sys.stderr)
-        return 1
-    if isinstance(result, str):
-        print(result)
-    elif result is not None:
-        print(json.dumps(result, indent=2))
-    return 0
+    from ..cli import run_admin
+
+    return run_admin(args, lambda settings: _with_keys(settings, go), errors=(KeyError_, OSError),
+                     columns=("id", "tenant", "algorithm", "issuer", "audience"))

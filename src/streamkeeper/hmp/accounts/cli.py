@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 import time
 
@@ -80,37 +78,40 @@ async def _dispatch(db, args):
 
 
 def _main(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(data_dir=args.data_dir)
-    try:
-        result = asyncio.run(_run(settings, args))
-    except AccountError as exc:
-        print(f"streamkeeper: {exc.message}", file=sys.stderr)
-        return 1
-    if result is not None:
-        print(json.dumps(result, indent=2))
-    return 0
+    from ...cli import run_admin
+
+    columns = {"user": ("username", "displayName", "email", "enabled", "roles", "groups"),
+               "group": ("groupname", "enabled", "roles", "members"),
+               "role": ("name", "id", "admin", "builtin")}[args.kind]
+    return run_admin(args, lambda settings: _run(settings, args), errors=(AccountError,), columns=columns)
 
 
 def register(kinds) -> None:
     """Add the `user`, `group` and `role` commands to `streamkeeper admin`."""
-    user = kinds.add_parser("user", help="media-platform users").add_subparsers(dest="action", required=True)
-    group = kinds.add_parser("group", help="media-platform groups").add_subparsers(dest="action", required=True)
-    role = kinds.add_parser("role", help="media-platform roles").add_subparsers(dest="action", required=True)
-    role.add_parser("list").set_defaults(func=_main)
-    for actions in (user, group):
-        actions.add_parser("list").set_defaults(func=_main)
-        for action in ("show", "delete"):
-            p = actions.add_parser(action)
+    from ...cli import command, list_command
+
+    user = command(kinds, "user", "media-platform users (change the administrator's password: "
+                   "user update admin --password ...)").add_subparsers(dest="action", required=True, metavar="ACTION")
+    group = command(kinds, "group", "media-platform groups").add_subparsers(dest="action", required=True,
+                                                                           metavar="ACTION")
+    role = command(kinds, "role", "media-platform roles").add_subparsers(dest="action", required=True,
+                                                                        metavar="ACTION")
+    list_command(role, "list the roles").set_defaults(func=_main)
+    for actions, what in ((user, "user"), (group, "group")):
+        list_command(actions, f"list the {what}s").set_defaults(func=_main)
+        for action, text in (("show", f"print one {what} as JSON"), ("delete", f"delete a {what}")):
+            p = command(actions, action, text)
             p.add_argument("name", help="name or id")
             p.set_defaults(func=_main)
         for action in ("create", "update"):
-            p = actions.add_parser(action)
+            verb = "create a" if action == "create" else "change a"
+            p = command(actions, action, f"{verb} {what} (only the fields given); prints it as JSON")
             p.add_argument("name", help="name (or id, to update)")
             p.add_argument("--roles", help="comma-separated role ids or names (replaces)")
             p.add_argument("--disable", action="store_true")
             p.add_argument("--enable", action="store_true")
             if actions is user:
-                p.add_argument("--password")
+                p.add_argument("--password", help="new password (e.g. user update admin --password ...)")
                 p.add_argument("--display-name")
                 p.add_argument("--email")
                 p.add_argument("--groups", help="comma-separated group names or ids (replaces)")
