@@ -16,11 +16,14 @@ import httpx
 import pytest
 
 from tests import readme_runner
-from tests.process import free_port
+from tests.process import free_port, free_udp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BASE = "http://127.0.0.1:8080"
+#: The UDP port of the README's source; the test gives it a free one, as tests running side by side
+#: (a multicast source of tests/hmp binds the same number) must not share it.
+SOURCE_PORT = re.compile(r"\b4900\b")
 
 
 def _clean_env() -> dict[str, str]:
@@ -88,7 +91,8 @@ def test_readme_examples_run_and_answer_as_shown(readme_server: str, tmp_path: P
     (tmp_path / ".venv").symlink_to(venv)  # the quick start activates ./.venv
     env = _clean_env()
     env["TMPDIR"] = str(tmp_path)  # the scratch directory the quick start makes
-    problems = readme_runner.run(markdown.replace(BASE, readme_server), tmp_path, env)
+    runnable = SOURCE_PORT.sub(str(free_udp_port()), markdown.replace(BASE, readme_server))
+    problems = readme_runner.run(runnable, tmp_path, env)
     server_log = (tmp_path / "server.log").read_text()
     assert not problems, "\n\n".join(problems) + f"\n\nserver log (tail):\n{server_log[-3000:]}"
     assert len(readme_runner.commands(markdown)) > 40
