@@ -30,7 +30,7 @@ from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
 from .restream import Destination, Stream, claim_destinations
-from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_from_file
+from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_at
 
 log = logging.getLogger(__name__)
 
@@ -423,15 +423,13 @@ class MediaEngine:
             track_id = poster["track"]
         seconds = poster["seconds"] if track_id == poster["track"] else 0.0
         try:
-            path = self.track(asset_id, track_id)
+            segments = self.track_segments(asset_id, track_id)
         except TrackNotFound:
             if track_id == poster["track"] and not self.tracks(asset_id):
                 raise ThumbnailNotFound("no track written yet") from None
             raise
-        if path.stat().st_size == 0:
-            raise ThumbnailNotFound("no picture recorded yet")
         try:
-            return thumbnail_from_file(path, seconds, width, height)
+            return thumbnail_at(segments.index, seconds, width, height)
         except ThumbnailNotFound:
             raise
         except Exception as exc:  # a recording still without its first keyframe, a damaged file

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -37,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .timeline import CutPoint, TrackIndex
 from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
 
 TARGET = 2.0  # seconds: a segment ends at the first keyframe at least this far after its start
@@ -44,7 +44,6 @@ LIVE_WINDOW = 6  # segments listed in a live playlist
 LIVE_KEEP = 10  # segments kept in memory (a player may still fetch one that just left the playlist)
 IDLE_AFTER = 300.0  # seconds without a request after which a live source is no longer packaged
 MAX_CLOCK_JUMP = 5 * PTS_HZ  # a PTS step larger than this (or backwards) is a discontinuity
-READ_BLOCK = PACKET_SIZE * 7 * 64
 TAIL_SLACK = PACKET_SIZE * 4096  # how far past a cut the other streams' PES may still run
 
 
@@ -76,113 +75,31 @@ def _pid(buf, off: int) -> int:
 # -- files --------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Keyframe:
-    offset: int
-    time: float  # seconds from the first keyframe (unwrapped PTS)
-    psi: tuple[int, ...]  # offsets of the newest PAT and PMT packets before it
-    jump: bool = False  # the stream's clock jumped since the previous keyframe
-
-
-def _unit_starts(pids: Iterable[int]) -> re.Pattern:
-    """Headers of packets that start a unit (PUSI set, no transport error) on one of ``pids``."""
-    alternatives = []
-    for pid in pids:
-        hi, lo = 0x40 | (pid >> 8), pid & 0xFF
-        alternatives.append(b"\x47[" + re.escape(bytes([hi])) + re.escape(bytes([hi | 0x20])) + b"]"
-                            + re.escape(bytes([lo])))
-    return re.compile(b"|".join(alternatives))
-
-
 class FileSegments:
-    """Keyframes of a TS file, read incrementally; segments cut from them on request."""
+    """A track file's cut points (see :class:`~.timeline.TrackIndex`); segments cut from them on request."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._pos = 0
-        self._an = Analyzer()
-        self._psi_at: dict[int, int] = {}  # PID -> offset of its newest PSI packet
-        self.keyframes: list[_Keyframe] = []
-        self._first_pts: int | None = None
-        self._last_pts: float = 0.0  # seconds, newest video PTS seen (unwrapped)
-        self._prev_raw: int | None = None
-        self._line = 0  # unwrapped ticks of the newest video PTS
-        self._frame = 0.0  # seconds per frame (smallest step seen)
-        self.pes_pids: frozenset[int] = frozenset()
-        self._starts: re.Pattern | None = None
-        self._jumped = False
-        self._video: int | None = None
-        self._pmt: set[int] = set()
+        self.index = TrackIndex(self.path)
 
     def refresh(self) -> None:
         """Read what was appended to the file since the last call (whole packets only)."""
         with self._lock:
-            size = self.path.stat().st_size
-            size -= size % PACKET_SIZE
-            if size < self._pos:  # cut back when the recording was finalised: read it again
-                FileSegments.__init__(self, self.path)
-            if size <= self._pos:
-                return
-            with open(self.path, "rb") as f:
-                f.seek(self._pos)
-                while self._pos < size:
-                    block = f.read(min(READ_BLOCK, size - self._pos))
-                    if not block:
-                        break
-                    block = block[: len(block) - len(block) % PACKET_SIZE]
-                    self._scan(block, self._pos)
-                    self._pos += len(block)
+            self.index.refresh()
 
-    def _scan(self, block: bytes, base: int) -> None:
-        if self._starts is None:
-            # Until the program map is known every packet is looked at; then only unit starts of
-            # the PAT, PMT and video PIDs matter, found by a regular expression (C speed: an hour
-            # of a 10 Mbit/s recording is indexed in seconds, not minutes).
-            self._an.feed(block)
-            video = next((s.pid for s in self._an.streams if s.kind == "video"), None)
-            pmt = {p.pmt_pid for p in self._an.programs.values()}
-            self.pes_pids = frozenset(s.pid for s in self._an.streams)
-            offsets = range(0, len(block), PACKET_SIZE)
-            if video is not None and pmt:
-                self._video, self._pmt = video, pmt
-                self._starts = _unit_starts({PAT_PID, video, *pmt})
-        else:
-            video, pmt = self._video, self._pmt
-            offsets = (m.start() for m in self._starts.finditer(block) if not m.start() % PACKET_SIZE)
-        for off in offsets:
-            pid = _pid(block, off)
-            if pid == PAT_PID or pid in pmt:
-                self._psi_at[pid] = base + off
-            elif pid == video and block[off + 1] & 0x40:
-                start = _payload_start(block, off)
-                pts, _ = pes_timestamps(block[start:start + 19])
-                if pts is None:
-                    continue
-                if self._prev_raw is None:
-                    self._first_pts = pts
-                else:
-                    step = pts_delta(pts, self._prev_raw)
-                    if not -PTS_HZ <= step <= MAX_CLOCK_JUMP:
-                        # the clock jumped (files joined, an encoder restarted): the timeline goes
-                        # on one frame later and the next segment is flagged as a discontinuity
-                        step = round(self._frame * PTS_HZ)
-                        self._jumped = True
-                    self._line += step
-                    if 0 < step < PTS_HZ and (not self._frame or step / PTS_HZ < self._frame):
-                        self._frame = step / PTS_HZ
-                self._prev_raw = pts
-                t = self._line / PTS_HZ
-                self._last_pts = max(self._last_pts, t)
-                if _is_keyframe_start(block, off) and PAT_PID in self._psi_at and len(self._psi_at) >= 2:
-                    psi = (self._psi_at[PAT_PID], *sorted(v for k, v in self._psi_at.items() if k != PAT_PID))
-                    self.keyframes.append(_Keyframe(base + off, t, psi, self._jumped))
-                    self._jumped = False
+    @property
+    def keyframes(self) -> list[CutPoint]:
+        return self.index.cuts
+
+    @property
+    def pes_pids(self) -> set[int]:
+        return self.index.pes_pids
 
     @property
     def end_time(self) -> float:
-        """Seconds from the first keyframe to the end of the newest picture."""
-        return self._last_pts + self._frame
+        """Content seconds to the end of the newest picture."""
+        return self.index.duration
 
     def segments(self, complete: bool) -> list[tuple[Segment, int, int]]:
         """(segment, first keyframe index, next cut keyframe index or -1 for the file's end).
@@ -210,11 +127,8 @@ class FileSegments:
         """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end)."""
         kf = self.keyframes[first]
         end = self.keyframes[cut].offset if cut >= 0 else None
+        psi = self.index.psi_bytes(kf)
         with open(self.path, "rb") as f:
-            psi = b""
-            for off in kf.psi:
-                f.seek(off)
-                psi += f.read(PACKET_SIZE)
             f.seek(kf.offset)
             limit = None if end is None else end - kf.offset + TAIL_SLACK
             data = f.read() if limit is None else f.read(limit)

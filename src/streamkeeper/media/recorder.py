@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .timeline import Timeline, index_track, main_pid
 from .ts import (
-    PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer, analyze_file, decode_timestamp, encode_pcr,
+    PACKET_SIZE, PAT_PID, PTS_WRAP, Analyzer, analyze_file, decode_timestamp, encode_pcr,
     encode_timestamp, packet_pcr,
 )
 
@@ -94,9 +95,8 @@ class TrackWriter:
         self._cc_rebind: dict[int, int] | None = None
         self._psi_version = -1
         self._pids: tuple = (None, set(), set())
-        self._first_pts: int | None = None  # output timeline of the main stream
-        self._last_pts: int | None = None
-        self._frame = 0
+        self.timeline = Timeline()  # content time of what was written (main stream, after the pause shift)
+        self._main_followed: int | None = None
         self._gap_pts: int | None = None  # last written main PTS when pausing
         self._timeline: list[tuple[float, float]] = []  # (wall time, recorded seconds)
         # Writing starts (and resumes) at a keyframe, not at the request: when that happened.
@@ -106,11 +106,12 @@ class TrackWriter:
     # -- what the stream looks like --------------------------------------
 
     def _main_pid(self) -> int | None:
-        streams = self.psi.streams
-        for s in streams:
-            if s.kind == "video":
-                return s.pid
-        return streams[0].pid if streams else None
+        main = main_pid(self.psi)
+        if main is not None:
+            if self._main_followed is not None and main != self._main_followed:
+                self.timeline.restart()  # a new PID layout: a new piece of the timeline
+            self._main_followed = main
+        return main
 
     def _has_video(self) -> bool:
         return any(s.kind == "video" for s in self.psi.streams)
@@ -145,7 +146,7 @@ class TrackWriter:
                 ranges.append((begin, off))
                 begin = None
                 self.state = self.PAUSED
-                self._gap_pts = self._last_pts
+                self._gap_pts = self.timeline.high_raw
                 self._timeline.append((self.clock(), self.position))
             if self.state == self.PAUSED and data[off + 3] & 0x10 and pid not in self._cc_expect:
                 self._cc_expect[pid] = data[off + 3] & 0x0F
@@ -185,7 +186,7 @@ class TrackWriter:
             self._write(header)
         elif pts is not None and self._gap_pts is not None:
             # Close the gap: the keyframe takes the place of the frame after the last one written.
-            target = (self._gap_pts + self._frame) % PTS_WRAP
+            target = (self._gap_pts + self.timeline.frame_ticks) % PTS_WRAP
             self._offset = (pts - target) % PTS_WRAP
             # Counters go on from where the file stopped: renumber each PID at its next packet.
             if self._cc_rebind is not None:  # another stream: what the file ends with is the reference
@@ -208,15 +209,7 @@ class TrackWriter:
         pts = _read_pts(data, _pes_header_offset(data, off))
         if pts is None:
             return
-        pts = (pts - self._offset) % PTS_WRAP
-        if self._first_pts is None:
-            self._first_pts = self._last_pts = pts
-            return
-        step = (pts - self._last_pts) % PTS_WRAP
-        if 0 < step < PTS_HZ and (self._frame == 0 or step < self._frame):
-            self._frame = step
-        if 0 < step < PTS_WRAP // 2:
-            self._last_pts = pts
+        self.timeline.add((pts - self._offset) % PTS_WRAP)
 
     def _restamp(self, chunk: bytes, es_pids: set[int]) -> bytes:
         out = bytearray(chunk)
@@ -267,9 +260,7 @@ class TrackWriter:
     @property
     def position(self) -> float:
         """Seconds recorded so far, on the stream's own clock (paused spans excluded)."""
-        if self._first_pts is None:
-            return 0.0
-        return (((self._last_pts - self._first_pts) % PTS_WRAP) + self._frame) / PTS_HZ
+        return self.timeline.duration
 
     def position_at(self, wall: float) -> float:
         """Recorded seconds at a wall-clock moment (for HotMarks with a timestamp)."""
@@ -290,7 +281,7 @@ class TrackWriter:
         self._psi_version = -1
         if self.state in (self.RECORDING, self.PAUSING, self.PAUSED):
             if self.state != self.PAUSED:
-                self._gap_pts = self._last_pts
+                self._gap_pts = self.timeline.high_raw
             self.state = self.PAUSED
             self._cc_expect.clear()
             self._resume = True
@@ -363,37 +354,29 @@ def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
             os.fsync(f.fileno())
     an = analyze_file(path)
     return TrackInfo(
-        path=str(path), size=whole, duration=_duration(an),
+        path=str(path), size=whole, duration=index_track(path).duration,
         video_streams=sum(1 for s in an.streams if s.kind == "video"),
         audio_streams=sum(1 for s in an.streams if s.kind == "audio"),
         bitrate=an.bitrate, cc_errors=an.cc_errors,
     )
 
 
-def _duration(an: Analyzer) -> float:
-    """Main stream's PTS span plus one frame; the PCR span if no stream has PTS."""
-    video = [s.pid for s in an.streams if s.kind == "video" and s.pid in an.pts]
-    pids = video or [p for p in an.pts]
-    if not pids:
-        return an.duration
-    pid = pids[0]
-    span = an.pts_span(pid)
-    frames = an.pts[pid].count
-    return span + (span / (frames - 1) if frames > 1 else 0.0)
-
-
 def _last_video_start(f, end: int) -> int | None:
     """Offset of the last video PES start in the file's final stretch (None if not found)."""
-    f.seek(0)
-    head = f.read(PACKET_SIZE * 64)
-    an = Analyzer()
-    an.feed(head[: len(head) - len(head) % PACKET_SIZE])
-    video = {s.pid for s in an.streams if s.kind == "video"}
-    if not video:
-        return None
     window = min(end, PACKET_SIZE * 20_000)
     f.seek(end - window)
     tail = f.read(window)
+    # The layout in force at the end (a source may have come back with other PIDs): the tail's
+    # own program map, else the one at the start of the file.
+    an = Analyzer()
+    an.feed(tail)
+    if not an.streams:
+        f.seek(0)
+        head = f.read(PACKET_SIZE * 64)
+        an.feed(head[: len(head) - len(head) % PACKET_SIZE])
+    video = {s.pid for s in an.streams if s.kind == "video"}
+    if not video:
+        return None
     for off in range(window - PACKET_SIZE, -1, -PACKET_SIZE):
         pid = ((tail[off + 1] & 0x1F) << 8) | tail[off + 2]
         if tail[off + 1] & 0x40 and pid in video:
