@@ -179,7 +179,7 @@ class TrackWriter:
         return True
 
     def _begin(self, data, off: int) -> None:
-        pts = _read_pts(data, _pes_header_offset(data, off))
+        pts = _read_dts(data, _pes_header_offset(data, off))
         if self.state == self.WAITING:
             header = self._psi_packets[PAT_PID] + b"".join(
                 pkt for p, pkt in sorted(self._psi_packets.items()) if p != PAT_PID)
@@ -205,11 +205,10 @@ class TrackWriter:
         self._see_main_pts(data, off)
 
     def _see_main_pts(self, data, off: int) -> None:
-        """Follow the main stream's PTS on the output timeline (after the pause shift)."""
-        pts = _read_pts(data, _pes_header_offset(data, off))
-        if pts is None:
-            return
-        self.timeline.add((pts - self._offset) % PTS_WRAP)
+        """Follow the main stream's decoding times on the output timeline (after the pause shift)."""
+        dts = _read_dts(data, _pes_header_offset(data, off))
+        if dts is not None:
+            self.timeline.add((dts - self._offset) % PTS_WRAP)
 
     def _restamp(self, chunk: bytes, es_pids: set[int]) -> bytes:
         out = bytearray(chunk)
@@ -324,6 +323,13 @@ class TrackWriter:
         if not self.path.is_file():
             raise OSError(self.error or f"{self.path} is not a regular file")
         return finalize_track(self.path)
+
+
+def _read_dts(buf, p: int) -> int | None:
+    """The decoding time of a PES: its DTS, else its PTS (the timeline follows decoding order)."""
+    if p + 19 <= len(buf) and buf[p + 7] & 0xC0 == 0xC0 and not (buf[p] or buf[p + 1] or buf[p + 2] != 1):
+        return decode_timestamp(buf, p + 14)
+    return _read_pts(buf, p)
 
 
 def _read_pts(buf, p: int) -> int | None:

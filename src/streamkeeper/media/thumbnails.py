@@ -52,7 +52,7 @@ def encode_jpeg(frame: av.VideoFrame, width: int | None = None, height: int | No
 
 def thumbnail_from_file(path: str | Path, at: float = 0.0, width: int | None = None,
                         height: int | None = None) -> bytes:
-    """JPEG of the picture shown at ``at`` content seconds into the video (see :mod:`.timeline`)."""
+    """JPEG of the picture on screen at ``at`` content seconds into the video (see :mod:`.timeline`)."""
     return thumbnail_at(index_track(path), at, width, height)
 
 
@@ -88,9 +88,9 @@ def thumbnail_at(index: TrackIndex, at: float = 0.0, width: int | None = None,
                 if start is None:
                     start = frame.pts
                 t = first.time + ((frame.pts - start) % PTS_WRAP) * float(frame.time_base)
+                if best is not None and t > at + 1e-6:
+                    break  # ``best`` is the picture on screen at ``at``
                 best = frame
-                if t >= at - 0.5 / PTS_HZ * index.timeline.frame_ticks:
-                    break
     except av.error.FFmpegError as exc:
         if best is None:
             raise ThumbnailNotFound(str(exc)) from exc

@@ -26,7 +26,7 @@ from typing import Iterable
 from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
 
 JUMP = 5 * PTS_HZ  # a step forward larger than this is a discontinuity (an encoder restart, a splice)
-BACK = PTS_HZ  # a step back up to this is B-frame reordering; more is a discontinuity
+BACK = 0  # decoding times never step back: any step back is a discontinuity
 DEFAULT_FRAME = PTS_HZ // 25  # frame length assumed until two timestamps told the real one
 PIECES_LOOKED_AT = 4  # a late timestamp (audio behind video) is matched against the newest pieces only
 
@@ -59,13 +59,14 @@ class Timeline:
     """
 
     __slots__ = ("jump", "pieces", "discontinuities", "frame", "count", "high", "high_raw", "_last", "_last_raw",
-                 "_restart")
+                 "_restart", "_steps")
 
     def __init__(self, jump: int = JUMP) -> None:
         self.jump = jump
         self.pieces: list[_Piece] = []
         self.discontinuities: list[Discontinuity] = []
-        self.frame = 0  # ticks per frame: the smallest forward step seen
+        self.frame = 0  # ticks per frame: the most common forward step
+        self._steps: dict[int, int] = {}
         self.count = 0
         self.high = 0  # content ticks of the latest timestamp so far
         self.high_raw: int | None = None  # its raw value
@@ -79,7 +80,7 @@ class Timeline:
         self._restart = self._last_raw is not None
 
     def add(self, raw: int) -> float:
-        """The next main-stream timestamp; its content time in seconds."""
+        """The next main-stream decoding time (the DTS, else the PTS); its content time in seconds."""
         self.count += 1
         if self._last_raw is None:
             self.pieces.append(_Piece(raw, 0))
@@ -88,8 +89,10 @@ class Timeline:
         step = pts_delta(raw, self._last_raw)
         if -BACK <= step <= self.jump and not self._restart:
             content = self._last + step
-            if 0 < step < PTS_HZ and (not self.frame or step < self.frame):
-                self.frame = step
+            if 0 < step < PTS_HZ:
+                self._steps[step] = n = self._steps.get(step, 0) + 1
+                if n > self._steps.get(self.frame, 0):
+                    self.frame = step  # the most common step: one frame
             piece = self.pieces[-1]
             piece.raw, piece.content = raw, content  # anchor at the newest: valid across any number of wraps
         else:
@@ -269,10 +272,10 @@ class TrackIndex:
 
     def _on_main(self, block: bytes, off: int, base: int) -> None:
         start = payload_start(block, off)
-        pts, _ = pes_timestamps(block[start:start + 19])
+        pts, dts = pes_timestamps(block[start:start + 19])
         if pts is None:
             return
-        t = self.timeline.add(pts)
+        t = self.timeline.add(pts if dts is None else dts)
         if len(self.timeline.discontinuities) != self._seen_discontinuities:
             self._seen_discontinuities = len(self.timeline.discontinuities)
             self._jumped = True
