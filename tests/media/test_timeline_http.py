@@ -113,3 +113,28 @@ async def test_live_recording_across_an_encoder_restart(api, tmp_path):
         data = zipfile.ZipFile(io.BytesIO(r.content)).read(f"track-1.{file_type}")
         got = numbers(data, "mp4" if file_type == "mp4" else "mpegts")
         assert got == list(range(got[0], got[0] + len(got))) and len(got) >= 95  # in order, nothing lost
+
+
+@pytest.mark.parametrize("name", ["late audio", "restart back", "audio after all video"])
+async def test_imported_mp4_downloads_as_mp4_and_ts(api, name, tmp_path):
+    from streamkeeper.media.remux import ts_to_mp4
+
+    c = api.admin
+    pieces = CASES[name]
+    ts = tmp_path / "in.ts"
+    ts.write_bytes(encode_timeline(pieces))
+    mp4 = ts_to_mp4(ts, tmp_path / "in.mp4")
+    r = await c.post("/apis/assets/import", content=mp4.read_bytes(), headers={"content-type": "video/mp4"})
+    assert r.status_code == 201, r.text
+    vid = r.json()["data"]["id"]
+    for _ in range(200):
+        video = (await c.get(f"/apis/assets/{vid}")).json()["data"]
+        if not video["importing"]:
+            break
+        await asyncio.sleep(0.05)
+    assert video["duration"] == pytest.approx(content_seconds(pieces), rel=0.02)
+    for file_type in ("mp4", "ts"):
+        r = await c.get(f"/apis/assets/{vid}/download", params={"fileType": file_type})
+        assert r.status_code == 200, r.text
+        data = zipfile.ZipFile(io.BytesIO(r.content)).read(f"track-1.{file_type}")
+        assert numbers(data, "mp4" if file_type == "mp4" else "mpegts") == list(range(pictures(pieces)))
