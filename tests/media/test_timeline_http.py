@@ -8,6 +8,7 @@ import re
 import time
 import zipfile
 
+import av
 import pytest
 
 from streamkeeper.media.testsignal import Piece, UdpSender, encode_timeline
@@ -140,3 +141,28 @@ async def test_imported_mp4_downloads_as_mp4_and_ts(api, name, tmp_path):
         assert r.status_code == 200, r.text
         data = zipfile.ZipFile(io.BytesIO(r.content)).read(f"track-1.{file_type}")
         assert numbers(data, "mp4" if file_type == "mp4" else "mpegts") == list(range(pictures(pieces)))
+
+
+async def test_audio_only_source_plays_over_live_and_on_demand_hls(api, tmp_path):
+    c = api.admin
+    port = free_udp_port()
+    session, (source,) = await make_session(c, [port])
+    path = tmp_path / "radio.ts"
+    path.write_bytes(encode_timeline([Piece(6.0, video=False)]))
+    rec = (await c.post(f"/apis/sessions/{session}/recordings", json={})).json()["data"]["id"]
+    sender = UdpSender(path, ("127.0.0.1", port)).start()
+    r = await c.get(f"/apis/sources/{source}/hls/live.m3u8")
+    assert r.status_code == 200, r.text
+    seq = re.findall(r"^(\d+)\.ts$", r.text, re.M)[0]
+    r = await c.get(f"/apis/sources/{source}/hls/{seq}.ts")
+    assert r.status_code == 200
+    with av.open(io.BytesIO(r.content), format="mpegts") as got:
+        assert sum(1 for _ in got.decode(audio=0)) > 40  # two seconds of 1024-sample frames
+    await asyncio.to_thread(sender.join)
+    sender.stop()
+    await asyncio.sleep(0.3)
+    assert (await c.delete(f"/apis/recordings/{rec}")).status_code == 200
+    video = (await c.get(f"/apis/assets/{rec}")).json()["data"]
+    assert video["duration"] > 4.0
+    total, _ = playlist_seconds((await c.get(f"/apis/assets/{rec}/hls/index.m3u8")).text)
+    assert total == pytest.approx(video["duration"], abs=0.01)

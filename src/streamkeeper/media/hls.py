@@ -1,7 +1,8 @@
 """HLS packaging of what the engine already holds: no transcoding, MPEG-TS segments cut at keyframes.
 
-Two packagers, one cutting rule. A segment starts at a video keyframe and
-ends at the first keyframe at least :data:`TARGET` seconds later. Every
+Two packagers, one cutting rule. A segment starts at a video keyframe (at
+an audio frame when there is no video) and ends at the first one at least
+:data:`TARGET` seconds later, in content time (see :mod:`.timeline`). Every
 elementary stream is cut at its own PES boundaries around that point (an
 audio frame that straddles the keyframe stays whole, in the earlier
 segment), and each segment opens with the newest PAT/PMT, so that each one
@@ -36,14 +37,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .timeline import CutPoint, TrackIndex
-from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
+from .timeline import CutPoint, Timeline, TrackIndex, main_pid
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps
 
 TARGET = 2.0  # seconds: a segment ends at the first keyframe at least this far after its start
 LIVE_WINDOW = 6  # segments listed in a live playlist
 LIVE_KEEP = 10  # segments kept in memory (a player may still fetch one that just left the playlist)
 IDLE_AFTER = 300.0  # seconds without a request after which a live source is no longer packaged
-MAX_CLOCK_JUMP = 5 * PTS_HZ  # a PTS step larger than this (or backwards) is a discontinuity
 TAIL_SLACK = PACKET_SIZE * 4096  # how far past a cut the other streams' PES may still run
 
 
@@ -183,15 +183,15 @@ class LivePackager:
         self.next_seq, self.disc_seq = self._load()
         self._discontinuity = self.next_seq > 0  # the first segment after a restart follows other ones
         self._pending: bytearray | None = None  # the segment being filled
-        self._pending_pts: int | None = None
+        self._pending_t = 0  # content ticks where the pending segment starts
         self._pending_arrived = 0.0
-        self._last_pts: int | None = None
-        self._frame = 0
+        self._timeline = Timeline()
+        self._last_t: int | None = None  # content ticks of the newest main timestamp
         self._closing: tuple[Segment, bytearray, set[int]] | None = None  # ended, its PES still finishing
         self._psi_packets: dict[int, bytes] = {}
         self._started: set[int] = set()  # elementary PIDs whose first PES in the pending segment began
         self._psi_version = -1
-        self._pids: tuple = (None, set(), frozenset())
+        self._pids: tuple = (None, set(), frozenset(), False)
         self.last_access = clock()
 
     def _load(self) -> tuple[int, int]:
@@ -215,8 +215,9 @@ class LivePackager:
         """The source was re-tuned: a new stream, after a discontinuity."""
         self.psi = psi
         self._psi_version = -1
-        self._end_pending(cut_pts=None)
+        self._end_pending(cut_t=None)
         self._discontinuity = True
+        self._timeline.restart()
 
     # -- the sink ------------------------------------------------------------------------------
 
@@ -224,10 +225,12 @@ class LivePackager:
         if self._psi_version != self.psi.psi_version:
             self._psi_version = self.psi.psi_version
             streams = self.psi.streams
-            video = next((s.pid for s in streams if s.kind == "video"), None)
-            self._pids = (video, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams))
-        video, pmt, pes = self._pids
-        if video is None:
+            main = main_pid(self.psi)
+            is_video = any(s.pid == main and s.kind == "video" for s in streams)
+            self._pids = (main, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams),
+                          is_video)
+        main, pmt, pes, is_video = self._pids
+        if main is None:
             return
         for off in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
             pid = _pid(data, off)
@@ -237,11 +240,12 @@ class LivePackager:
             if pid == PAT_PID or pid in pmt:
                 self._psi_packets[pid] = packet
             unit_start = data[off + 1] & 0x40
-            if pid == video and unit_start:
+            if pid == main and unit_start:
                 start = _payload_start(data, off)
-                pts, _ = pes_timestamps(data[start:start + 19])
+                pts, dts = pes_timestamps(data[start:start + 19])
                 if pts is not None:
-                    self._on_video_pts(pts, _is_keyframe_start(data, off))
+                    # without video, any audio frame may start a segment
+                    self._on_main(pts if dts is None else dts, not is_video or _is_keyframe_start(data, off))
             if self._closing is not None and pid in self._closing[2]:
                 seg, buf, still_open = self._closing
                 if unit_start:
@@ -259,47 +263,46 @@ class LivePackager:
                 self._started.add(pid)
             self._pending += packet
 
-    def _on_video_pts(self, pts: int, keyframe: bool) -> None:
-        # B-frames step back a little; a restarted encoder or a long gap jumps far
-        jump = self._last_pts is not None and not -PTS_HZ <= pts_delta(pts, self._last_pts) <= MAX_CLOCK_JUMP
-        if jump:  # the encoder restarted (or the clock leapt): close what we have, flag the next
-            self._end_pending(cut_pts=None)
+    def _on_main(self, raw: int, cut_ok: bool) -> None:
+        """A timestamp of the main stream (the video, else the audio), in decoding order."""
+        jumps = len(self._timeline.discontinuities)
+        t = round(self._timeline.add(raw) * PTS_HZ)
+        if len(self._timeline.discontinuities) != jumps:
+            # the encoder restarted (or the clock leapt): close what we have, flag the next
+            self._end_pending(cut_t=None)
             self._discontinuity = True
-            self._last_pts = None
-        if self._last_pts is not None:
-            step = pts_delta(pts, self._last_pts)
-            if 0 < step < PTS_HZ and (not self._frame or step < self._frame):
-                self._frame = step
-        self._last_pts = pts if self._last_pts is None or pts_delta(pts, self._last_pts) > 0 else self._last_pts
-        if not keyframe or PAT_PID not in self._psi_packets or len(self._psi_packets) < 2:
+        self._last_t = t if self._last_t is None else max(self._last_t, t)
+        if not cut_ok or PAT_PID not in self._psi_packets or len(self._psi_packets) < 2:
             return
         if self._pending is not None:
-            if pts_delta(pts, self._pending_pts) < TARGET * PTS_HZ - 1:
+            if t - self._pending_t < TARGET * PTS_HZ - 1:
                 return
-            self._end_pending(cut_pts=pts)
-        self._begin(pts)
+            self._end_pending(cut_t=t)
+        self._begin(t)
 
-    def _begin(self, pts: int) -> None:
+    def _begin(self, t: int) -> None:
         header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k != PAT_PID)
         self._pending = bytearray(header)
-        self._pending_pts = pts
+        self._pending_t = t
         self._pending_arrived = self.clock()
         self._started: set[int] = set()
 
-    def _end_pending(self, cut_pts: int | None) -> None:
+    def _end_pending(self, cut_t: int | None) -> None:
         """Close the segment being filled; its other streams finish their PES first."""
         if self._closing is not None:
             self._publish(self._closing[0], self._closing[1])
         if self._pending is None:
             return
-        if cut_pts is not None:
-            ticks = pts_delta(cut_pts, self._pending_pts)
+        if cut_t is not None:
+            ticks = cut_t - self._pending_t
+        elif self._last_t is not None:
+            ticks = self._last_t - self._pending_t + self._timeline.frame_ticks
         else:
-            ticks = pts_delta(self._last_pts, self._pending_pts) + self._frame if self._last_pts is not None else 0
+            ticks = 0
         if ticks <= 0:
             self._pending = None
             return
-        seg = Segment(self.next_seq, ticks / PTS_HZ, start=self._pending_pts / PTS_HZ,
+        seg = Segment(self.next_seq, ticks / PTS_HZ, start=self._pending_t / PTS_HZ,
                       discontinuity=self._discontinuity, arrived=self._pending_arrived)
         self.next_seq += 1
         if seg.discontinuity:
@@ -307,9 +310,9 @@ class LivePackager:
         seg.disc_seq = self.disc_seq
         self._discontinuity = False
         buf, self._pending = self._pending, None
-        video = self._pids[0]
-        still_open = {p for p in self._started if p != video}
-        if cut_pts is None or not still_open:
+        main = self._pids[0]
+        still_open = {p for p in self._started if p != main}
+        if cut_t is None or not still_open:
             self._publish(seg, buf)
         else:
             self._closing = (seg, buf, still_open)
