@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(kinds)
     admin.set_defaults(func=_admin)
+    from .media.cli import register as register_media
+
+    register_media(sub)
     return parser
 
 
