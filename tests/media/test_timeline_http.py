@@ -166,3 +166,24 @@ async def test_audio_only_source_plays_over_live_and_on_demand_hls(api, tmp_path
     assert video["duration"] > 4.0
     total, _ = playlist_seconds((await c.get(f"/apis/assets/{rec}/hls/index.m3u8")).text)
     assert total == pytest.approx(video["duration"], abs=0.01)
+
+
+async def test_import_reports_its_progress_until_done(api):
+    c = api.admin
+    data = encode_timeline([Piece(10.0, start=126_000)]) * 40  # 40 clips of 10 s end to end, as in the issue
+    r = await c.post("/apis/assets/import", content=data, headers={"content-type": "video/mp2t"})
+    assert r.status_code == 201, r.text
+    vid = r.json()["data"]["id"]
+    seen = []
+    while True:
+        video = (await c.get(f"/apis/assets/{vid}")).json()["data"]
+        if not video["importing"]:
+            break
+        if "importProgress" in video:
+            seen.append(video["importProgress"])
+    assert "importProgress" not in video and video["duration"] == pytest.approx(400.0, rel=0.02)
+    assert seen, "no progress was ever shown"
+    assert all(p["totalBytes"] == len(data) and 0 <= p["bytes"] <= len(data) for p in seen)
+    assert [p["bytes"] for p in seen] == sorted(p["bytes"] for p in seen)
+    listed = (await c.get("/apis/assets")).json()["data"]
+    assert all("importProgress" not in v for v in listed)

@@ -340,7 +340,8 @@ def _read_pts(buf, p: int) -> int | None:
     return None
 
 
-def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
+def finalize_track(path: str | Path, *, complete: bool = False,
+                   progress: Callable[[int], None] | None = None) -> TrackInfo:
     """Make a track file playable and describe it; also what a restart does after a crash.
 
     The file is cut at the last whole packet, then (unless the file is known
@@ -358,7 +359,7 @@ def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
             f.truncate(whole)
             f.flush()
             os.fsync(f.fileno())
-    an = analyze_file(path)
+    an = analyze_file(path, progress=progress)
     return TrackInfo(
         path=str(path), size=whole, duration=index_track(path).duration,
         video_streams=sum(1 for s in an.streams if s.kind == "video"),

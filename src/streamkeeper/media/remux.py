@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
 
@@ -195,8 +195,9 @@ def probe(path: str | Path) -> str:
     raise ValueError(f"unsupported container {name!r}: upload MPEG-TS or MP4")
 
 
-def to_ts(src: str | Path, dst: str | Path) -> Path:
-    """Copy the audio/video packets of any container into MPEG-TS (no re-encoding)."""
+def to_ts(src: str | Path, dst: str | Path, progress: Callable[[int], None] | None = None) -> Path:
+    """Copy the audio/video packets of any container into MPEG-TS (no re-encoding);
+    ``progress`` is called with how far into the source file the copy is, in bytes."""
     src, dst = Path(src), Path(dst)
     tmp = dst.with_suffix(".part")
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mpegts") as out:
@@ -204,6 +205,8 @@ def to_ts(src: str | Path, dst: str | Path) -> Path:
         for packet in inp.demux(*[inp.streams[i] for i in mapping]):
             if packet.dts is None or packet.size == 0:
                 continue
+            if progress is not None and packet.pos is not None and packet.pos >= 0:
+                progress(packet.pos)
             packet.stream = mapping[packet.stream.index]
             out.mux(packet)
     os.replace(tmp, dst)

@@ -519,13 +519,18 @@ class Analyzer:
         return (self._pcr_pos_last - self._pcr_pos_first) * 8 * CLOCK_HZ / self._pcr.span
 
 
-def analyze_file(path, chunk: int = PACKET_SIZE * 7 * 64) -> Analyzer:
-    """Run an :class:`Analyzer` over a whole file, resyncing where needed."""
+def analyze_file(path, chunk: int = PACKET_SIZE * 7 * 64, progress=None) -> Analyzer:
+    """Run an :class:`Analyzer` over a whole file, resyncing where needed; ``progress`` is
+    called with the bytes read so far."""
     an = Analyzer()
     rs = Resync()
+    done = 0
     with open(path, "rb") as f:
         while block := f.read(chunk):
             an.feed(rs.feed(block))
+            done += len(block)
+            if progress is not None:
+                progress(done)
     an.feed(rs.flush())
     an.skipped_bytes = rs.skipped_bytes
     return an
