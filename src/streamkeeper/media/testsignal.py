@@ -195,6 +195,7 @@ class Piece:
     audio: bool = True
     audio_lag: float = 0.0
     first_frame: int | None = None
+    bframes: int = 0  # B-frames between references: decoding order differs from presentation order
 
 
 def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
@@ -211,7 +212,7 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
             v.width, v.height, v.pix_fmt = width, height, "yuv420p"
             v.bit_rate = 400_000
             v.options = {"preset": "ultrafast", "g": str(fps // 2), "keyint_min": str(fps // 2),
-                         "sc_threshold": "0", "bf": "0"}
+                         "sc_threshold": "0", "bf": str(piece.bframes)}
         if piece.audio:
             a = out.add_stream("aac", rate=48_000, layout="mono")
             a.bit_rate = 48_000
