@@ -125,3 +125,23 @@ def test_any_sequence_of_pieces_records_its_sum_and_exports(tmp_path, spec):
     assert finalize_track(path, complete=True).duration == pytest.approx(want, rel=0.02, abs=0.04)
     mp4 = ts_to_mp4(path, path.with_suffix(".mp4"))
     assert numbers(mp4.read_bytes(), "mp4") == list(range(pictures(pieces)))
+
+
+@pytest.mark.parametrize("name", ["restart back", "PID change", "33-bit wrap", "audio only"])
+def test_live_packager_cuts_each_timeline_into_segments_that_add_up(name):
+    from streamkeeper.media.hls import LivePackager
+    from streamkeeper.media.ts import Analyzer
+
+    pieces = CASES[name]
+    data = encode_timeline(pieces)
+    an = Analyzer()
+    packager = LivePackager(an, keep=100)
+    for off in range(0, len(data), 188 * 7):
+        an.feed(data[off:off + 188 * 7])
+        packager(data[off:off + 188 * 7])
+    packager.rebind(an)  # the source goes away: the pending segment is closed
+    segments = list(packager.segments)
+    assert sum(s.duration for s in segments) == pytest.approx(content_seconds(pieces), rel=0.02)
+    assert sum(s.discontinuity for s in segments) == len(pieces) - 1
+    got = [n for s in segments for n in numbers(s.data, "mpegts")]
+    assert got == list(range(pictures(pieces)))

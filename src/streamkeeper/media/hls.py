@@ -192,6 +192,7 @@ class LivePackager:
         self._started: set[int] = set()  # elementary PIDs whose first PES in the pending segment began
         self._psi_version = -1
         self._pids: tuple = (None, set(), frozenset(), False)
+        self._followed: int | None = None  # the latest main PID there was
         self.last_access = clock()
 
     def _load(self) -> tuple[int, int]:
@@ -226,6 +227,13 @@ class LivePackager:
             self._psi_version = self.psi.psi_version
             streams = self.psi.streams
             main = main_pid(self.psi)
+            if main is not None and self._followed is not None and main != self._followed:
+                # another PID layout: what we have ends, the new layout starts after a discontinuity
+                self._end_pending(cut_t=None)
+                self._discontinuity = True
+                self._timeline.restart()
+            if main is not None:
+                self._followed = main
             is_video = any(s.pid == main and s.kind == "video" for s in streams)
             self._pids = (main, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams),
                           is_video)
@@ -281,7 +289,8 @@ class LivePackager:
         self._begin(t)
 
     def _begin(self, t: int) -> None:
-        header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k != PAT_PID)
+        pmt = self._pids[1]
+        header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k in pmt)
         self._pending = bytearray(header)
         self._pending_t = t
         self._pending_arrived = self.clock()
