@@ -213,10 +213,13 @@ def to_ts(src: str | Path, dst: str | Path, progress: Callable[[int], None] | No
     return dst
 
 
+MP4_CACHE = ".content-time.mp4"  # MP4s made before exports followed the timeline model are not reused
+
+
 def mp4_for(track: str | Path) -> Path:
     """The MP4 next to a TS track, made once and reused."""
     track = Path(track)
-    mp4 = track.with_suffix(".mp4")
+    mp4 = track.with_suffix(MP4_CACHE)
     if not mp4.exists() or mp4.stat().st_mtime < track.stat().st_mtime:
         ts_to_mp4(track, mp4)
     return mp4
