@@ -100,7 +100,7 @@ piece = st.builds(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(piece, min_size=1, max_size=4))
 def test_any_sequence_of_pieces_records_its_sum_and_exports(tmp_path, spec):
     pieces = []
@@ -125,6 +125,7 @@ def test_any_sequence_of_pieces_records_its_sum_and_exports(tmp_path, spec):
     assert finalize_track(path, complete=True).duration == pytest.approx(want, rel=0.02, abs=0.04)
     mp4 = ts_to_mp4(path, path.with_suffix(".mp4"))
     assert numbers(mp4.read_bytes(), "mp4") == list(range(pictures(pieces)))
+    assert numbers(path.read_bytes(), "mpegts") == list(range(pictures(pieces)))
 
 
 @pytest.mark.parametrize("name", ["restart back", "PID change", "33-bit wrap", "audio only"])
