@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from .settings import OPTIONS, Settings, SettingsError, env_name, flag_name, shown_default
+from .media import cli as media_cli
 
 ADMIN_FAILED = 1
 USAGE = 2
@@ -492,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     # `set_defaults(func=...)`; `func(args)` returns the exit status.
     _add_serve(sub)
     _add_admin(sub)
+    media_cli.register(sub)
     return parser
 
 

@@ -155,3 +155,43 @@ async def test_multi_destination_and_conflicts(clip):
     await asyncio.sleep(0.1)
     assert stream.state == "ended"
     assert a.close() == b.close() == clip.read_bytes()
+
+
+async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path):
+    """Seeks at random moments (some while paused), on a clip with B-frames: what a receiver gets
+    decodes with no decoder error and no continuity error, every picture a whole one."""
+    import random
+
+    import av.logging
+
+    from streamkeeper.media.testsignal import Piece, encode_timeline, frame_number
+
+    path = tmp_path / "seeks.ts"
+    path.write_bytes(encode_timeline([Piece(3.0, bframes=2)], width=640, height=480))
+    rx = Receiver()
+    player = Restreamer(path, [Destination("127.0.0.1", rx.port)]).start()
+    rnd = random.Random(25)
+    for _ in range(50):
+        await asyncio.sleep(rnd.uniform(0.0, 0.03))
+        roll = rnd.random()
+        if roll < 0.15:
+            player.pause()
+        elif roll < 0.3:
+            player.resume()
+        player.seek(rnd.uniform(0, 2.9))
+    player.resume()
+    await asyncio.wait_for(player.done.wait(), 30)
+    await asyncio.sleep(0.1)
+    got = rx.close()
+    assert player.splices == 50
+    seen = Analyzer()
+    seen.feed(got)
+    assert seen.cc_errors == 0, seen.cc_errors_by_pid
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs, av.open(io.BytesIO(got), format="mpegts") as container:
+            shown = [frame_number(f) for f in container.decode(video=0)]
+    finally:
+        av.logging.set_level(None)
+    assert [m for m in logs if m[0] <= av.logging.ERROR] == []
+    assert shown and all(0 <= n < 75 for n in shown)

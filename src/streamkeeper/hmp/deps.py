@@ -19,6 +19,13 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield db
 
 
+async def end_transaction(db: AsyncSession) -> None:
+    """Commit what the request did so far before it waits on media, the network or a timer:
+    no transaction (on SQLite, BEGIN IMMEDIATE holds the one write lock) may stay open across a
+    wait, or every other request queues behind it. The session opens a new one if used again."""
+    await db.commit()
+
+
 def get_clock(request: Request) -> Callable[[], float]:
     return request.app.state.ctx.clock
 

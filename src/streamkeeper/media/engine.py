@@ -30,7 +30,7 @@ from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
 from .restream import Destination, Stream, claim_destinations
-from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_from_file
+from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_at
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,27 @@ def spec_of(source: dict, interface: str | None = None) -> SourceSpec:
         interface=interface, mode=str(source.get("mode") or "LISTENER").upper(),
         latency=source.get("latency"), passphrase=source.get("passphrase") or None,
     )
+
+
+class ImportProgress:
+    """How far an import is, kept in a small file next to the video so that every process of the
+    server can tell (written at most every :attr:`EVERY` seconds, removed when done)."""
+
+    FILE = "import-progress.json"
+    EVERY = 0.25
+
+    def __init__(self, path: Path, total: int, *, clock: Callable[[], float] = time.time) -> None:
+        self.path, self.total, self.clock = path, total, clock
+        self._written = -1.0
+
+    def __call__(self, done: int) -> None:
+        now = self.clock()
+        if now - self._written >= self.EVERY or done >= self.total:
+            self._written = now
+            save_json(self.path, {"bytes": min(int(done), self.total), "totalBytes": self.total})
+
+    def done(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -423,15 +444,13 @@ class MediaEngine:
             track_id = poster["track"]
         seconds = poster["seconds"] if track_id == poster["track"] else 0.0
         try:
-            path = self.track(asset_id, track_id)
+            segments = self.track_segments(asset_id, track_id)
         except TrackNotFound:
             if track_id == poster["track"] and not self.tracks(asset_id):
                 raise ThumbnailNotFound("no track written yet") from None
             raise
-        if path.stat().st_size == 0:
-            raise ThumbnailNotFound("no picture recorded yet")
         try:
-            return thumbnail_from_file(path, seconds, width, height)
+            return thumbnail_at(segments.index, seconds, width, height)
         except ThumbnailNotFound:
             raise
         except Exception as exc:  # a recording still without its first keyframe, a damaged file
@@ -446,14 +465,26 @@ class MediaEngine:
         directory = self.video_dir(asset_id)
         directory.mkdir(parents=True, exist_ok=True)
         track = directory / "track-1.ts"
+        report = ImportProgress(directory / ImportProgress.FILE, upload.stat().st_size, clock=self.clock)
+        report(0)
         if kind == "mpegts":
             shutil.move(str(upload), track)
+            info = finalize_track(track, complete=True, progress=report)  # the pass that reads it all
         else:
-            to_ts(upload, track)
+            to_ts(upload, track, progress=report)
             upload.unlink(missing_ok=True)
-        info = finalize_track(track, complete=True)
+            info = finalize_track(track, complete=True)
         save_json(directory / "tracks.json", {"track-1": None})
+        report.done()
         return info.duration, 1
+
+    def import_progress(self, asset_id: str) -> tuple[int, int] | None:
+        """(bytes copied, total bytes) of a video being imported; None when not known (or done)."""
+        try:
+            state = json.loads((self.video_dir(asset_id) / ImportProgress.FILE).read_text())
+            return int(state["bytes"]), int(state["totalBytes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def download(self, asset_id: str, file_type: str = "ts") -> Iterator[bytes]:
         tracks = self.tracks(asset_id)

@@ -1,7 +1,8 @@
 """HLS packaging of what the engine already holds: no transcoding, MPEG-TS segments cut at keyframes.
 
-Two packagers, one cutting rule. A segment starts at a video keyframe and
-ends at the first keyframe at least :data:`TARGET` seconds later. Every
+Two packagers, one cutting rule. A segment starts at a video keyframe (at
+an audio frame when there is no video) and ends at the first one at least
+:data:`TARGET` seconds later, in content time (see :mod:`.timeline`). Every
 elementary stream is cut at its own PES boundaries around that point (an
 audio frame that straddles the keyframe stays whole, in the earlier
 segment), and each segment opens with the newest PAT/PMT, so that each one
@@ -28,7 +29,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -37,14 +37,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps, pts_delta
+from .timeline import CutPoint, Timeline, TrackIndex, main_pid
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, Analyzer, pes_timestamps
 
 TARGET = 2.0  # seconds: a segment ends at the first keyframe at least this far after its start
 LIVE_WINDOW = 6  # segments listed in a live playlist
 LIVE_KEEP = 10  # segments kept in memory (a player may still fetch one that just left the playlist)
 IDLE_AFTER = 300.0  # seconds without a request after which a live source is no longer packaged
-MAX_CLOCK_JUMP = 5 * PTS_HZ  # a PTS step larger than this (or backwards) is a discontinuity
-READ_BLOCK = PACKET_SIZE * 7 * 64
 TAIL_SLACK = PACKET_SIZE * 4096  # how far past a cut the other streams' PES may still run
 
 
@@ -76,113 +75,31 @@ def _pid(buf, off: int) -> int:
 # -- files --------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Keyframe:
-    offset: int
-    time: float  # seconds from the first keyframe (unwrapped PTS)
-    psi: tuple[int, ...]  # offsets of the newest PAT and PMT packets before it
-    jump: bool = False  # the stream's clock jumped since the previous keyframe
-
-
-def _unit_starts(pids: Iterable[int]) -> re.Pattern:
-    """Headers of packets that start a unit (PUSI set, no transport error) on one of ``pids``."""
-    alternatives = []
-    for pid in pids:
-        hi, lo = 0x40 | (pid >> 8), pid & 0xFF
-        alternatives.append(b"\x47[" + re.escape(bytes([hi])) + re.escape(bytes([hi | 0x20])) + b"]"
-                            + re.escape(bytes([lo])))
-    return re.compile(b"|".join(alternatives))
-
-
 class FileSegments:
-    """Keyframes of a TS file, read incrementally; segments cut from them on request."""
+    """A track file's cut points (see :class:`~.timeline.TrackIndex`); segments cut from them on request."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._pos = 0
-        self._an = Analyzer()
-        self._psi_at: dict[int, int] = {}  # PID -> offset of its newest PSI packet
-        self.keyframes: list[_Keyframe] = []
-        self._first_pts: int | None = None
-        self._last_pts: float = 0.0  # seconds, newest video PTS seen (unwrapped)
-        self._prev_raw: int | None = None
-        self._line = 0  # unwrapped ticks of the newest video PTS
-        self._frame = 0.0  # seconds per frame (smallest step seen)
-        self.pes_pids: frozenset[int] = frozenset()
-        self._starts: re.Pattern | None = None
-        self._jumped = False
-        self._video: int | None = None
-        self._pmt: set[int] = set()
+        self.index = TrackIndex(self.path)
 
     def refresh(self) -> None:
         """Read what was appended to the file since the last call (whole packets only)."""
         with self._lock:
-            size = self.path.stat().st_size
-            size -= size % PACKET_SIZE
-            if size < self._pos:  # cut back when the recording was finalised: read it again
-                FileSegments.__init__(self, self.path)
-            if size <= self._pos:
-                return
-            with open(self.path, "rb") as f:
-                f.seek(self._pos)
-                while self._pos < size:
-                    block = f.read(min(READ_BLOCK, size - self._pos))
-                    if not block:
-                        break
-                    block = block[: len(block) - len(block) % PACKET_SIZE]
-                    self._scan(block, self._pos)
-                    self._pos += len(block)
+            self.index.refresh()
 
-    def _scan(self, block: bytes, base: int) -> None:
-        if self._starts is None:
-            # Until the program map is known every packet is looked at; then only unit starts of
-            # the PAT, PMT and video PIDs matter, found by a regular expression (C speed: an hour
-            # of a 10 Mbit/s recording is indexed in seconds, not minutes).
-            self._an.feed(block)
-            video = next((s.pid for s in self._an.streams if s.kind == "video"), None)
-            pmt = {p.pmt_pid for p in self._an.programs.values()}
-            self.pes_pids = frozenset(s.pid for s in self._an.streams)
-            offsets = range(0, len(block), PACKET_SIZE)
-            if video is not None and pmt:
-                self._video, self._pmt = video, pmt
-                self._starts = _unit_starts({PAT_PID, video, *pmt})
-        else:
-            video, pmt = self._video, self._pmt
-            offsets = (m.start() for m in self._starts.finditer(block) if not m.start() % PACKET_SIZE)
-        for off in offsets:
-            pid = _pid(block, off)
-            if pid == PAT_PID or pid in pmt:
-                self._psi_at[pid] = base + off
-            elif pid == video and block[off + 1] & 0x40:
-                start = _payload_start(block, off)
-                pts, _ = pes_timestamps(block[start:start + 19])
-                if pts is None:
-                    continue
-                if self._prev_raw is None:
-                    self._first_pts = pts
-                else:
-                    step = pts_delta(pts, self._prev_raw)
-                    if not -PTS_HZ <= step <= MAX_CLOCK_JUMP:
-                        # the clock jumped (files joined, an encoder restarted): the timeline goes
-                        # on one frame later and the next segment is flagged as a discontinuity
-                        step = round(self._frame * PTS_HZ)
-                        self._jumped = True
-                    self._line += step
-                    if 0 < step < PTS_HZ and (not self._frame or step / PTS_HZ < self._frame):
-                        self._frame = step / PTS_HZ
-                self._prev_raw = pts
-                t = self._line / PTS_HZ
-                self._last_pts = max(self._last_pts, t)
-                if _is_keyframe_start(block, off) and PAT_PID in self._psi_at and len(self._psi_at) >= 2:
-                    psi = (self._psi_at[PAT_PID], *sorted(v for k, v in self._psi_at.items() if k != PAT_PID))
-                    self.keyframes.append(_Keyframe(base + off, t, psi, self._jumped))
-                    self._jumped = False
+    @property
+    def keyframes(self) -> list[CutPoint]:
+        return self.index.cuts
+
+    @property
+    def pes_pids(self) -> set[int]:
+        return self.index.pes_pids
 
     @property
     def end_time(self) -> float:
-        """Seconds from the first keyframe to the end of the newest picture."""
-        return self._last_pts + self._frame
+        """Content seconds to the end of the newest picture."""
+        return self.index.duration
 
     def segments(self, complete: bool) -> list[tuple[Segment, int, int]]:
         """(segment, first keyframe index, next cut keyframe index or -1 for the file's end).
@@ -210,11 +127,8 @@ class FileSegments:
         """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end)."""
         kf = self.keyframes[first]
         end = self.keyframes[cut].offset if cut >= 0 else None
+        psi = self.index.psi_bytes(kf)
         with open(self.path, "rb") as f:
-            psi = b""
-            for off in kf.psi:
-                f.seek(off)
-                psi += f.read(PACKET_SIZE)
             f.seek(kf.offset)
             limit = None if end is None else end - kf.offset + TAIL_SLACK
             data = f.read() if limit is None else f.read(limit)
@@ -269,15 +183,16 @@ class LivePackager:
         self.next_seq, self.disc_seq = self._load()
         self._discontinuity = self.next_seq > 0  # the first segment after a restart follows other ones
         self._pending: bytearray | None = None  # the segment being filled
-        self._pending_pts: int | None = None
+        self._pending_t = 0  # content ticks where the pending segment starts
         self._pending_arrived = 0.0
-        self._last_pts: int | None = None
-        self._frame = 0
+        self._timeline = Timeline()
+        self._last_t: int | None = None  # content ticks of the newest main timestamp
         self._closing: tuple[Segment, bytearray, set[int]] | None = None  # ended, its PES still finishing
         self._psi_packets: dict[int, bytes] = {}
         self._started: set[int] = set()  # elementary PIDs whose first PES in the pending segment began
         self._psi_version = -1
-        self._pids: tuple = (None, set(), frozenset())
+        self._pids: tuple = (None, set(), frozenset(), False)
+        self._followed: int | None = None  # the latest main PID there was
         self.last_access = clock()
 
     def _load(self) -> tuple[int, int]:
@@ -301,8 +216,9 @@ class LivePackager:
         """The source was re-tuned: a new stream, after a discontinuity."""
         self.psi = psi
         self._psi_version = -1
-        self._end_pending(cut_pts=None)
+        self._end_pending(cut_t=None)
         self._discontinuity = True
+        self._timeline.restart()
 
     # -- the sink ------------------------------------------------------------------------------
 
@@ -310,10 +226,19 @@ class LivePackager:
         if self._psi_version != self.psi.psi_version:
             self._psi_version = self.psi.psi_version
             streams = self.psi.streams
-            video = next((s.pid for s in streams if s.kind == "video"), None)
-            self._pids = (video, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams))
-        video, pmt, pes = self._pids
-        if video is None:
+            main = main_pid(self.psi)
+            if main is not None and self._followed is not None and main != self._followed:
+                # another PID layout: what we have ends, the new layout starts after a discontinuity
+                self._end_pending(cut_t=None)
+                self._discontinuity = True
+                self._timeline.restart()
+            if main is not None:
+                self._followed = main
+            is_video = any(s.pid == main and s.kind == "video" for s in streams)
+            self._pids = (main, {p.pmt_pid for p in self.psi.programs.values()}, frozenset(s.pid for s in streams),
+                          is_video)
+        main, pmt, pes, is_video = self._pids
+        if main is None:
             return
         for off in range(0, len(data) - len(data) % PACKET_SIZE, PACKET_SIZE):
             pid = _pid(data, off)
@@ -323,11 +248,12 @@ class LivePackager:
             if pid == PAT_PID or pid in pmt:
                 self._psi_packets[pid] = packet
             unit_start = data[off + 1] & 0x40
-            if pid == video and unit_start:
+            if pid == main and unit_start:
                 start = _payload_start(data, off)
-                pts, _ = pes_timestamps(data[start:start + 19])
+                pts, dts = pes_timestamps(data[start:start + 19])
                 if pts is not None:
-                    self._on_video_pts(pts, _is_keyframe_start(data, off))
+                    # without video, any audio frame may start a segment
+                    self._on_main(pts if dts is None else dts, not is_video or _is_keyframe_start(data, off))
             if self._closing is not None and pid in self._closing[2]:
                 seg, buf, still_open = self._closing
                 if unit_start:
@@ -345,47 +271,47 @@ class LivePackager:
                 self._started.add(pid)
             self._pending += packet
 
-    def _on_video_pts(self, pts: int, keyframe: bool) -> None:
-        # B-frames step back a little; a restarted encoder or a long gap jumps far
-        jump = self._last_pts is not None and not -PTS_HZ <= pts_delta(pts, self._last_pts) <= MAX_CLOCK_JUMP
-        if jump:  # the encoder restarted (or the clock leapt): close what we have, flag the next
-            self._end_pending(cut_pts=None)
+    def _on_main(self, raw: int, cut_ok: bool) -> None:
+        """A timestamp of the main stream (the video, else the audio), in decoding order."""
+        jumps = len(self._timeline.discontinuities)
+        t = round(self._timeline.add(raw) * PTS_HZ)
+        if len(self._timeline.discontinuities) != jumps:
+            # the encoder restarted (or the clock leapt): close what we have, flag the next
+            self._end_pending(cut_t=None)
             self._discontinuity = True
-            self._last_pts = None
-        if self._last_pts is not None:
-            step = pts_delta(pts, self._last_pts)
-            if 0 < step < PTS_HZ and (not self._frame or step < self._frame):
-                self._frame = step
-        self._last_pts = pts if self._last_pts is None or pts_delta(pts, self._last_pts) > 0 else self._last_pts
-        if not keyframe or PAT_PID not in self._psi_packets or len(self._psi_packets) < 2:
+        self._last_t = t if self._last_t is None else max(self._last_t, t)
+        if not cut_ok or PAT_PID not in self._psi_packets or len(self._psi_packets) < 2:
             return
         if self._pending is not None:
-            if pts_delta(pts, self._pending_pts) < TARGET * PTS_HZ - 1:
+            if t - self._pending_t < TARGET * PTS_HZ - 1:
                 return
-            self._end_pending(cut_pts=pts)
-        self._begin(pts)
+            self._end_pending(cut_t=t)
+        self._begin(t)
 
-    def _begin(self, pts: int) -> None:
-        header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k != PAT_PID)
+    def _begin(self, t: int) -> None:
+        pmt = self._pids[1]
+        header = self._psi_packets[PAT_PID] + b"".join(p for k, p in sorted(self._psi_packets.items()) if k in pmt)
         self._pending = bytearray(header)
-        self._pending_pts = pts
+        self._pending_t = t
         self._pending_arrived = self.clock()
         self._started: set[int] = set()
 
-    def _end_pending(self, cut_pts: int | None) -> None:
+    def _end_pending(self, cut_t: int | None) -> None:
         """Close the segment being filled; its other streams finish their PES first."""
         if self._closing is not None:
             self._publish(self._closing[0], self._closing[1])
         if self._pending is None:
             return
-        if cut_pts is not None:
-            ticks = pts_delta(cut_pts, self._pending_pts)
+        if cut_t is not None:
+            ticks = cut_t - self._pending_t
+        elif self._last_t is not None:
+            ticks = self._last_t - self._pending_t + self._timeline.frame_ticks
         else:
-            ticks = pts_delta(self._last_pts, self._pending_pts) + self._frame if self._last_pts is not None else 0
+            ticks = 0
         if ticks <= 0:
             self._pending = None
             return
-        seg = Segment(self.next_seq, ticks / PTS_HZ, start=self._pending_pts / PTS_HZ,
+        seg = Segment(self.next_seq, ticks / PTS_HZ, start=self._pending_t / PTS_HZ,
                       discontinuity=self._discontinuity, arrived=self._pending_arrived)
         self.next_seq += 1
         if seg.discontinuity:
@@ -393,9 +319,9 @@ class LivePackager:
         seg.disc_seq = self.disc_seq
         self._discontinuity = False
         buf, self._pending = self._pending, None
-        video = self._pids[0]
-        still_open = {p for p in self._started if p != video}
-        if cut_pts is None or not still_open:
+        main = self._pids[0]
+        still_open = {p for p in self._started if p != main}
+        if cut_t is None or not still_open:
             self._publish(seg, buf)
         else:
             self._closing = (seg, buf, still_open)

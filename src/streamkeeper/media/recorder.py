@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .timeline import Timeline, index_track, main_pid
 from .ts import (
-    PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer, analyze_file, decode_timestamp, encode_pcr,
+    PACKET_SIZE, PAT_PID, PTS_WRAP, Analyzer, analyze_file, decode_timestamp, encode_pcr,
     encode_timestamp, packet_pcr,
 )
 
@@ -94,9 +95,8 @@ class TrackWriter:
         self._cc_rebind: dict[int, int] | None = None
         self._psi_version = -1
         self._pids: tuple = (None, set(), set())
-        self._first_pts: int | None = None  # output timeline of the main stream
-        self._last_pts: int | None = None
-        self._frame = 0
+        self.timeline = Timeline()  # content time of what was written (main stream, after the pause shift)
+        self._main_followed: int | None = None
         self._gap_pts: int | None = None  # last written main PTS when pausing
         self._timeline: list[tuple[float, float]] = []  # (wall time, recorded seconds)
         # Writing starts (and resumes) at a keyframe, not at the request: when that happened.
@@ -106,11 +106,12 @@ class TrackWriter:
     # -- what the stream looks like --------------------------------------
 
     def _main_pid(self) -> int | None:
-        streams = self.psi.streams
-        for s in streams:
-            if s.kind == "video":
-                return s.pid
-        return streams[0].pid if streams else None
+        main = main_pid(self.psi)
+        if main is not None:
+            if self._main_followed is not None and main != self._main_followed:
+                self.timeline.restart()  # a new PID layout: a new piece of the timeline
+            self._main_followed = main
+        return main
 
     def _has_video(self) -> bool:
         return any(s.kind == "video" for s in self.psi.streams)
@@ -145,7 +146,7 @@ class TrackWriter:
                 ranges.append((begin, off))
                 begin = None
                 self.state = self.PAUSED
-                self._gap_pts = self._last_pts
+                self._gap_pts = self.timeline.high_raw
                 self._timeline.append((self.clock(), self.position))
             if self.state == self.PAUSED and data[off + 3] & 0x10 and pid not in self._cc_expect:
                 self._cc_expect[pid] = data[off + 3] & 0x0F
@@ -178,14 +179,14 @@ class TrackWriter:
         return True
 
     def _begin(self, data, off: int) -> None:
-        pts = _read_pts(data, _pes_header_offset(data, off))
+        pts = _read_dts(data, _pes_header_offset(data, off))
         if self.state == self.WAITING:
             header = self._psi_packets[PAT_PID] + b"".join(
                 pkt for p, pkt in sorted(self._psi_packets.items()) if p != PAT_PID)
             self._write(header)
         elif pts is not None and self._gap_pts is not None:
             # Close the gap: the keyframe takes the place of the frame after the last one written.
-            target = (self._gap_pts + self._frame) % PTS_WRAP
+            target = (self._gap_pts + self.timeline.frame_ticks) % PTS_WRAP
             self._offset = (pts - target) % PTS_WRAP
             # Counters go on from where the file stopped: renumber each PID at its next packet.
             if self._cc_rebind is not None:  # another stream: what the file ends with is the reference
@@ -204,19 +205,10 @@ class TrackWriter:
         self._see_main_pts(data, off)
 
     def _see_main_pts(self, data, off: int) -> None:
-        """Follow the main stream's PTS on the output timeline (after the pause shift)."""
-        pts = _read_pts(data, _pes_header_offset(data, off))
-        if pts is None:
-            return
-        pts = (pts - self._offset) % PTS_WRAP
-        if self._first_pts is None:
-            self._first_pts = self._last_pts = pts
-            return
-        step = (pts - self._last_pts) % PTS_WRAP
-        if 0 < step < PTS_HZ and (self._frame == 0 or step < self._frame):
-            self._frame = step
-        if 0 < step < PTS_WRAP // 2:
-            self._last_pts = pts
+        """Follow the main stream's decoding times on the output timeline (after the pause shift)."""
+        dts = _read_dts(data, _pes_header_offset(data, off))
+        if dts is not None:
+            self.timeline.add((dts - self._offset) % PTS_WRAP)
 
     def _restamp(self, chunk: bytes, es_pids: set[int]) -> bytes:
         out = bytearray(chunk)
@@ -267,9 +259,7 @@ class TrackWriter:
     @property
     def position(self) -> float:
         """Seconds recorded so far, on the stream's own clock (paused spans excluded)."""
-        if self._first_pts is None:
-            return 0.0
-        return (((self._last_pts - self._first_pts) % PTS_WRAP) + self._frame) / PTS_HZ
+        return self.timeline.duration
 
     def position_at(self, wall: float) -> float:
         """Recorded seconds at a wall-clock moment (for HotMarks with a timestamp)."""
@@ -290,7 +280,7 @@ class TrackWriter:
         self._psi_version = -1
         if self.state in (self.RECORDING, self.PAUSING, self.PAUSED):
             if self.state != self.PAUSED:
-                self._gap_pts = self._last_pts
+                self._gap_pts = self.timeline.high_raw
             self.state = self.PAUSED
             self._cc_expect.clear()
             self._resume = True
@@ -335,6 +325,13 @@ class TrackWriter:
         return finalize_track(self.path)
 
 
+def _read_dts(buf, p: int) -> int | None:
+    """The decoding time of a PES: its DTS, else its PTS (the timeline follows decoding order)."""
+    if p + 19 <= len(buf) and buf[p + 7] & 0xC0 == 0xC0 and not (buf[p] or buf[p + 1] or buf[p + 2] != 1):
+        return decode_timestamp(buf, p + 14)
+    return _read_pts(buf, p)
+
+
 def _read_pts(buf, p: int) -> int | None:
     if p + 14 > len(buf) or buf[p] or buf[p + 1] or buf[p + 2] != 1:
         return None
@@ -343,7 +340,8 @@ def _read_pts(buf, p: int) -> int | None:
     return None
 
 
-def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
+def finalize_track(path: str | Path, *, complete: bool = False,
+                   progress: Callable[[int], None] | None = None) -> TrackInfo:
     """Make a track file playable and describe it; also what a restart does after a crash.
 
     The file is cut at the last whole packet, then (unless the file is known
@@ -361,39 +359,31 @@ def finalize_track(path: str | Path, *, complete: bool = False) -> TrackInfo:
             f.truncate(whole)
             f.flush()
             os.fsync(f.fileno())
-    an = analyze_file(path)
+    an = analyze_file(path, progress=progress)
     return TrackInfo(
-        path=str(path), size=whole, duration=_duration(an),
+        path=str(path), size=whole, duration=index_track(path).duration,
         video_streams=sum(1 for s in an.streams if s.kind == "video"),
         audio_streams=sum(1 for s in an.streams if s.kind == "audio"),
         bitrate=an.bitrate, cc_errors=an.cc_errors,
     )
 
 
-def _duration(an: Analyzer) -> float:
-    """Main stream's PTS span plus one frame; the PCR span if no stream has PTS."""
-    video = [s.pid for s in an.streams if s.kind == "video" and s.pid in an.pts]
-    pids = video or [p for p in an.pts]
-    if not pids:
-        return an.duration
-    pid = pids[0]
-    span = an.pts_span(pid)
-    frames = an.pts[pid].count
-    return span + (span / (frames - 1) if frames > 1 else 0.0)
-
-
 def _last_video_start(f, end: int) -> int | None:
     """Offset of the last video PES start in the file's final stretch (None if not found)."""
-    f.seek(0)
-    head = f.read(PACKET_SIZE * 64)
-    an = Analyzer()
-    an.feed(head[: len(head) - len(head) % PACKET_SIZE])
-    video = {s.pid for s in an.streams if s.kind == "video"}
-    if not video:
-        return None
     window = min(end, PACKET_SIZE * 20_000)
     f.seek(end - window)
     tail = f.read(window)
+    # The layout in force at the end (a source may have come back with other PIDs): the tail's
+    # own program map, else the one at the start of the file.
+    an = Analyzer()
+    an.feed(tail)
+    if not an.streams:
+        f.seek(0)
+        head = f.read(PACKET_SIZE * 64)
+        an.feed(head[: len(head) - len(head) % PACKET_SIZE])
+    video = {s.pid for s in an.streams if s.kind == "video"}
+    if not video:
+        return None
     for off in range(window - PACKET_SIZE, -1, -PACKET_SIZE):
         pid = ((tail[off + 1] & 0x1F) << 8) | tail[off + 2]
         if tail[off + 1] & 0x40 and pid in video:

@@ -8,39 +8,174 @@ whole into memory.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import zipfile
+from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import av
+
+from .timeline import Timeline, index_track
+from .ts import PTS_HZ, PTS_WRAP
 
 CHUNK = 1024 * 1024
 
 
 def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
-    """Copy every audio/video packet of a TS file into an MP4 file; written atomically."""
+    """Copy every audio/video packet of a TS file into an MP4 file; written atomically.
+
+    Timestamps are rewritten to content time (see :mod:`.timeline`): across an
+    encoder restart, a clock wrap or a new PID layout the MP4 plays on without
+    a jump, each stream's decoding times strictly increasing. Each PID layout
+    of the file is demuxed on its own and goes on in the same MP4 tracks.
+    """
     src, dst = Path(src), Path(dst)
+    index = index_track(src)
     fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=dst.parent)
     os.close(fd)
     try:
-        with av.open(str(src)) as inp, av.open(tmp, "w", format="mp4") as out:
-            mapping = {}
-            for s in inp.streams:
-                if s.type in ("video", "audio"):
-                    mapping[s.index] = out.add_stream_from_template(s)
-            for packet in inp.demux(*[inp.streams[i] for i in mapping]):
-                if packet.dts is None or packet.size == 0:
-                    continue  # flush packets and frames without timing
-                packet.stream = mapping[packet.stream.index]
-                out.mux(packet)
+        with av.open(tmp, "w", format="mp4", options={"avoid_negative_ts": "make_non_negative"}) as out:
+            copier = _ContentTimeCopier(out)
+            ends = index.layouts[1:] + [index.pos]
+            for start, end in zip(index.layouts, ends):
+                with _open_probed(_FileRange(src, start, end)) as inp:
+                    copier.copy(inp)
+            if not copier.outputs:
+                raise ValueError("no audio or video stream to copy")
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return dst
+
+
+class _FileRange(io.RawIOBase):
+    """A byte range of a file as a read-only seekable file (one PID layout of a track)."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self._f = open(path, "rb")
+        self._start, self._end = start, end
+        self._f.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._end - self._f.tell()
+        return self._f.read(left if n < 0 else max(0, min(n, left)))
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: self._start, 1: self._f.tell(), 2: self._end}[whence]
+        self._f.seek(min(self._end, max(self._start, base + offset)))
+        return self.tell()
+
+    def tell(self) -> int:
+        return self._f.tell() - self._start
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+PROBE_MORE = {"probesize": str(64 * 1024 * 1024), "analyzeduration": str(60 * 1_000_000)}
+
+
+def _open_probed(src: _FileRange):
+    """Open TS bytes; if a stream's parameters were not found in the default probe (audio whose
+    first packets come late), open them again looking further."""
+    inp = av.open(src, format="mpegts")
+    if not all(_usable(s) for s in inp.streams if s.type in ("video", "audio")):
+        inp.close()
+        src.seek(0)
+        inp = av.open(src, format="mpegts", options=PROBE_MORE)
+    return inp
+
+
+class _ContentTimeCopier:
+    """Muxes demuxed packets into one MP4 on the content timeline (see :class:`~.timeline.Timeline`).
+
+    The main stream (video, else audio) drives the timeline; the other streams' packets are
+    mapped through it, and wait while they belong to a piece the main stream has not reached yet."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.outputs: dict[str, object] = {}  # "video", "audio-0", ... -> output stream
+        self.timeline = Timeline()
+        self.main_kind: str | None = None
+        self._last_dts: dict[int, int] = {}
+        self._waiting: list = []
+
+    def copy(self, inp) -> None:
+        streams = [s for s in inp.streams if s.type in ("video", "audio") and _usable(s)]
+        if not streams:
+            return
+        mapping = {}
+        audio_n = 0
+        for s in streams:
+            key = s.type
+            if s.type == "audio":
+                key, audio_n = f"audio-{audio_n}", audio_n + 1
+            if key not in self.outputs:
+                self.outputs[key] = self.out.add_stream_from_template(s)
+            mapping[s.index] = self.outputs[key]
+        if self.main_kind is None:
+            self.main_kind = "video" if any(s.type == "video" for s in streams) else "audio"
+        main = next((s for s in streams if s.type == self.main_kind), None)
+        self.timeline.restart()
+        self._main_started = False  # this layout's other streams wait for its first picture
+        for packet in inp.demux(*streams):
+            if packet.dts is None or packet.size == 0:
+                continue  # flush packets and frames without timing
+            raw = _ticks(packet.dts, packet.stream.time_base) % PTS_WRAP
+            if packet.stream is main:
+                self._main_started = True
+                self._send(packet, mapping, round(self.timeline.add(raw) * PTS_HZ))
+                waiting, self._waiting = self._waiting, []
+                for p, r in waiting:
+                    self._place(p, mapping, r)
+            else:
+                self._place(packet, mapping, raw)
+        self._waiting = []  # what never met its pictures is left out
+
+    def _place(self, packet, mapping, raw: int) -> None:
+        dts = self.timeline.to_content_ticks(raw, strict=True) if self._main_started else None
+        if dts is None:
+            if len(self._waiting) < 10_000:
+                self._waiting.append((packet, raw))
+            return
+        self._send(packet, mapping, dts)
+
+    def _send(self, packet, mapping, dts: int) -> None:
+        st = packet.stream
+        pts = dts + (_ticks(packet.pts - packet.dts, st.time_base) if packet.pts is not None else 0)
+        o = mapping[st.index]
+        prev = self._last_dts.get(id(o))
+        if prev is not None and dts <= prev:
+            if st.type == "audio":
+                return  # an audio frame overlapping the previous one (at a splice): left out
+            dts = prev + 1
+        self._last_dts[id(o)] = dts
+        packet.stream = o
+        packet.time_base = Fraction(1, PTS_HZ)
+        packet.dts, packet.pts = dts, max(pts, dts)
+        self.out.mux(packet)
+
+
+def _ticks(value: int, time_base) -> int:
+    return round(value * time_base * PTS_HZ)
+
+
+def _usable(s) -> bool:
+    if s.type == "audio":
+        return bool(s.codec_context.sample_rate)
+    return bool(s.codec_context.width)
 
 
 def probe(path: str | Path) -> str:
@@ -60,8 +195,9 @@ def probe(path: str | Path) -> str:
     raise ValueError(f"unsupported container {name!r}: upload MPEG-TS or MP4")
 
 
-def to_ts(src: str | Path, dst: str | Path) -> Path:
-    """Copy the audio/video packets of any container into MPEG-TS (no re-encoding)."""
+def to_ts(src: str | Path, dst: str | Path, progress: Callable[[int], None] | None = None) -> Path:
+    """Copy the audio/video packets of any container into MPEG-TS (no re-encoding);
+    ``progress`` is called with how far into the source file the copy is, in bytes."""
     src, dst = Path(src), Path(dst)
     tmp = dst.with_suffix(".part")
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mpegts") as out:
@@ -69,16 +205,21 @@ def to_ts(src: str | Path, dst: str | Path) -> Path:
         for packet in inp.demux(*[inp.streams[i] for i in mapping]):
             if packet.dts is None or packet.size == 0:
                 continue
+            if progress is not None and packet.pos is not None and packet.pos >= 0:
+                progress(packet.pos)
             packet.stream = mapping[packet.stream.index]
             out.mux(packet)
     os.replace(tmp, dst)
     return dst
 
 
+MP4_CACHE = ".content-time.mp4"  # MP4s made before exports followed the timeline model are not reused
+
+
 def mp4_for(track: str | Path) -> Path:
     """The MP4 next to a TS track, made once and reused."""
     track = Path(track)
-    mp4 = track.with_suffix(".mp4")
+    mp4 = track.with_suffix(MP4_CACHE)
     if not mp4.exists() or mp4.stat().st_mtime < track.stat().st_mtime:
         ts_to_mp4(track, mp4)
     return mp4

@@ -26,60 +26,45 @@ from pathlib import Path
 
 from .ingest import PortConflict, PortRegistry
 from .pacer import PACKETS_PER_DATAGRAM, Pacer
-from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer, pes_timestamps
+from .timeline import TrackIndex, index_track
+from .ts import PACKET_SIZE
 
 READ_BLOCK = PACKET_SIZE * 7 * 32
 
 
 @dataclass(slots=True)
 class FileIndex:
-    """Where a track's keyframes are, in stream seconds and byte offsets."""
+    """Where a track's cut points are, in content seconds and byte offsets (see :mod:`.timeline`)."""
 
     psi: bytes  # PAT + PMT packets to send before playing from anywhere but the start
     times: list[float]
     offsets: list[int]
     duration: float
-    pes_pids: frozenset = frozenset()  # elementary streams (audio, video, data)
+    pes_pids: frozenset = frozenset()  # elementary streams (audio, video, data) of every layout
     pcr_pid: int | None = None
+    track: TrackIndex | None = None
 
     def keyframe_at(self, seconds: float) -> tuple[float, int]:
-        i = bisect.bisect_right(self.times, seconds) - 1
+        i = bisect.bisect_right(self.times, seconds + 1e-9) - 1
         if i < 0:
             return 0.0, 0
         return self.times[i], self.offsets[i]
 
+    def psi_at(self, offset: int) -> bytes:
+        """The PAT and PMT in force at a cut point (a file may change its PID layout)."""
+        if self.track is not None:
+            i = bisect.bisect_left(self.offsets, offset)
+            if i < len(self.offsets) and self.offsets[i] == offset:
+                return self.track.psi_bytes(self.track.cuts[i])
+        return self.psi
+
 
 def index_file(path: str | Path) -> FileIndex:
-    """One pass over a TS file: PSI, then every video keyframe's time (PTS from the first one)."""
-    an = Analyzer()
-    psi: dict[int, bytes] = {}
-    times: list[float] = []
-    offsets: list[int] = []
-    first_pts = None
-    pos = 0
-    with open(path, "rb") as f:
-        while block := f.read(READ_BLOCK):
-            block = block[: len(block) - len(block) % PACKET_SIZE]
-            an.feed(block)
-            video = {s.pid for s in an.streams if s.kind == "video"}
-            pmt = {p.pmt_pid for p in an.programs.values()}
-            for off in range(0, len(block), PACKET_SIZE):
-                pid = ((block[off + 1] & 0x1F) << 8) | block[off + 2]
-                if (pid == PAT_PID or pid in pmt) and pid not in psi:
-                    psi[pid] = block[off:off + PACKET_SIZE]
-                if (pid in video and block[off + 1] & 0x40 and block[off + 3] & 0x20 and block[off + 4]
-                        and block[off + 5] & 0x40):
-                    start = off + 5 + block[off + 4]
-                    pts, _ = pes_timestamps(block[start:start + 19])
-                    if pts is None:
-                        continue
-                    if first_pts is None:
-                        first_pts = pts
-                    times.append(((pts - first_pts) % PTS_WRAP) / PTS_HZ)
-                    offsets.append(pos + off)
-            pos += len(block)
-    header = psi.get(PAT_PID, b"") + b"".join(p for k, p in psi.items() if k != PAT_PID)
-    return FileIndex(header, times, offsets, an.duration, frozenset(st.pid for st in an.streams), an.pcr_pid)
+    """The track's cut points and content duration, from the one timeline model."""
+    track = index_track(path)
+    psi = track.psi_bytes(track.cuts[0]) if track.cuts else b""
+    return FileIndex(psi, [c.time for c in track.cuts], [c.offset for c in track.cuts], track.duration,
+                     frozenset(track.pes_pids), track.pcr_pid, track)
 
 
 @dataclass(slots=True)
@@ -159,7 +144,7 @@ class Restreamer:
 
     @property
     def duration(self) -> float:
-        return max(self.index.duration, self.index.times[-1] if self.index.times else 0.0)
+        return self.index.duration
 
     # -- control -----------------------------------------------------------
 
@@ -220,7 +205,7 @@ class Restreamer:
                 t, start_offset = self.index.keyframe_at(target)
                 self._base_position = t
                 self._clock_position = 0.0
-                lead = self.index.psi
+                lead = self.index.psi_at(start_offset)
                 self._splice()
             self.state = "ended"
         finally:
@@ -357,7 +342,7 @@ class Restreamer:
                 if shift:
                     b3 = (b3 & 0xF0) | ((b3 + shift) & 0x0F)
                     out[off + 3] = b3
-                if self._mark_pcr and pid == self.index.pcr_pid and b3 & 0x20 and dgram[off + 4] >= 7 \
+                if self._mark_pcr and b3 & 0x20 and dgram[off + 4] >= 7 \
                         and dgram[off + 5] & 0x10:
                     out[off + 5] |= 0x80  # discontinuity_indicator: the PCR that follows is a new time base
                     self._mark_pcr = False

@@ -8,7 +8,9 @@ packets.
 
 from __future__ import annotations
 
+import io
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 import socket
 import threading
@@ -166,3 +168,148 @@ def send_file(path: str | Path, address: tuple[str, int], **kw) -> UdpSender:
     sender.join()
     sender.stop()
     return sender
+
+
+# -- timelines as real encoders make them --------------------------------------------------------
+
+BAR_BITS = 12  # the frame number, drawn as a row of dark/bright blocks across the top of the picture
+BAR_HEIGHT = 32
+
+
+@dataclass
+class Piece:
+    """One run of an encoder: what it sends until it restarts.
+
+    ``start`` is the 90 kHz PTS of its first picture (any value: past 2^33 the
+    stream's 33-bit clock wraps, as a real one does); ``first_pid`` and
+    ``pmt_pid`` choose its PID layout; ``audio_lag`` delays its audio packets
+    behind the pictures they belong with; ``first_frame`` is the number drawn
+    in its first picture (the next piece goes on counting by default).
+    """
+
+    seconds: float
+    start: int = 0
+    first_pid: int = 0x100
+    pmt_pid: int = 0x1000
+    video: bool = True
+    audio: bool = True
+    audio_lag: float = 0.0
+    first_frame: int | None = None
+    bframes: int = 0  # B-frames between references: decoding order differs from presentation order
+
+
+def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
+                 height: int = 128) -> bytes:
+    """One encoder run as MPEG-TS bytes (continuity counters from zero, as after a restart)."""
+    buf = io.BytesIO()
+    options = {"mpegts_start_pid": str(piece.first_pid), "mpegts_pmt_start_pid": str(piece.pmt_pid)}
+    tick = PTS_HZ_TESTS // fps
+    packets = []
+    with av.open(buf, "w", format="mpegts", options=options) as out:
+        v = a = None
+        if piece.video:
+            v = out.add_stream("libx264", rate=fps)
+            v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+            v.bit_rate = 400_000
+            v.options = {"preset": "ultrafast", "g": str(fps // 2), "keyint_min": str(fps // 2),
+                         "sc_threshold": "0", "bf": str(piece.bframes)}
+        if piece.audio:
+            a = out.add_stream("aac", rate=48_000, layout="mono")
+            a.bit_rate = 48_000
+        frames = int(round(piece.seconds * fps))
+        if v is not None:
+            encoded = []
+            for i in range(frames):
+                frame = numbered_frame(width, height, first_frame + i)
+                frame.pts, frame.time_base = i, Fraction(1, fps)
+                encoded += v.encode(frame)
+            encoded += v.encode(None)
+            for p in encoded:
+                p.pts, p.dts = piece.start + p.pts * tick, piece.start + p.dts * tick
+                p.time_base = Fraction(1, PTS_HZ_TESTS)
+                packets.append((p.dts, 0, p))
+        if a is not None:
+            encoded = []
+            samples = int(piece.seconds * 48_000)
+            silence = bytes(4 * 1024)
+            for start in range(0, samples, 1024):
+                n = min(1024, samples - start)
+                af = av.AudioFrame(format="fltp", layout="mono", samples=n)
+                af.planes[0].update(silence[: 4 * n])
+                af.sample_rate, af.pts = 48_000, start
+                encoded += a.encode(af)
+            encoded += a.encode(None)
+            for p in encoded:
+                pts = piece.start + p.pts * PTS_HZ_TESTS // 48_000
+                p.pts = p.dts = pts
+                p.time_base = Fraction(1, PTS_HZ_TESTS)
+                packets.append((pts, 1, p))
+        packets.sort(key=lambda item: (item[0], item[1]))
+        for _, _, p in packets:
+            out.mux(p)
+    data = buf.getvalue()
+    if piece.audio_lag and piece.video and piece.audio:
+        data = _delay_pid(data, piece.first_pid + 1, round(piece.audio_lag * PTS_HZ_TESTS), piece.first_pid)
+    return data
+
+
+PTS_HZ_TESTS = 90_000
+
+
+def _delay_pid(data: bytes, pid: int, ticks: int, clock_pid: int) -> bytes:
+    """Move one PID's packets later in the multiplex, behind pictures ``ticks`` newer than theirs."""
+    from .ts import pes_timestamps
+
+    keyed = []
+    now = 0
+    for n, off in enumerate(range(0, len(data), 188)):
+        p = ((data[off + 1] & 0x1F) << 8) | data[off + 2]
+        if p == clock_pid and data[off + 1] & 0x40:
+            start = off + 5 + data[off + 4] if data[off + 3] & 0x20 else off + 4
+            pts, dts = pes_timestamps(data[start:start + 19])
+            if pts is not None:
+                now = max(now, dts if dts is not None else pts)
+        keyed.append((now + ticks if p == pid else now, n, data[off:off + 188]))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    return b"".join(k[2] for k in keyed)
+
+
+def encode_timeline(pieces: list[Piece], **kw) -> bytes:
+    """Several encoder runs one after the other, frame numbers counting on across them."""
+    out = []
+    frame = 0
+    for piece in pieces:
+        first = piece.first_frame if piece.first_frame is not None else frame
+        out.append(encode_piece(piece, first_frame=first, **kw))
+        frame = first + int(round(piece.seconds * kw.get("fps", 25)))
+    return b"".join(out)
+
+
+def numbered_frame(width: int, height: int, number: int) -> av.VideoFrame:
+    """A picture with ``number`` drawn as blocks across its top (see :func:`frame_number`)."""
+    frame = av.VideoFrame(width, height, "yuv420p")
+    block = width // BAR_BITS
+    for index, plane in enumerate(frame.planes):
+        stride, ph = plane.line_size, plane.height
+        if index:
+            plane.update(bytes([128]) * (stride * ph))
+            continue
+        bar = bytearray(stride)
+        for bit in range(BAR_BITS):
+            value = 235 if number >> (BAR_BITS - 1 - bit) & 1 else 16
+            bar[bit * block:(bit + 1) * block] = bytes([value]) * block
+        shade = 60 + (number * 7) % 120
+        rows = bytes(bar) * BAR_HEIGHT + bytes([shade]) * (stride * (ph - BAR_HEIGHT))
+        plane.update(rows)
+    return frame
+
+
+def frame_number(frame: av.VideoFrame) -> int:
+    """The number :func:`numbered_frame` drew into a (decoded) picture."""
+    plane = frame.planes[0]
+    row = bytes(plane)[plane.line_size * (BAR_HEIGHT // 2):plane.line_size * (BAR_HEIGHT // 2 + 1)]
+    block = frame.width // BAR_BITS
+    number = 0
+    for bit in range(BAR_BITS):
+        number = number << 1 | (row[bit * block + block // 2] > 128)
+    return number

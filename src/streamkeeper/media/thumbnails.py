@@ -13,7 +13,8 @@ from pathlib import Path
 
 import av
 
-from .ts import PACKET_SIZE, PAT_PID, Analyzer
+from .timeline import TrackIndex, index_track
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer
 
 MAX_GOP_BYTES = 8 * 1024 * 1024
 
@@ -51,25 +52,51 @@ def encode_jpeg(frame: av.VideoFrame, width: int | None = None, height: int | No
 
 def thumbnail_from_file(path: str | Path, at: float = 0.0, width: int | None = None,
                         height: int | None = None) -> bytes:
-    """JPEG of the first picture shown at or after ``at`` seconds into the video."""
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ThumbnailNotFound("no video stream")
-        stream = container.streams.video[0]
-        start = stream.start_time or 0
-        if at > 0 and stream.time_base:
-            target = start + int(at / stream.time_base)
-            container.seek(target, stream=stream, backward=True, any_frame=False)
-        else:
-            target = start
-        last = None
-        for frame in container.decode(stream):
-            last = frame
-            if frame.pts is None or frame.pts >= target:
-                return encode_jpeg(frame, width, height)
-        if last is None:
-            raise ThumbnailNotFound(f"no picture at {at} s")
-        return encode_jpeg(last, width, height)  # past the end: the last picture
+    """JPEG of the picture on screen at ``at`` content seconds into the video (see :mod:`.timeline`)."""
+    return thumbnail_at(index_track(path), at, width, height)
+
+
+def thumbnail_at(index: TrackIndex, at: float = 0.0, width: int | None = None,
+                 height: int | None = None) -> bytes:
+    """Decode from the keyframe at or before ``at`` to the picture shown at ``at``; past the end,
+    the last picture."""
+    if not index.video:
+        raise ThumbnailNotFound("no video stream")
+    cuts = index.cuts
+    if not cuts:
+        raise ThumbnailNotFound("no picture recorded yet")
+    at = max(0.0, min(float(at), index.duration - index.timeline.frame_ticks / PTS_HZ))
+    i = index.cut_at(at)
+    first = cuts[i]
+    # up to the keyframe after the wanted picture (the decoder then holds it), never past a jump
+    k = i + 1
+    while k < len(cuts) and cuts[k].time <= at and not cuts[k].jump:
+        k += 1
+    with open(index.path, "rb") as f:
+        f.seek(first.offset)
+        data = f.read(cuts[k].offset - first.offset) if k < len(cuts) else f.read()
+    data = index.psi_bytes(first) + data[: len(data) - len(data) % PACKET_SIZE]
+    best = None
+    try:
+        with av.open(io.BytesIO(data), format="mpegts") as container:
+            if not container.streams.video:
+                raise ThumbnailNotFound("no video stream")
+            start = None
+            for frame in container.decode(container.streams.video[0]):
+                if frame.pts is None:
+                    continue
+                if start is None:
+                    start = frame.pts
+                t = first.time + ((frame.pts - start) % PTS_WRAP) * float(frame.time_base)
+                if best is not None and t > at + 1e-6:
+                    break  # ``best`` is the picture on screen at ``at``
+                best = frame
+    except av.error.FFmpegError as exc:
+        if best is None:
+            raise ThumbnailNotFound(str(exc)) from exc
+    if best is None:
+        raise ThumbnailNotFound(f"no picture at {at} s")
+    return encode_jpeg(best, width, height)
 
 
 def thumbnail_from_ts_bytes(data: bytes, width: int | None = None, height: int | None = None) -> bytes:

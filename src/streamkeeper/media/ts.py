@@ -444,15 +444,21 @@ class Analyzer:
         end = len(s) - 4  # CRC32 at the end
         if pid == PAT_PID and table_id == 0x00:
             self.pat_seen = True
+            listed = set()
             for i in range(8, end - 3, 4):
                 number = (s[i] << 8) | s[i + 1]
                 pmt_pid = ((s[i + 2] & 0x1F) << 8) | s[i + 3]
                 if number == 0:
                     continue  # network information PID
+                listed.add(number)
                 prog = self.programs.get(number)
                 if prog is None or prog.pmt_pid != pmt_pid:
                     self.programs[number] = Program(number, pmt_pid)
                     self._psi.setdefault(pmt_pid, None)
+                    self.psi_version += 1
+            if s[6] == 0 and s[7] == 0:  # a one-section PAT lists every program: the others are gone
+                for number in [n for n in self.programs if n not in listed]:
+                    del self.programs[number]
                     self.psi_version += 1
         elif table_id == 0x02 and len(s) >= 16:
             number = (s[3] << 8) | s[4]
@@ -476,8 +482,8 @@ class Analyzer:
             self.psi_version += 1
             for st in streams:
                 self._es[st.pid] = st
-            if self._pcr_pid is None and prog.pcr_pid != NULL_PID:
-                self._pcr_pid = prog.pcr_pid
+            if prog.pcr_pid != NULL_PID:
+                self._pcr_pid = prog.pcr_pid  # a new layout may carry its clock on another PID
 
     # -- results -----------------------------------------------------------
 
@@ -513,13 +519,18 @@ class Analyzer:
         return (self._pcr_pos_last - self._pcr_pos_first) * 8 * CLOCK_HZ / self._pcr.span
 
 
-def analyze_file(path, chunk: int = PACKET_SIZE * 7 * 64) -> Analyzer:
-    """Run an :class:`Analyzer` over a whole file, resyncing where needed."""
+def analyze_file(path, chunk: int = PACKET_SIZE * 7 * 64, progress=None) -> Analyzer:
+    """Run an :class:`Analyzer` over a whole file, resyncing where needed; ``progress`` is
+    called with the bytes read so far."""
     an = Analyzer()
     rs = Resync()
+    done = 0
     with open(path, "rb") as f:
         while block := f.read(chunk):
             an.feed(rs.feed(block))
+            done += len(block)
+            if progress is not None:
+                progress(done)
     an.feed(rs.flush())
     an.skipped_bytes = rs.skipped_bytes
     return an

@@ -29,9 +29,9 @@ async def list_assets(request: Request, user: Principal = User, db: AsyncSession
 
 
 @router.get("/assets/{object_id}")
-async def get_asset(object_id: str, user: Principal = User, db: AsyncSession = Db):
+async def get_asset(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return {"data": service.out(row)}
+    return {"data": service.out(row, media_of(request.app))}
 
 
 @router.put("/assets/{object_id}")

@@ -28,10 +28,14 @@ _BUSY = {"recording": RECORDING_IN_PROGRESS, "trimming": BEING_TRIMMED, "importi
 
 
 def out(row: AssetRow, media: MediaBackend | None = None) -> dict:
-    return {"id": row.id, "title": row.title, "description": row.description, "active": False,
+    data = {"id": row.id, "title": row.title, "description": row.description, "active": False,
             "ctime": row.ctime, "mtime": row.mtime, "duration": row.duration,
             "recording": row.state == "recording", "trimming": row.state == "trimming",
             "importing": row.state == "importing", "movieTrackCount": row.movie_track_count}
+    progress = media.import_progress(row.id) if media is not None and row.state == "importing" else None
+    if progress is not None:  # our addition: how far the copy into a track is
+        data["importProgress"] = {"bytes": progress[0], "totalBytes": progress[1]}
+    return data
 
 
 async def _hotmark_texts(db: AsyncSession, asset_ids: list[str]) -> dict[str, list[str]]:

@@ -39,6 +39,9 @@ class MediaBackend(Protocol):
     async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
         """A video was deleted (remove its files)."""
 
+    def import_progress(self, asset_id: str) -> tuple[int, int] | None:
+        """(bytes copied, total bytes) of a video being imported, when known."""
+
 
 class NoMedia:
     def source_status(self, source_id: str) -> tuple[bool, int]:
@@ -60,6 +63,9 @@ class NoMedia:
         return None
 
     async def asset_deleted(self, asset_id: str, media_path: str | None) -> None:
+        return None
+
+    def import_progress(self, asset_id: str) -> tuple[int, int] | None:
         return None
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..assets import service as assets
 from ..collections import page
-from ..deps import Db, User, get_clock, json_only
+from ..deps import Db, User, end_transaction, get_clock, json_only
 from ..errors import (
     ADDRESS_PORT_IN_USE, ASSET_NOT_FOUND, BEING_PROCESSED, INSUFFICIENT_SPACE, MULTI_SOURCES_STREAM,
     NO_RECORDING_ACTIVE, RECORDING_IN_PROGRESS, RECORDING_NOT_FOUND, SERVICE_UNAVAILABLE, SESSION_HAS_NO_SOURCE,
@@ -58,9 +58,11 @@ def _object(body: Any) -> dict:
     return body
 
 
-def _jpeg(make) -> Response:
+async def _jpeg(db: AsyncSession, make) -> Response:
+    """A picture decoded in a worker thread, outside any database transaction."""
+    await end_transaction(db)
     try:
-        return Response(make(), media_type="image/jpeg")
+        return Response(await asyncio.to_thread(make), media_type="image/jpeg")
     except ThumbnailNotFound:
         raise HmpError(THUMBNAIL_NOT_FOUND) from None
     except TrackNotFound:
@@ -138,6 +140,7 @@ async def record_session(db: AsyncSession, engine: MediaEngine, session: Session
 
 
 async def finish_recording(db: AsyncSession, engine: MediaEngine, asset_id: str, now: float) -> None:
+    await end_transaction(db)  # finalising reads the whole track: not under the database lock
     duration, count = engine.stop_recording(asset_id)
     await assets.update_media(db, asset_id, now, state="ready", duration=round(duration, 3), movie_track_count=count)
 
@@ -205,7 +208,7 @@ async def recording_hotmark(recording_id: str, request: Request, body: Any = Bod
 async def source_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, sources.KIND, object_id, "VIEW")
     width, height = _size(request)
-    return _jpeg(lambda: engine_of(request).source_thumbnail(object_id, width, height))
+    return await _jpeg(db, lambda: engine_of(request).source_thumbnail(object_id, width, height))
 
 
 @api.get("/sessions/{object_id}/thumbnail", tags=["Sessions"])
@@ -215,14 +218,14 @@ async def session_thumbnail(object_id: str, request: Request, user: Principal = 
     first = (await sessions.source_ids(db, [object_id]))[object_id][:1]
     if not first:
         raise HmpError(THUMBNAIL_NOT_FOUND)
-    return _jpeg(lambda: engine_of(request).source_thumbnail(first[0], width, height))
+    return await _jpeg(db, lambda: engine_of(request).source_thumbnail(first[0], width, height))
 
 
 @api.get("/assets/{object_id}/thumbnail", tags=["Recordings"])
 async def asset_thumbnail(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "VIEW")
     width, height = _size(request)
-    return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, None, width, height))
+    return await _jpeg(db, lambda: engine_of(request).video_thumbnail(object_id, None, width, height))
 
 
 @api.get("/assets/{object_id}/tracks/{track_id}/thumbnail", tags=["Recordings"])
@@ -232,7 +235,7 @@ async def track_thumbnail(object_id: str, track_id: str, request: Request, user:
     if not track_id.isdigit():
         raise HmpError(TRACK_NOT_FOUND)
     width, height = _size(request)
-    return _jpeg(lambda: engine_of(request).video_thumbnail(object_id, int(track_id), width, height))
+    return await _jpeg(db, lambda: engine_of(request).video_thumbnail(object_id, int(track_id), width, height))
 
 
 @api.put("/assets/{object_id}/thumbnail", tags=["Recordings"])
@@ -264,6 +267,7 @@ async def download(object_id: str, request: Request, user: Principal = User, db:
     engine = engine_of(request)
     if row.state != "ready" or not engine.tracks(object_id):
         raise HmpError(BEING_PROCESSED)
+    await end_transaction(db)  # the body is made (an MP4 remux) and sent after this returns
     headers = {"Content-Disposition": f'attachment; filename="{object_id}.zip"'}
     # A sync generator: Starlette pulls it in a worker thread, a chunk at a time.
     return StreamingResponse(engine.download(object_id, file_type), media_type="application/zip", headers=headers)
@@ -325,6 +329,7 @@ async def create_stream(object_id: str, request: Request, body: Any = Body(None)
         holder = engine.port_in_use(host, port)
         if holder and holder.startswith("source"):
             raise HmpError(ADDRESS_PORT_IN_USE, "Address or port already in use by a source")
+    await end_transaction(db)  # indexing the tracks reads them whole
     try:
         active = await engine.start_stream(object_id, wanted, username=user.username, ttl=ttl, state=state)
     except PortConflict:
@@ -436,6 +441,7 @@ async def import_video(request: Request, user: Principal = User, db: AsyncSessio
     spool.mkdir(parents=True, exist_ok=True)
     upload = spool / uuid.uuid4().hex
     size = 0
+    await end_transaction(db)  # the upload arrives over the network: not under the database lock
     try:  # a cut-off or refused upload leaves nothing behind on disk
         with open(upload, "wb") as f:
             async for chunk in request.stream():

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...media.engine import MediaEngine, NotActive, TrackNotFound
 from ...media.hls import TARGET, DateRange, media_playlist
 from ..assets import service as assets
-from ..deps import Db, User, json_only
+from ..deps import Db, User, end_transaction, json_only
 from ..errors import (
     ASSET_NOT_FOUND, BEING_PROCESSED, FORBIDDEN, INPUT_VALIDATION, NOT_FOUND, SERVICE_UNAVAILABLE,
     SOURCE_NOT_FOUND, TRACK_NOT_FOUND, USER_NOT_AUTHORIZED, ErrorKind, HmpError,
@@ -70,6 +70,7 @@ async def live_playlist(request: Request, object_id: str = SOURCE_ID, user: Prin
     """The source's last segments (a few seconds each, cut at keyframes); media sequence numbers go
     on across restarts of the source. 503 while nothing has been received to cut a segment from."""
     await load(db, user, sources.KIND, object_id, "WATCH")
+    await end_transaction(db)  # the wait below must not hold the database
     engine = _engine(request)
     try:
         packager = engine.live_packager(object_id)
@@ -126,10 +127,11 @@ async def video_playlist(request: Request, object_id: str = ASSET_ID,
     row = await _video(request, db, user, object_id)
     engine = _engine(request)
     recording = object_id in engine.recordings
-    segments = _track(engine, object_id, trackId)
-    cut = await asyncio.to_thread(segments.segments, not recording)
     marks = [DateRange(m["id"], m["timestamp"] / 1000, m.get("title") or "")
              for m in await assets.hotmarks(db, row)]
+    await end_transaction(db)
+    segments = _track(engine, object_id, trackId)
+    cut = await asyncio.to_thread(segments.segments, not recording)
     text = media_playlist([s for s, _, _ in cut], lambda s: f"track-{trackId}/{s.seq}.ts", ended=not recording,
                           kind="EVENT" if recording else "VOD", program_start=float(row.ctime), marks=marks)
     return _playlist(text)
@@ -144,6 +146,7 @@ async def video_segment(request: Request, object_id: str = ASSET_ID,
                         seq: int = Path(ge=0, description="Segment number in the playlist"),
                         user: Principal = User, db: AsyncSession = Db):
     await _video(request, db, user, object_id)
+    await end_transaction(db)
     engine = _engine(request)
     segments = _track(engine, object_id, track_id)
     cut = segments.segments(object_id not in engine.recordings)
