@@ -37,7 +37,7 @@ def server(tmp_path_factory):
 
 def excluded_checks(path: str) -> list:
     # Credentials are injected below, so schemathesis's probing of missing auth does not apply
-    # (authentication is tested per API in tests/admin, tests/apis, tests/cm and tests/oxm).
+    # (authentication is tested per API in tests/admin, tests/hmp, tests/cm and tests/oxm).
     excluded = [ignored_auth]
     if path.startswith("/v2/"):
         # The /v2 wire format is lenient on purpose: existing players send extra fields and headers.
