@@ -21,7 +21,7 @@ from starlette.routing import Match
 
 from . import __version__
 from .admin.config_file import DEMO, load_config
-from .admin.service import AdminError, AdminService
+from .admin.service import AdminService
 from .concurrency.embedded import EmbeddedStore
 from .concurrency.ids import SessionIds
 from .concurrency.policy import PolicyCatalog

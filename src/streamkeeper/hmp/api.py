@@ -175,7 +175,10 @@ def _describe(method: str, path: str, op: dict) -> None:
     if (method, path) == ("post", "/apis/assets/import"):
         op["requestBody"] = _UPLOAD_BODY
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
-    if body is not None and "type" not in body["schema"] and "$ref" not in body["schema"]:
+    models = [s for s in body["schema"].get("anyOf", ()) if "$ref" in s] if body is not None else []
+    if models:  # an optional body (`Model | None`): described by its model
+        body["schema"] = models[0]
+    elif body is not None and "type" not in body["schema"] and "$ref" not in body["schema"]:
         body["schema"] = {"type": "object", "description": "a JSON object: the fields of the resource that the media-platform API document lists"}
     responses = op.setdefault("responses", {})
     responses.pop("422", None)  # validation failures are 400 InputValidation here

@@ -107,3 +107,65 @@ class Seek(HmpBody):
     """Where to continue a stream, in seconds from the start of the video."""
 
     time: Annotated[int | float, Field(ge=0, lt=2**31, allow_inf_nan=False)]
+
+
+# -- catalog objects ------------------------------------------------------------------------------
+# A field typed `T = None` may be left out but not sent as null; `T | None` may be null too. The
+# services still check what the types cannot say (lengths, required on create, the rules of a
+# complete source or event after an update is merged in).
+
+class SourceFields(HmpBody):
+    """A source, or the fields of it to change."""
+
+    name: str | None = None
+    type: str | None = None
+    host: str | None = None
+    port: int | None = None
+    description: str | None = None
+    multicast: bool | None = None
+    continuous: bool | None = None
+    mode: str | None = None
+    latency: int | None = None
+    passphrase: str | None = None
+
+
+class SessionFields(HmpBody):
+    """A session, or the fields of it to change."""
+
+    title: str = None  # type: ignore[assignment]
+    description: str | None = None
+    active: bool | None = None
+    syncrecord: bool | None = None
+
+
+class SessionSource(HmpBody):
+    """The source to add to a session."""
+
+    sourceId: str
+
+
+class AssetFields(HmpBody):
+    """The fields of a video to change."""
+
+    title: str = None  # type: ignore[assignment]
+    description: str | None = None
+
+
+class HotmarkFields(HmpBody):
+    """A HotMark, or the fields of it to change (`timestamp` in milliseconds)."""
+
+    timestamp: int | float = None  # type: ignore[assignment]
+    title: str | None = None
+    description: str | None = None
+
+
+class EventFields(HmpBody):
+    """A session event, or the fields of it to change."""
+
+    title: str | None = None
+    startTime: int | None = None
+    duration: int | None = None
+    type: str | None = None
+    command: str | None = None
+    typeData: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None
