@@ -1,4 +1,4 @@
-"""Bad request bodies of the recording, thumbnail and stream endpoints, over HTTP: each gets 400
+"""Bad request bodies of `/apis`, over HTTP: each gets 400
 `010001 InputValidation` in the HMP error body (never a 500, never the framework's 422), and a
 good body on an unknown object gets as far as the lookup (404)."""
 
@@ -36,6 +36,20 @@ ENDPOINTS = [
       {"address": "239.1.1.1", "port": 5000, "state": "stopped"}],
      {"address": "239.1.1.1", "port": 5000, "ttl": 4, "state": "paused"}),
     ("PUT", "/apis/streams/no-such", [{"state": "stopped"}, {"state": 2}], {"state": "paused"}),
+    ("PUT", "/apis/sources/no-such",
+     [{"port": "5000"}, {"name": 3}, {"multicast": 1}, {"latency": 1.5}, {"passphrase": ["x"]}],
+     {"name": "cam", "unknown": True}),
+    ("PUT", "/apis/sessions/no-such", [{"title": None}, {"title": 5}, {"active": "yes"}, {"description": 1}],
+     {"title": "Studio", "description": None}),
+    ("POST", "/apis/sessions/no-such/sources", [{}, {"sourceId": 5}, {"sourceId": None}], {"sourceId": "cam"}),
+    ("PUT", "/apis/assets/no-such", [{"title": None}, {"title": 1}, {"description": 5}], {"title": "Match"}),
+    ("POST", "/apis/assets/no-such/hotmarks", [{"timestamp": "1"}, {"timestamp": None}, {"title": 5}],
+     {"timestamp": 0, "title": "kick-off"}),
+    ("PUT", "/apis/assets/no-such/hotmarks/no-such", [{"timestamp": None}, {"description": 2}], {"title": "goal"}),
+    ("POST", "/apis/sessions/no-such/events",
+     [{"startTime": "1"}, {"startTime": True}, {"typeData": []}, {"parameters": 1}, {"title": 2}],
+     {"type": "one-time", "command": "record", "startTime": 10, "duration": 5}),
+    ("PUT", "/apis/sources/no-such/metadata", [{"name": "x"}, [1], ["x"]], []),
     ("POST", "/apis/streams/no-such/seek",
      [{}, {"time": -1}, {"time": "10"}, {"time": True}, {"time": 2**31}, {"time": None}],
      {"time": 12.5}),
