@@ -23,6 +23,7 @@ from .system import endpoints as system
 from .accounts import service as account_service
 from ..feature import Feature, Problem
 from .deps import json_only
+from .media.endpoints import MAX_IMPORT_DESCRIPTION, MAX_IMPORT_TITLE
 from .errors import ALL, INPUT_VALIDATION, HmpError, error_body, for_status
 
 log = logging.getLogger("streamkeeper.hmp")
@@ -113,8 +114,9 @@ _HAND_READ: list[tuple[str, re.Pattern, list[dict]]] = [
      [_query("fileType", {"type": "string", "enum": ["ts", "mp4"], "default": "ts"},
              "ts: the tracks as recorded; mp4: remuxed")]),
     ("post", re.compile(r"^/apis/assets/import$"),
-     [_query("title", {"type": "string", "maxLength": 512}, "Title of the new video"),
-      _query("description", {"type": "string", "maxLength": 65536}, "Description of the new video")]),
+     [_query("title", {"type": "string", "maxLength": MAX_IMPORT_TITLE}, "Title of the new video"),
+      _query("description", {"type": "string", "maxLength": MAX_IMPORT_DESCRIPTION},
+             "Description of the new video")]),
 ]
 _UPLOAD_BODY = {"required": True, "description": "The MPEG-TS or MP4 file", "content": {
     ctype: {"schema": {"type": "string", "format": "binary"}}

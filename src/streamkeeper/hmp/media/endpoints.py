@@ -365,6 +365,14 @@ async def seek_stream(stream_id: str, request: Request, body: Seek, user: Princi
 
 # -- import (our addition) ----------------------------------------------------------------------------
 
+# Title and description travel in the query string: at these lengths the request line stays under
+# the HTTP server's limit (64 KiB) even with every character percent-encoded as four UTF-8 bytes,
+# so every request the OpenAPI document allows gets an answer of this API (a longer description
+# can be set afterwards with PUT /apis/assets/{id}).
+MAX_IMPORT_TITLE = 512
+MAX_IMPORT_DESCRIPTION = 4096
+
+
 @uploads.post("/assets/import", tags=["Recordings"], status_code=201)
 async def import_video(request: Request, user: Principal = User, db: AsyncSession = Db):
     """Upload an MPEG-TS or MP4 file (the request body) as a new video.
@@ -376,8 +384,9 @@ async def import_video(request: Request, user: Principal = User, db: AsyncSessio
     require(user, "Recordings", "RECORD")
     title = request.query_params.get("title") or "Imported video"
     description = request.query_params.get("description") or ""
-    if len(title) > 512 or len(description) > 65536:
-        raise invalid("title or description too long")
+    if len(title) > MAX_IMPORT_TITLE or len(description) > MAX_IMPORT_DESCRIPTION:
+        raise invalid(f"the title takes at most {MAX_IMPORT_TITLE} characters, "
+                      f"the description at most {MAX_IMPORT_DESCRIPTION}")
     engine = engine_of(request)
     try:
         check_space(engine.root, engine.min_free)
