@@ -10,10 +10,11 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .bodies import HmpBody
+from .collections import ListParams, list_params, page
 from .deps import Db, User, get_clock
 from .media import MediaBackend, media_of
 from .permissions.guard import Kind, load
@@ -88,3 +89,15 @@ def add_child_routes(router: APIRouter, kind: Kind, path: str, child_id: str, si
     router.add_api_route(path, read, methods=["GET"], name=f"get_{singular}")
     router.add_api_route(path, update, methods=["PUT"], name=f"update_{singular}")
     router.add_api_route(path, delete, methods=["DELETE"], name=f"delete_{singular}")
+
+
+def add_children_route(router: APIRouter, kind: Kind, path: str, name: str,
+                       children: Callable[[AsyncSession, Any], Awaitable[list[dict]]]) -> None:
+    """`GET` of one page of an object's children (VIEW on the object)."""
+
+    async def listing(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
+                      params: ListParams = Depends(list_params)):
+        parent, _ = await load(db, user, kind, object_id, "VIEW")
+        return page(request, await children(db, parent), params)
+
+    router.add_api_route(path, listing, methods=["GET"], name=name)

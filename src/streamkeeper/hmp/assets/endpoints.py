@@ -7,12 +7,13 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bodies import AssetFields, HotmarkFields
-from ..collections import ListParams, list_params, listing, page
+from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
 from ..media import media_of
 from ..metadata import add_metadata_routes, category_values
 from ..permissions.endpoints import add_share_routes
-from ..object_routes import ChildService, ObjectService, add_child_routes, add_object_routes
+from ..object_routes import (ChildService, ObjectService, add_child_routes, add_children_route,
+                             add_object_routes)
 from ..permissions.guard import load, visible
 from ..permissions.rights import Principal
 from . import service
@@ -45,11 +46,7 @@ async def related_assets(object_id: str, request: Request, user: Principal = Use
     return listing(request, await service.entries(db, ranked), params)
 
 
-@router.get("/assets/{object_id}/hotmarks")
-async def list_hotmarks(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
-                        params: ListParams = Depends(list_params)):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return page(request, await service.hotmarks(db, row), params)
+add_children_route(router, KIND, "/assets/{object_id}/hotmarks", "list_hotmarks", service.hotmarks)
 
 
 @router.post("/assets/{object_id}/hotmarks", status_code=201)

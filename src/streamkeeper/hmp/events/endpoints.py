@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bodies import EventFields
-from ..collections import ListParams, list_params, listing, page
+from ..collections import ListParams, list_params, listing
 from ..deps import Db, User
-from ..object_routes import ChildService, add_child_routes
+from ..object_routes import ChildService, add_child_routes, add_children_route
 from ..permissions.guard import load, visible
 from ..permissions.rights import Principal
 from ..sessions.service import KIND as SESSIONS
@@ -25,11 +25,7 @@ async def all_events(request: Request, user: Principal = User, db: AsyncSession 
     return listing(request, await service.for_sessions(db, sessions), params)
 
 
-@router.get("/sessions/{object_id}/events")
-async def session_events(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
-                         params: ListParams = Depends(list_params)):
-    session, _ = await load(db, user, SESSIONS, object_id, "VIEW")
-    return page(request, await service.for_session(db, session), params)
+add_children_route(router, SESSIONS, "/sessions/{object_id}/events", "session_events", service.for_session)
 
 
 @router.post("/sessions/{object_id}/events", status_code=201)

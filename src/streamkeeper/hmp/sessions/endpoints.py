@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..bodies import SessionFields, SessionSource
 from ..assets import service as assets
-from ..collections import ListParams, list_params, listing, page
+from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
 from ..media import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
-from ..object_routes import ObjectService, add_object_routes
+from ..object_routes import ObjectService, add_children_route, add_object_routes
 from ..permissions.guard import load, require, visible
 from ..permissions.rights import Principal
 from . import service
@@ -49,11 +49,7 @@ async def session_assets(object_id: str, request: Request, user: Principal = Use
     return listing(request, await assets.entries(db, rows, media_of(request.app)), params)
 
 
-@router.get("/sessions/{object_id}/sources")
-async def session_sources(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
-                          params: ListParams = Depends(list_params)):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return page(request, await service.list_sources(db, row), params)
+add_children_route(router, KIND, "/sessions/{object_id}/sources", "session_sources", service.list_sources)
 
 
 @router.post("/sessions/{object_id}/sources", status_code=201)
