@@ -10,17 +10,8 @@ import pytest
 import requests
 
 from streamkeeper.media.testsignal import make_clip
-from tests.process import Server
 
-from .conftest import ADMIN_PASSWORD, hmp_cookie
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("import") / "data", STREAMKEEPER_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    srv.start()
-    yield srv
-    srv.kill()
+from .conftest import hmp_cookie
 
 
 def _import(server, cookie: str, body: bytes, **params) -> requests.Response:

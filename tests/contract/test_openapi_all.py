@@ -9,16 +9,14 @@ import base64
 from collections import Counter
 
 import httpx
-import pytest
 import requests
 import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
 
 from tests.openapi_cases import generate
-from tests.process import Server
 
-from .conftest import ADMIN_KEY, ADMIN_PASSWORD, hmp_cookie, oxm_admin_token
+from .conftest import ADMIN_KEY, hmp_cookie, oxm_admin_token
 
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
 # The HTTP server refuses a request line over 64 KiB with its own plain-text 400 before any
@@ -27,14 +25,6 @@ EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 6}
 # request that gets an undocumented answer.
 MAX_TARGET = 60_000
 CM_BASIC = "Basic " + base64.b64encode(b"demo-app:").decode()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("openapi") / "data", STREAMKEEPER_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    srv.start()
-    yield srv
-    srv.kill()
 
 
 def excluded_checks(path: str) -> list:
