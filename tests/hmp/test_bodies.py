@@ -4,8 +4,11 @@ good body on an unknown object gets as far as the lookup (404)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from streamkeeper.media.testsignal import make_clip
 from tests.hmp.conftest import assert_error
 
 NOT_JSON = [b"{not json", b"", b"[1, 2]", b'"a string"', b"3", b"null"]
@@ -28,13 +31,14 @@ ENDPOINTS = [
       {"timestamp": "0", "trackId": 1}, {"data": [1]}, {"data": {"timestamp": 0}}],
      {"data": {"timestamp": 2000, "trackId": 1}}),
     ("POST", "/apis/assets/no-such/streams",
-     [{"address": "239.1.1.1", "port": "5000"}, {"address": "nowhere", "port": 5000},
-      {"address": "239.1.1.1", "port": 0}, {"address": 1, "port": 5000}, {"destinations": []},
+     [{"destinations": []},
       {"destinations": "all"}, {"destinations": [{"trackId": 1}]},
       {"destinations": [{"trackId": "1", "address": "239.1.1.1", "port": 5000}]},
       {"address": "239.1.1.1", "port": 5000, "ttl": 300}, {"address": "239.1.1.1", "port": 5000, "ttl": False},
       {"address": "239.1.1.1", "port": 5000, "state": "stopped"}],
      {"address": "239.1.1.1", "port": 5000, "ttl": 4, "state": "paused"}),
+    ("POST", "/apis/assets/no-such/streams", [{"destinations": [{"trackId": 1, "address": "x", "port": 1}]}],
+     {"address": "ignored", "port": "ignored", "destinations": [{"trackId": 1, "address": "239.1.1.1", "port": 5000}]}),
     ("PUT", "/apis/streams/no-such", [{"state": "stopped"}, {"state": 2}], {"state": "paused"}),
     ("PUT", "/apis/sources/no-such",
      [{"port": "5000"}, {"name": 3}, {"multicast": 1}, {"latency": 1.5}, {"passphrase": ["x"]}],
@@ -70,3 +74,21 @@ async def test_bad_bodies_get_the_hmp_input_validation_error(hmp, method, path, 
     r = await c.request(method, path, json=accepted)
     assert r.status_code == 404, r.text
     assert r.json()["httpStatusCode"] == 404
+
+
+async def test_one_destination_of_a_single_track_video_is_checked_when_it_is_used(hmp, tmp_path):
+    c = hmp.admin
+    clip = make_clip(tmp_path / "clip.ts", seconds=1)
+    r = await c.post("/apis/assets/import", content=clip.read_bytes(), headers={"content-type": "video/mp2t"})
+    assert r.status_code == 201, r.text
+    video = r.json()["data"]
+    for _ in range(200):
+        if not (await c.get(f"/apis/assets/{video['id']}")).json()["data"]["importing"]:
+            break
+        await asyncio.sleep(0.05)
+    streams = f"/apis/assets/{video['id']}/streams"
+    for body in ({}, {"address": "239.1.1.1"}, {"port": 5000}, {"address": "239.1.1.1", "port": "5000"},
+                 {"address": "nowhere", "port": 5000}, {"address": "239.1.1.1", "port": 0},
+                 {"address": 1, "port": 5000}, {"address": "239.1.1.1", "port": True}):
+        body_error = assert_error(await c.post(streams, json=body), 400, "010001", "InputValidation")
+        assert "address" in body_error["message"] or "port" in body_error["message"]

@@ -13,7 +13,8 @@ import ipaddress
 from typing import Annotated, Any, Literal
 
 from fastapi import Body
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class HmpBody(BaseModel):
@@ -88,13 +89,21 @@ class Destination(HmpBody):
 
 
 class NewStream(HmpBody):
-    """Where to re-stream a video: one address and port, or one destination per track."""
+    """Where to re-stream a video: one address and port, or one destination per track (then
+    `address` and `port` are ignored, whatever they hold)."""
 
     destinations: list[Destination] | None = Field(None, min_length=1)
-    address: IPv4 | None = None
-    port: Port | None = None
+    address: Any = None
+    port: Any = None
     ttl: int = Field(16, ge=0, le=255)
     state: Literal["playing", "paused"] = "playing"
+
+    def single(self) -> Destination:
+        """`address` and `port` as the destination of track 1 (checked only when used)."""
+        try:
+            return Destination.model_validate({"trackId": 1, "address": self.address, "port": self.port})
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 class StreamState(HmpBody):

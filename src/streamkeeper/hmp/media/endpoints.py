@@ -269,12 +269,9 @@ async def create_stream(object_id: str, request: Request, body: NewStream | None
         wanted = [(d.trackId, d.address, d.port) for d in data.destinations]
     elif len(tracks) > 1:
         raise HmpError(MULTI_SOURCES_STREAM)
-    elif data.address is None:
-        raise invalid("address must be an IPv4 address")
-    elif data.port is None:
-        raise invalid("port must be an integer between 1 and 65535")
     else:
-        wanted = [(1, data.address, data.port)]
+        single = data.single()
+        wanted = [(single.trackId, single.address, single.port)]
     ttl, state = data.ttl, data.state
     for _, host, port in wanted:
         holder = engine.port_in_use(host, port)
