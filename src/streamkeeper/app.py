@@ -188,12 +188,13 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
 
 
 class HotFront:
-    """The outermost middleware: hot paths (`/v2`, OXM `streaming`, see ops/hot.py) claimed by
-    their feature go through the operations middleware (request id, metrics, access log) straight
-    to their handler; everything else goes on down the app's stack. Skipping the framework's
-    routing, dependency injection and inner middleware is most of what a heartbeat used to cost
-    (hot handlers catch their own errors and read bodies with a limit). Under uvicorn the lane
-    (ops/lane.py) answers the same claims before the app is even called."""
+    """The outermost of the app's middleware (only Starlette's last-resort 500 is outside it):
+    hot paths (`/v2`, OXM `streaming`, see ops/hot.py) claimed by their feature go through the
+    operations middleware (request id, metrics, access log) straight to their handler; everything
+    else goes on down the app's stack. Skipping the framework's routing, dependency injection and
+    inner middleware is most of what a heartbeat used to cost (hot handlers catch their own errors
+    and read bodies with a limit). Under uvicorn the lane (ops/lane.py) answers the same claims
+    before the app is even called."""
 
     def __init__(self, app, routes: HotRoutes, metrics, all_routes: Callable[[], list]) -> None:
         from .ops.middleware import OpsMiddleware
