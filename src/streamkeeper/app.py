@@ -108,11 +108,11 @@ def features() -> list[Feature]:
     from .cm import endpoints as cm
     from .console import feature as console
     from .hmp import api as hmp
-    from .hmp.media import feature as media
+    from .hmp.recordings import feature as recordings
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [module.feature for module in (cm, limits, admin, ops, oxm, media, hmp, console)]
+    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, console)]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:

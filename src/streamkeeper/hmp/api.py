@@ -23,7 +23,7 @@ from .system import endpoints as system
 from .accounts import service as account_service
 from ..feature import Feature, Problem
 from .deps import json_only
-from .media.endpoints import MAX_IMPORT_DESCRIPTION, MAX_IMPORT_TITLE
+from .recordings.endpoints import MAX_IMPORT_DESCRIPTION, MAX_IMPORT_TITLE
 from .errors import ALL, INPUT_VALIDATION, HmpError, error_body, for_status
 
 log = logging.getLogger("streamkeeper.hmp")

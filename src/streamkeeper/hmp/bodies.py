@@ -44,7 +44,7 @@ def optional(model: type[HmpBody]) -> Any:
     return Body(None, description=model.__doc__)
 
 
-# -- recordings, thumbnails, streams (hmp/media) ---------------------------------------------------
+# -- recordings, thumbnails, streams (hmp/recordings) ---------------------------------------------------
 
 class Recorder(HmpBody):
     source: str

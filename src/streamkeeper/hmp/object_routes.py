@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .bodies import HmpBody
 from .collections import ListParams, list_params, page
 from .deps import Db, User, get_clock
-from .media import MediaBackend, media_of
+from .recordings import MediaBackend, media_of
 from .permissions.guard import Kind, load
 from .permissions.rights import Principal
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..bodies import AssetFields, HotmarkFields
 from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes, category_values
 from ..permissions.endpoints import add_share_routes
 from ..object_routes import (ChildService, ObjectService, add_child_routes, add_children_route,

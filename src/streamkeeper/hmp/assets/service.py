@@ -14,7 +14,7 @@ from ..errors import (
     ASSET_NOT_FOUND, BEING_EXPORTED, BEING_IMPORTED, BEING_PROCESSED, BEING_STREAMED, BEING_TRIMMED,
     HOTMARK_EXISTS, HOTMARK_NOT_FOUND, RECORDING_IN_PROGRESS, HmpError, invalid,
 )
-from ..media import MediaBackend
+from ..recordings import MediaBackend
 from ..metadata import CATEGORY_PREFIX, category_values
 from ..permissions import service as shares
 from ..permissions.guard import Kind

@@ -11,7 +11,7 @@ from ..bodies import SessionFields, SessionSource
 from ..assets import service as assets
 from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
 from ..object_routes import ObjectService, add_children_route, add_object_routes

@@ -14,7 +14,7 @@ from ..errors import (
     NO_RESULTS, RECORDING_IN_PROGRESS, SESSION_NOT_FOUND, SESSION_SOURCE_EXISTS, SOURCE_NOT_FOUND, TRACK_NOT_FOUND,
     HmpError, invalid,
 )
-from ..media import MediaBackend
+from ..recordings import MediaBackend
 from ..metadata import category_values
 from ..permissions import service as shares
 from ..permissions.guard import Kind

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..bodies import SourceFields
 from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
 from ..object_routes import ObjectService, add_object_routes

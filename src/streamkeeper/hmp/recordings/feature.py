@@ -191,4 +191,4 @@ class EventRunner:
                     await db.commit()
 
 
-feature = Feature("hmp-media", router=router, startup=startup, shutdown=shutdown)
+feature = Feature("hmp-recordings", router=router, startup=startup, shutdown=shutdown)
