@@ -7,7 +7,6 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Callable
 
 from fastapi import FastAPI, Request
@@ -17,21 +16,19 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Match
 
 from . import __version__
 from .admin.config_file import DEMO, load_config
-from .admin.service import AdminError, AdminService
-from .cm.rendering import advice_body
-from .hmp import api as hmp_api
-from .hmp.errors import HmpError
+from .admin.service import AdminService
 from .concurrency.embedded import EmbeddedStore
 from .concurrency.ids import SessionIds
 from .concurrency.policy import PolicyCatalog
 from .concurrency.service import RETRY_AFTER_SECONDS, ConcurrencyService
 from .concurrency.store import SessionStore
 from .catalog_version import CatalogWatcher
+from .feature import ErrorRenderer, Feature, Problem, plain_error
 from .database import UNREACHABLE, create_engine, migrate, sessionmaker, setup_lock, unreachable
 from .ops.hot import HotRoutes, answer_over_asgi
 from .settings import Settings
@@ -85,7 +82,7 @@ async def setup_once(settings: Settings, engine: AsyncEngine, clock: Callable[[]
         sessions = sessionmaker(engine)
         await _load_configuration(settings, AdminService(sessions))
         for feature in features():
-            if hasattr(feature, "setup"):
+            if feature.setup is not None:
                 await feature.setup(settings, sessions, clock)
 
 
@@ -102,25 +99,20 @@ class Context:
     catalog_watch: CatalogWatcher
 
 
-def features() -> list[ModuleType]:
-    """Modules mounted on the app: each has a FastAPI `router` or plain Starlette `routes` (then
-    with `openapi_paths()` describing them), and may have `startup(app, ctx)` and
-    `shutdown(app, ctx)` coroutines run in this order (shutdown in reverse), `install(app)`
-    called once when the app is built (middleware; the first installed is the innermost, so the
-    body limit wraps `/v2`'s hot paths and sits inside the ops middleware),
-    `describe_openapi(schema)` completing the OpenAPI document once it is built, and
-    `setup(settings, sessions, clock)`: the feature's idempotent one-time set-up, run by
-    `setup_once` under the set-up lock."""
+def features() -> list[Feature]:
+    """The features mounted on the app, each declared by its surface module as `feature` (see
+    feature.py), in the order they are installed and started (the first installed middleware is
+    the innermost, so the body limit sits inside the ops middleware)."""
     from . import limits
     from .admin import endpoints as admin
     from .cm import endpoints as cm
     from .console import feature as console
     from .hmp import api as hmp
-    from .hmp.media import feature as media
+    from .hmp.recordings import feature as recordings
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
 
-    return [cm, limits, admin, ops, oxm, media, hmp, console]
+    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, console)]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
@@ -133,7 +125,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         store = build_store(settings, clock)
         watcher = CatalogWatcher(engine)
         store_started = False
-        started: list[ModuleType] = []
+        started: list[Feature] = []
         try:
             await setup_once(settings, engine, clock)
             await store.start()
@@ -157,7 +149,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             app.state.admin = admin
             app.state.admin_key = key
             for feature in mounted:
-                if hasattr(feature, "startup"):
+                if feature.startup is not None:
                     await feature.startup(app, ctx)
                 started.append(feature)
             settle_heap()
@@ -165,7 +157,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         finally:
             await watcher.close()
             for feature in reversed(started):
-                if hasattr(feature, "shutdown"):
+                if feature.shutdown is not None:
                     await feature.shutdown(app, ctx)
             if store_started:
                 await store.close()
@@ -181,31 +173,35 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings  # what `install(app)` of a feature may configure itself from
+    app.state.errors = errors = ErrorDispatch(mounted)  # how middleware renders a refusal
     for feature in mounted:
-        if hasattr(feature, "router"):
+        if feature.router is not None:
             app.include_router(feature.router)
-        if hasattr(feature, "install"):
+        if feature.install is not None:
             feature.install(app)
     # Hot-path routes (plain Starlette) go first, so matching them never walks the other routes.
-    app.router.routes[0:0] = [route for feature in mounted for route in getattr(feature, "routes", ())]
-    _install_error_handlers(app)
+    app.router.routes[0:0] = [route for feature in mounted for route in feature.routes]
+    _install_error_handlers(app, errors)
     _install_openapi(app, mounted)
-    _install_front(app, [feature.hot for feature in mounted if hasattr(feature, "hot")])
+    _install_front(app, mounted)
     return app
 
 
-class Front:
-    """The outermost ASGI app: hot paths (`/v2`, OXM `streaming`, see ops/hot.py) claimed by their
-    feature go through the operations middleware (request id, metrics, access log) straight to
-    their handler; everything else goes down FastAPI's full stack. Skipping the framework's
-    error, telemetry and body-limit middleware and its routing is most of what a heartbeat
-    used to cost (hot handlers catch their own errors and read bodies with a limit). Under
-    uvicorn the lane (ops/lane.py) answers the same claims before this app is even called."""
+class HotFront:
+    """The outermost of the app's middleware (only Starlette's last-resort 500 is outside it):
+    hot paths (`/v2`, OXM `streaming`, see ops/hot.py) claimed by their feature go through the
+    operations middleware (request id, metrics, access log) straight to their handler; everything
+    else goes on down the app's stack. Skipping the framework's routing, dependency injection and
+    inner middleware is most of what a heartbeat used to cost (hot handlers catch their own errors
+    and read bodies with a limit). Under uvicorn the lane (ops/lane.py) answers the same claims
+    before the app is even called."""
 
-    def __init__(self, stack, routes: HotRoutes, ops) -> None:
-        self.stack = stack
+    def __init__(self, app, routes: HotRoutes, metrics, all_routes: Callable[[], list]) -> None:
+        from .ops.middleware import OpsMiddleware
+
+        self.app = app
         self.routes = routes
-        self.ops = ops
+        self.ops = OpsMiddleware(_run_hot, metrics=metrics, routes=all_routes)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -216,7 +212,7 @@ class Front:
                 scope["streamkeeper.hot"] = (claim.respond, params)
                 await self.ops(scope, receive, send)
                 return
-        await self.stack(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 async def _run_hot(scope, receive, send) -> None:
@@ -224,80 +220,55 @@ async def _run_hot(scope, receive, send) -> None:
     await answer_over_asgi(respond, params, scope, receive, send)
 
 
-def _install_front(app: FastAPI, paths: list[Callable]) -> None:
-    """Wrap the middleware stack Starlette builds at the first call in a :class:`Front`; the
-    same hot routes are left in `app.state.hot_routes` for the uvicorn lane."""
-    from .ops.middleware import OpsMiddleware
-
+def _install_front(app: FastAPI, mounted: list[Feature]) -> None:
+    """Add :class:`HotFront` as the last (outermost) middleware; the same hot routes are left in
+    `app.state.hot_routes` for the uvicorn lane."""
+    paths = [feature.hot for feature in mounted if feature.hot is not None]
     routes = HotRoutes(paths, app.state, app.state.settings.max_body_bytes)
     app.state.hot_routes = routes
-    build = app.build_middleware_stack
-
-    def build_with_front():
-        ops = OpsMiddleware(_run_hot, metrics=app.state.metrics, routes=lambda: app.router.routes)
-        return Front(build(), routes, ops)
-
-    app.build_middleware_stack = build_with_front  # type: ignore[method-assign]
+    app.add_middleware(HotFront, routes=routes, metrics=app.state.metrics, all_routes=lambda: app.router.routes)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+class ErrorDispatch:
+    """Finds the error renderer of the surface a request belongs to (by the features' prefixes)."""
+
+    def __init__(self, mounted: list[Feature]) -> None:
+        self.owners = [feature for feature in mounted if feature.error_renderer is not None and feature.prefix]
+
+    def renderer(self, path: str) -> ErrorRenderer:
+        for feature in self.owners:
+            if feature.owns(path):
+                return feature.error_renderer  # type: ignore[return-value]
+        return plain_error
+
+    def render(self, path: str, problem: Problem) -> Response:
+        return self.renderer(path)(problem)
+
+
+def _install_error_handlers(app: FastAPI, errors: ErrorDispatch) -> None:
+    """Failures found outside the surfaces' own code, each answered in its surface's error body.
+    (The surfaces' own exceptions have handlers that their features install.)"""
+
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError):
         if not unreachable(exc):
             raise exc  # a real bug: the server's 500
         log.warning("catalog database unreachable on %s: %s", request.url.path, exc.orig or exc)
-        message = UNREACHABLE
-        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        path = request.url.path
-        if hmp_api.is_hmp(request):
-            return hmp_api.render_http(503, message, retry)
-        if path.startswith("/oxm/"):
-            from .oxm.errors import unavailable
-
-            return unavailable(message).response()
-        if path.startswith("/v2/"):
-            return JSONResponse(advice_body("service-unavailable", message), status_code=503, headers=retry)
-        return JSONResponse({"code": "unavailable", "message": message}, status_code=503, headers=retry)
-
-    @app.exception_handler(AdminError)
-    async def _admin_error(_request: Request, exc: AdminError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
-
-    @app.exception_handler(HmpError)
-    async def _hmp_error(_request: Request, exc: HmpError) -> JSONResponse:
-        return hmp_api.render_error(exc)
+        return errors.render(request.url.path, Problem("unavailable", 503, UNREACHABLE,
+                                                       {"Retry-After": str(RETRY_AFTER_SECONDS)}))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if hmp_api.is_hmp(request):
-            return hmp_api.render_validation(exc)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()
-        )
-        if request.url.path.startswith("/v2/"):
-            return JSONResponse(advice_body("bad-request", problems), status_code=400)
-        if request.url.path.startswith("/oxm/"):
-            from .oxm.errors import from_validation
-
-            return from_validation(list(exc.errors())).response()
-        return JSONResponse({"code": "invalid", "message": problems}, status_code=400)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        found = list(exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in found)
+        return errors.render(request.url.path, Problem("invalid", 400, problems, None, found))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
-        if hmp_api.is_hmp(request):
-            return hmp_api.render_http(exc.status_code, exc.detail, headers)
-        if request.url.path.startswith("/v2/"):
-            return JSONResponse(advice_body("http-error", str(exc.detail)), status_code=exc.status_code,
-                                headers=headers)
-        if request.url.path.startswith("/oxm/"):
-            from .oxm.errors import from_http_status
-
-            return from_http_status(exc.status_code, str(exc.detail)).response()
-        return JSONResponse({"code": "http-error", "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=headers)
+        return errors.render(request.url.path, Problem("http", exc.status_code, str(exc.detail), headers))
 
 
 def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
@@ -321,16 +292,16 @@ def _one_description_per_parameter(schema: dict) -> None:
                 op["parameters"] = [p for p in params if last[(p.get("name"), p.get("in"))] is p]
 
 
-def _install_openapi(app: FastAPI, mounted: list[ModuleType]) -> None:
+def _install_openapi(app: FastAPI, mounted: list[Feature]) -> None:
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         for feature in mounted:
-            if hasattr(feature, "openapi_paths"):
+            if feature.openapi_paths is not None:
                 schema["paths"] = {**feature.openapi_paths(), **schema["paths"]}
         for feature in mounted:
-            if hasattr(feature, "describe_openapi"):
+            if feature.describe_openapi is not None:
                 feature.describe_openapi(schema)
         _one_description_per_parameter(schema)
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})

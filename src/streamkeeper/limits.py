@@ -12,26 +12,10 @@ Upload endpoints (they stream to disk) get ``Settings.max_upload_bytes``; everyt
 
 from __future__ import annotations
 
-import orjson
-
-from .cm.rendering import advice_body
-from .hmp.errors import PAYLOAD_TOO_LARGE, error_body
-from .oxm.errors import BODY_TOO_LARGE, OxmError
+from .feature import Feature, Problem
 
 # (method, path) of the endpoints that take files: the large limit applies to them.
 UPLOADS = frozenset({("POST", "/apis/assets/import")})
-
-
-def too_large_body(path: str, limit: int) -> dict:
-    """The 413 body in the error format of the API that `path` belongs to."""
-    message = f"the request body is larger than the limit of {limit} bytes"
-    if path == "/apis" or path.startswith("/apis/"):
-        return error_body(PAYLOAD_TOO_LARGE, message)
-    if path.startswith("/oxm/"):
-        return OxmError(413, BODY_TOO_LARGE, message).body()
-    if path.startswith("/v2/"):
-        return advice_body("request-too-large", message)
-    return {"code": "too-large", "message": message}
 
 
 def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -47,8 +31,9 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 class BodyLimit:
     """Pure ASGI guard: a 413 for bodies over the limit, checked up front and while reading."""
 
-    def __init__(self, app, max_body: int, max_upload: int, uploads: frozenset = UPLOADS) -> None:
+    def __init__(self, app, max_body: int, max_upload: int, errors, uploads: frozenset = UPLOADS) -> None:
         self.app = app
+        self.errors = errors  # the app's ErrorDispatch: a 413 in the body of the request's API
         self.max_body = max_body
         self.max_upload = max_upload
         self.uploads = uploads
@@ -100,14 +85,12 @@ class BodyLimit:
                 raise
 
     async def refuse(self, scope, send, limit: int) -> None:
-        body = orjson.dumps(too_large_body(scope["path"], limit))
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            # The rest of the body is not read: the connection cannot carry another request.
-            (b"connection", b"close"),
-        ]})
-        await send({"type": "http.response.body", "body": body})
+        message = f"the request body is larger than the limit of {limit} bytes"
+        answer = self.errors.render(scope["path"], Problem("too-large", 413, message))
+        # The rest of the body is not read: the connection cannot carry another request.
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [*answer.raw_headers, (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": answer.body})
 
 
 def _error_schema(path: str) -> dict:
@@ -138,4 +121,8 @@ def install(app) -> None:
     """Mounted right after `/v2`'s hot paths, so it wraps them too and sits inside the ops
     middleware (the 413s are counted and logged like any answer)."""
     settings = app.state.settings
-    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
+                       errors=app.state.errors)
+
+
+feature = Feature("limits", install=install, describe_openapi=describe_openapi)

@@ -1,1 +1,1 @@
-from tests.apis.conftest import cheap_password_hashing, hmp  # noqa: F401 - fixtures shared with /apis tests
+from tests.hmp.conftest import cheap_password_hashing, hmp  # noqa: F401 - fixtures shared with /apis tests

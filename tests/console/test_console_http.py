@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streamkeeper.console.timeseries import History, Sample
-from tests.apis.conftest import ADMIN_PASSWORD
+from tests.hmp.conftest import ADMIN_PASSWORD
 from tests.conftest import basic
 
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from streamkeeper.oxm.tokens import TokenKey, mint
+from tests.process import Server
 
 ADMIN_KEY = "k"  # what tests.process.Server configures
 ADMIN_PASSWORD = "contract-admin-password"  # give it as STREAMKEEPER_ADMIN_PASSWORD
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real server process (uvicorn and its lane, as deployed) for the tests of one module."""
+    srv = Server(tmp_path_factory.mktemp("contract") / "data", STREAMKEEPER_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    srv.start()
+    yield srv
+    srv.kill()
 
 
 def hmp_cookie(url: str, password: str = ADMIN_PASSWORD) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from streamkeeper.hmp.accounts import passwords
 from streamkeeper.media.testsignal import make_clip
-from tests.apis.conftest import start
+from tests.hmp.conftest import start
 
 
 @pytest.fixture(scope="session")

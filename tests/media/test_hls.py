@@ -15,7 +15,7 @@ from streamkeeper.media.hls import TARGET, FileSegments, media_playlist
 from streamkeeper.media.testsignal import UdpSender, make_clip
 from streamkeeper.media.ts import Analyzer
 
-from tests.apis.conftest import start
+from tests.hmp.conftest import start
 
 from .test_http import make_session, send
 from tests.process import free_udp_port

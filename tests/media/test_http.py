@@ -10,7 +10,7 @@ import zipfile
 import av
 
 from streamkeeper.media.testsignal import UdpSender, make_clip
-from tests.apis.conftest import start
+from tests.hmp.conftest import start
 
 from .test_files import digests, jpeg_size
 from tests.process import free_udp_port

@@ -4,9 +4,11 @@ the `/apis` login cookie of a user with the Administrator role (the console)."""
 import hmac
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from . import schemas
+from ..feature import Feature, plain_error
 from ..hmp.deps import COOKIE
 from .service import AdminError, AdminService
 
@@ -105,3 +107,14 @@ def _crud(plural: str, singular: str, model: type, body_model: type) -> None:
 _crud("tenants", "tenant", schemas.Tenant, schemas.TenantBody)
 _crud("policies", "policy", schemas.Policy, schemas.PolicyBody)
 _crud("applications", "application", schemas.Application, schemas.ApplicationBody)
+
+
+def install(app) -> None:
+    """`/admin/v1`'s own refusals (also raised by the admin routers of other packages)."""
+
+    @app.exception_handler(AdminError)
+    async def _admin_error(_request: Request, exc: AdminError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+
+
+feature = Feature("admin", router=router, install=install, prefix="/admin/v1", error_renderer=plain_error)

@@ -337,3 +337,10 @@ routes = [
     Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(delete_session), methods=["DELETE"]),
     Route("/v2/runningStreams/{idp}/{subject}", _Routed(running_streams), methods=["GET"]),
 ]
+
+
+from ..feature import Feature  # noqa: E402 - the declaration closes the module
+from .problems import render_problem  # noqa: E402
+
+feature = Feature("cm", routes=routes, hot=hot, openapi_paths=openapi_paths, prefix="/v2",
+                  error_renderer=render_problem)

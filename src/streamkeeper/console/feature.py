@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
+from ..feature import Feature
 from . import administration, auth, dashboard, lists, media, playground, viewers
 from .web import STATIC, Forbidden, NotSignedIn, login_url, render
 
@@ -36,3 +37,6 @@ def install(app: FastAPI) -> None:
         login = await signed_in(request)
         return render(request, "error.html", login, status=403,
                       message="Your role does not allow this page.")
+
+
+feature = Feature("console", router=router, install=install, startup=startup, shutdown=shutdown)

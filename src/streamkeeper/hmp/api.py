@@ -7,8 +7,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse
 
 from .accounts import admin_endpoints as account_admin
@@ -21,7 +20,9 @@ from .sessions import endpoints as sessions
 from .sources import endpoints as sources
 from .system import endpoints as system
 from .accounts import service as account_service
+from ..feature import Feature, Problem
 from .deps import json_only
+from .recordings.endpoints import MAX_IMPORT_DESCRIPTION, MAX_IMPORT_TITLE
 from .errors import ALL, INPUT_VALIDATION, HmpError, error_body, for_status
 
 log = logging.getLogger("streamkeeper.hmp")
@@ -50,28 +51,33 @@ async def setup(settings, sessions, clock) -> None:
         log.warning(message)
 
 
-def is_hmp(request: Request) -> bool:
-    return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+def install(app) -> None:
+    """The surface's own refusals, raised anywhere in its code."""
+
+    @app.exception_handler(HmpError)
+    async def _hmp_error(_request, exc: HmpError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
-def render_error(exc: HmpError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+def render_problem(problem: Problem) -> JSONResponse:
+    """The HMP error body of a refusal found outside the handlers (see feature.py): validation
+    failures are 400 InputValidation naming the fields, bare statuses their generic kind."""
+    if problem.kind == "invalid":
+        return JSONResponse(error_body(INPUT_VALIDATION, validation_message(problem.errors)), status_code=400)
+    kind = for_status(problem.status)
+    detail = problem.message
+    body = error_body(kind, kind.message if problem.status in (404, 405) or not detail else detail)
+    body["httpStatusCode"] = problem.status
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers)
 
 
-def render_validation(exc: RequestValidationError) -> JSONResponse:
+def validation_message(errors) -> str:
+    """`field: what is wrong; ...` from Pydantic's error list (the body itself is not named)."""
     problems = []
-    for err in exc.errors():
+    for err in errors:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-    return JSONResponse(error_body(INPUT_VALIDATION, "; ".join(problems) or INPUT_VALIDATION.message),
-                        status_code=400)
-
-
-def render_http(status: int, detail: str | None, headers: dict | None) -> JSONResponse:
-    kind = for_status(status)
-    body = error_body(kind, kind.message if status in (404, 405) or not detail else str(detail))
-    body["httpStatusCode"] = status
-    return JSONResponse(body, status_code=status, headers=headers)
+    return "; ".join(problems) or INPUT_VALIDATION.message
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------------
@@ -106,8 +112,9 @@ _HAND_READ: list[tuple[str, re.Pattern, list[dict]]] = [
      [_query("fileType", {"type": "string", "enum": ["ts", "mp4"], "default": "ts"},
              "ts: the tracks as recorded; mp4: remuxed")]),
     ("post", re.compile(r"^/apis/assets/import$"),
-     [_query("title", {"type": "string", "maxLength": 512}, "Title of the new video"),
-      _query("description", {"type": "string", "maxLength": 65536}, "Description of the new video")]),
+     [_query("title", {"type": "string", "maxLength": MAX_IMPORT_TITLE}, "Title of the new video"),
+      _query("description", {"type": "string", "maxLength": MAX_IMPORT_DESCRIPTION},
+             "Description of the new video")]),
 ]
 _UPLOAD_BODY = {"required": True, "description": "The MPEG-TS or MP4 file", "content": {
     ctype: {"schema": {"type": "string", "format": "binary"}}
@@ -168,7 +175,10 @@ def _describe(method: str, path: str, op: dict) -> None:
     if (method, path) == ("post", "/apis/assets/import"):
         op["requestBody"] = _UPLOAD_BODY
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
-    if body is not None and "type" not in body["schema"] and "$ref" not in body["schema"]:
+    models = [s for s in body["schema"].get("anyOf", ()) if "$ref" in s] if body is not None else []
+    if models:  # an optional body (`Model | None`): described by its model
+        body["schema"] = models[0]
+    elif body is not None and "type" not in body["schema"] and "$ref" not in body["schema"]:
         body["schema"] = {"type": "object", "description": "a JSON object: the fields of the resource that the media-platform API document lists"}
     responses = op.setdefault("responses", {})
     responses.pop("422", None)  # validation failures are 400 InputValidation here
@@ -191,3 +201,7 @@ def describe_openapi(schema: dict) -> None:
         if path.startswith(PREFIX + "/"):
             for method, op in operations.items():
                 _describe(method, path, op)
+
+
+feature = Feature("hmp", router=router, install=install, setup=setup, describe_openapi=describe_openapi,
+                  prefix=PREFIX, error_renderer=render_problem)

@@ -6,7 +6,7 @@ first two digits of the code follow the HTTP status, so both travel together in 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class ErrorKind(NamedTuple):
@@ -111,10 +111,3 @@ def for_status(status: int) -> ErrorKind:
     return {400: INPUT_VALIDATION, 401: USER_NOT_AUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND,
             405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE, 415: UNSUPPORTED_MEDIA_TYPE, 501: NOT_IMPLEMENTED,
             503: SERVICE_UNAVAILABLE}.get(status, INTERNAL if status >= 500 else INPUT_VALIDATION)
-
-
-def json_object(body: Any) -> dict:
-    """The parsed request body, which every create and update takes as a JSON object."""
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body

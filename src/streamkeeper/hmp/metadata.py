@@ -122,7 +122,7 @@ def add_metadata_routes(router: APIRouter, kind: Kind, base: str, categories_all
         return {"data": entries}
 
     @router.put(f"{base}/metadata", tags=tag, name=f"put_{kind.resource}_metadata")
-    async def put_metadata(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
+    async def put_metadata(object_id: str, request: Request, body: list[dict[str, Any]] = Body(), user: Principal = User,
                            db: AsyncSession = Db):
         row, _ = await load(db, user, kind, object_id, "EDIT")
         entries = await apply_category_rules(db, parse(body))

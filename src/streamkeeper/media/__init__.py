@@ -7,5 +7,5 @@ finalisation), ``thumbnails``, ``remux`` (MP4, streamed ZIP), ``restream``
 (paced UDP output), ``scheduler`` (events), ``testsignal`` (real test
 streams), ``hls`` (HLS playlists and segments cut from the TS on disk).
 ``engine`` ties them together. The ``/apis`` endpoints and the catalog
-wiring that drive it live in :mod:`streamkeeper.hmp.media`.
+wiring that drive it live in :mod:`streamkeeper.hmp.recordings`.
 """

@@ -184,8 +184,9 @@ def probe(path: str | Path) -> str:
         with av.open(str(path)) as c:
             name = c.format.name
             has_media = any(s.type in ("video", "audio") for s in c.streams)
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"not a video file: {exc}") from None
+    except (av.error.FFmpegError, OSError, UnicodeError):
+        # FFmpeg's message names the spooled file and an errno: nothing for the uploader.
+        raise ValueError("not a video file, or it cannot be read") from None
     if not has_media:
         raise ValueError("the file has no audio or video stream")
     if name == "mpegts":

@@ -77,3 +77,8 @@ async def metrics(request: Request) -> Response:
     except Exception:  # noqa: BLE001 - a scrape must still answer when the store does not
         log.warning("could not count active sessions", exc_info=True)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+from ..feature import Feature  # noqa: E402 - the declaration closes the module
+
+feature = Feature("ops", router=router, install=install, startup=startup)

@@ -18,11 +18,13 @@ from fastapi.security import HTTPBearer
 from starlette.responses import Response
 
 from ..concurrency.service import ServiceUnavailable
+from ..feature import Feature
 from . import errors
 from . import openapi as doc
 from .admin import router as admin_router
 from .assets import AssetCatalog
-from .hot import hot  # noqa: F401 - the `streaming` hot path, answered in front of FastAPI
+from .errors import render_problem
+from .hot import hot  # the `streaming` hot path, answered in front of FastAPI
 from .hot import stream_params
 from .service import ID_PATTERN, MAX_ID, OxmService, check_id
 from .tokens import Principal
@@ -215,3 +217,7 @@ async def startup(app, ctx) -> None:
     await ctx.catalog_watch.subscribe(service.reload)
     service.changed = ctx.catalog_watch.refresh
     app.state.oxm = service
+
+
+feature = Feature("oxm", router=router, hot=hot, setup=setup, startup=startup, prefix="/oxm",
+                  error_renderer=render_problem)

@@ -12,6 +12,7 @@ import orjson
 from starlette.responses import Response
 
 from ..concurrency.service import RETRY_AFTER_SECONDS
+from ..feature import Problem
 
 # Authentication and authorization.
 TOKEN_MISSING = 1000
@@ -125,3 +126,12 @@ ERROR_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+def render_problem(problem: Problem) -> Response:
+    """`/oxm`'s error body for refusals found outside its handlers (see feature.py)."""
+    if problem.kind == "invalid":
+        return from_validation(list(problem.errors)).response()
+    if problem.kind == "unavailable":
+        return unavailable(problem.message).response()
+    return from_http_status(problem.status, problem.message).response()

@@ -1,8 +1,6 @@
 """`/admin/v1/users`, `/admin/v1/groups` and `/admin/v1/roles`: account management behind the admin key."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,29 +58,47 @@ async def _run(coro):
         raise _admin_error(exc) from None
 
 
-@router.get("/users")
-async def list_users(db: AsyncSession = Db):
-    return await service.list_users(db)
+def _add_crud(plural: str, singular: str, body_model: type[BaseModel], listing, read, save, delete) -> None:
+    """`/admin/v1/<plural>` (list, create) and `/admin/v1/<plural>/{<singular>_id}` (read if
+    `read`, replace, delete) over the account service; its refusals in the admin error body."""
+    ident = f"{singular}_id"
 
+    async def list_all(db: AsyncSession = Db):
+        return await listing(db)
 
-@router.post("/users", status_code=201)
-async def create_user(body: UserBody, request: Request, db: AsyncSession = Db):
-    return await _run(service.save_user(db, body.model_dump(exclude_unset=True), get_clock(request)()))
+    async def create(body: body_model, request: Request, db: AsyncSession = Db):  # type: ignore[valid-type]
+        return await _run(save(db, body.model_dump(exclude_unset=True), get_clock(request)(), None))
 
+    async def get_one(ref: str = Path(alias=ident), db: AsyncSession = Db):
+        return await _run(read(db, ref))
 
-@router.get("/users/{user_id}")
-async def get_user(user_id: str, db: AsyncSession = Db):
-    return await _run(_user(db, user_id))
+    async def update(body: body_model, request: Request, ref: str = Path(alias=ident),  # type: ignore[valid-type]
+                     db: AsyncSession = Db):
+        return await _run(save(db, body.model_dump(exclude_unset=True), get_clock(request)(), ref))
+
+    async def remove(ref: str = Path(alias=ident), db: AsyncSession = Db):
+        await _run(delete(db, ref))
+        return Response(status_code=204)
+
+    one = f"/{plural}/{{{ident}}}"
+    router.add_api_route(f"/{plural}", list_all, methods=["GET"], name=f"list_{plural}")
+    router.add_api_route(f"/{plural}", create, methods=["POST"], status_code=201, name=f"create_{singular}")
+    if read is not None:
+        router.add_api_route(one, get_one, methods=["GET"], name=f"get_{singular}")
+    router.add_api_route(one, update, methods=["PUT"], name=f"update_{singular}")
+    router.add_api_route(one, remove, methods=["DELETE"], status_code=204, name=f"delete_{singular}")
 
 
 async def _user(db, ref):
     return await service.user_out(db, await service.find_user(db, ref))
 
 
-@router.put("/users/{user_id}")
-async def update_user(user_id: str, body: UserBody, request: Request, db: AsyncSession = Db):
-    return await _run(service.save_user(db, body.model_dump(exclude_unset=True), get_clock(request)(),
-                                        user_id=user_id))
+async def _group(db, ref):
+    return await service.group_out(db, await service.find_group(db, ref))
+
+
+_add_crud("users", "user", UserBody, service.list_users, _user,
+          lambda db, data, now, ref: service.save_user(db, data, now, user_id=ref), service.delete_user)
 
 
 @router.put("/users/{user_id}/password", status_code=204)
@@ -91,56 +107,7 @@ async def set_password(user_id: str, body: PasswordBody, request: Request, db: A
     return Response(status_code=204)
 
 
-@router.delete("/users/{user_id}", status_code=204)
-async def delete_user(user_id: str, db: AsyncSession = Db):
-    await _run(service.delete_user(db, user_id))
-    return Response(status_code=204)
-
-
-@router.get("/groups")
-async def list_groups(db: AsyncSession = Db):
-    return await service.list_groups(db)
-
-
-@router.post("/groups", status_code=201)
-async def create_group(body: GroupBody, db: AsyncSession = Db):
-    return await _run(service.save_group(db, body.model_dump(exclude_unset=True)))
-
-
-@router.get("/groups/{group_id}")
-async def get_group(group_id: str, db: AsyncSession = Db):
-    async def go():
-        return await service.group_out(db, await service.find_group(db, group_id))
-    return await _run(go())
-
-
-@router.put("/groups/{group_id}")
-async def update_group(group_id: str, body: GroupBody, db: AsyncSession = Db):
-    return await _run(service.save_group(db, body.model_dump(exclude_unset=True), group_id=group_id))
-
-
-@router.delete("/groups/{group_id}", status_code=204)
-async def delete_group(group_id: str, db: AsyncSession = Db):
-    await _run(service.delete_group(db, group_id))
-    return Response(status_code=204)
-
-
-@router.get("/roles")
-async def list_roles(db: AsyncSession = Db):
-    return await service.list_roles(db)
-
-
-@router.post("/roles", status_code=201)
-async def create_role(body: RoleBody, db: AsyncSession = Db):
-    return await _run(service.save_role(db, body.model_dump(exclude_unset=True)))
-
-
-@router.put("/roles/{role_id}")
-async def update_role(role_id: str, body: RoleBody, db: AsyncSession = Db):
-    return await _run(service.save_role(db, body.model_dump(exclude_unset=True), role_id=role_id))
-
-
-@router.delete("/roles/{role_id}", status_code=204)
-async def delete_role(role_id: str, db: AsyncSession = Db):
-    await _run(service.delete_role(db, role_id))
-    return Response(status_code=204)
+_add_crud("groups", "group", GroupBody, service.list_groups, _group,
+          lambda db, data, _now, ref: service.save_group(db, data, group_id=ref), service.delete_group)
+_add_crud("roles", "role", RoleBody, service.list_roles, None,
+          lambda db, data, _now, ref: service.save_role(db, data, role_id=ref), service.delete_role)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..collections import ListParams, list_params, listing, page
+from ..bodies import AssetFields, HotmarkFields
+from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..errors import json_object
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes, category_values
 from ..permissions.endpoints import add_share_routes
+from ..object_routes import (ChildService, ObjectService, add_child_routes, add_children_route,
+                             add_object_routes)
 from ..permissions.guard import load, visible
 from ..permissions.rights import Principal
 from . import service
@@ -28,24 +29,10 @@ async def list_assets(request: Request, user: Principal = User, db: AsyncSession
     return listing(request, await service.entries(db, rows, media_of(request.app)), params)
 
 
-@router.get("/assets/{object_id}")
-async def get_asset(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return {"data": service.out(row, media_of(request.app))}
-
-
-@router.put("/assets/{object_id}")
-async def update_asset(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
-                       db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, json_object(body), get_clock(request)())}
-
-
-@router.delete("/assets/{object_id}")
-async def delete_asset(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "DELETE")
-    await service.delete(db, row, media_of(request.app))
-    return Response(status_code=200)
+add_object_routes(router, KIND, "/assets/{object_id}", "asset", AssetFields,
+                  ObjectService(read=lambda _db, row, media: service.out(row, media),
+                                update=lambda db, row, data, now, _media: service.update(db, row, data, now),
+                                delete=service.delete))
 
 
 @router.get("/assets/{object_id}/related")
@@ -59,43 +46,19 @@ async def related_assets(object_id: str, request: Request, user: Principal = Use
     return listing(request, await service.entries(db, ranked), params)
 
 
-@router.get("/assets/{object_id}/hotmarks")
-async def list_hotmarks(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
-                        params: ListParams = Depends(list_params)):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return page(request, await service.hotmarks(db, row), params)
+add_children_route(router, KIND, "/assets/{object_id}/hotmarks", "list_hotmarks", service.hotmarks)
 
 
 @router.post("/assets/{object_id}/hotmarks", status_code=201)
 @router.put("/assets/{object_id}/hotmarks", status_code=201, name="create_hotmark_put",
             description="The same as POST: the document's request line for creating a HotMark uses PUT.")
-async def create_hotmark(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
+async def create_hotmark(object_id: str, request: Request, body: HotmarkFields, user: Principal = User,
                          db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.create_hotmark(db, user, row, json_object(body), get_clock(request)())}
+    return {"data": await service.create_hotmark(db, user, row, body.fields(), get_clock(request)())}
 
 
-@router.get("/assets/{object_id}/hotmarks/{hotmark_id}")
-async def get_hotmark(object_id: str, hotmark_id: str, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return {"data": service.hotmark_out(await service.get_hotmark(db, row, hotmark_id))}
-
-
-@router.put("/assets/{object_id}/hotmarks/{hotmark_id}")
-async def update_hotmark(object_id: str, hotmark_id: str, body: Any = Body(), user: Principal = User,
-                         db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "EDIT")
-    mark = await service.get_hotmark(db, row, hotmark_id)
-    return {"data": await service.update_hotmark(db, row, mark, json_object(body))}
-
-
-@router.delete("/assets/{object_id}/hotmarks/{hotmark_id}")
-async def delete_hotmark(object_id: str, hotmark_id: str, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "EDIT")
-    await db.delete(await service.get_hotmark(db, row, hotmark_id))
-    await db.commit()
-    return Response(status_code=200)
-
-
+add_child_routes(router, KIND, "/assets/{object_id}/hotmarks/{hotmark_id}", "hotmark_id", "hotmark", HotmarkFields,
+                 ChildService(get=service.get_hotmark, out=service.hotmark_out, update=service.update_hotmark))
 add_metadata_routes(router, KIND, "/assets/{object_id}")
 add_share_routes(router, KIND, "/assets/{object_id}", public=True)

@@ -14,7 +14,7 @@ from ..errors import (
     ASSET_NOT_FOUND, BEING_EXPORTED, BEING_IMPORTED, BEING_PROCESSED, BEING_STREAMED, BEING_TRIMMED,
     HOTMARK_EXISTS, HOTMARK_NOT_FOUND, RECORDING_IN_PROGRESS, HmpError, invalid,
 )
-from ..media import MediaBackend
+from ..recordings import MediaBackend
 from ..metadata import CATEGORY_PREFIX, category_values
 from ..permissions import service as shares
 from ..permissions.guard import Kind
@@ -123,12 +123,12 @@ async def update(db: AsyncSession, row: AssetRow, data: dict, now: float) -> dic
     if data.get("id") not in (None, row.id):
         raise invalid("id is immutable")
     if "title" in data:
-        if not isinstance(data["title"], str) or not data["title"].strip() or len(data["title"]) > 512:
+        if not data["title"].strip() or len(data["title"]) > 512:
             raise invalid("title must be 1-512 characters")
         row.title = data["title"]
     if data.get("description") is not None:
-        if not isinstance(data["description"], str) or len(data["description"]) > 65536:
-            raise invalid("description must be a string")
+        if len(data["description"]) > 65536:
+            raise invalid("description is longer than 65536 characters")
         row.description = data["description"]
     row.mtime = int(now)
     await db.commit()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bodies import SessionFields, SessionSource
 from ..assets import service as assets
-from ..collections import ListParams, list_params, listing, page
+from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..errors import json_object
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
+from ..object_routes import ObjectService, add_children_route, add_object_routes
 from ..permissions.guard import load, require, visible
 from ..permissions.rights import Principal
 from . import service
@@ -31,29 +31,13 @@ async def list_sessions(request: Request, user: Principal = User, db: AsyncSessi
 
 
 @router.post("/sessions", status_code=201)
-async def create_session(request: Request, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
+async def create_session(request: Request, body: SessionFields, user: Principal = User, db: AsyncSession = Db):
     require(user, "Sessions", "CREATE")
-    return {"data": await service.create(db, user, json_object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.create(db, user, body.fields(), get_clock(request)(), media_of(request.app))}
 
 
-@router.get("/sessions/{object_id}")
-async def get_session(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return {"data": await service.render(db, row, media_of(request.app))}
-
-
-@router.put("/sessions/{object_id}")
-async def update_session(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
-                         db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, json_object(body), get_clock(request)(), media_of(request.app))}
-
-
-@router.delete("/sessions/{object_id}")
-async def delete_session(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "DELETE")
-    await service.delete(db, row, media_of(request.app))
-    return Response(status_code=200)
+add_object_routes(router, KIND, "/sessions/{object_id}", "session", SessionFields,
+                  ObjectService(read=service.render, update=service.update, delete=service.delete))
 
 
 @router.get("/sessions/{object_id}/assets")
@@ -65,19 +49,14 @@ async def session_assets(object_id: str, request: Request, user: Principal = Use
     return listing(request, await assets.entries(db, rows, media_of(request.app)), params)
 
 
-@router.get("/sessions/{object_id}/sources")
-async def session_sources(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db,
-                          params: ListParams = Depends(list_params)):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return page(request, await service.list_sources(db, row), params)
+add_children_route(router, KIND, "/sessions/{object_id}/sources", "session_sources", service.list_sources)
 
 
 @router.post("/sessions/{object_id}/sources", status_code=201)
-async def add_session_source(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
+async def add_session_source(object_id: str, request: Request, body: SessionSource, user: Principal = User,
                              db: AsyncSession = Db):
     row, _ = await load(db, user, KIND, object_id, "CHANGE_SOURCES")
-    data = json_object(body)
-    return {"data": await service.add_source(db, user, row, data.get("sourceId"), get_clock(request)(),
+    return {"data": await service.add_source(db, user, row, body.sourceId, get_clock(request)(),
                                              media_of(request.app))}
 
 

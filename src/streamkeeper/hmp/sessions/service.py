@@ -14,7 +14,7 @@ from ..errors import (
     NO_RESULTS, RECORDING_IN_PROGRESS, SESSION_NOT_FOUND, SESSION_SOURCE_EXISTS, SOURCE_NOT_FOUND, TRACK_NOT_FOUND,
     HmpError, invalid,
 )
-from ..media import MediaBackend
+from ..recordings import MediaBackend
 from ..metadata import category_values
 from ..permissions import service as shares
 from ..permissions.guard import Kind
@@ -57,17 +57,15 @@ def _fields(data: dict, creating: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "title" in data or creating:
         title = data.get("title")
-        if not isinstance(title, str) or not title.strip() or len(title) > 512:
+        if title is None or not title.strip() or len(title) > 512:
             raise invalid("title is required (1-512 characters)")
         fields["title"] = title
     if data.get("description") is not None:
-        if not isinstance(data["description"], str) or len(data["description"]) > 65536:
-            raise invalid("description must be a string")
+        if len(data["description"]) > 65536:
+            raise invalid("description is longer than 65536 characters")
         fields["description"] = data["description"]
     for key in ("active", "syncrecord"):
         if data.get(key) is not None:
-            if not isinstance(data[key], bool):
-                raise invalid(f"{key} must be true or false")
             fields[key] = data[key]
     return fields
 
@@ -111,9 +109,9 @@ async def list_sources(db: AsyncSession, row: SessionRow) -> list[dict]:
     return [{"index": r.index, "sourceId": r.source_id} for r in rows]
 
 
-async def add_source(db: AsyncSession, user: Principal, row: SessionRow, source_id: Any, now: float,
+async def add_source(db: AsyncSession, user: Principal, row: SessionRow, source_id: str, now: float,
                      media: MediaBackend) -> dict:
-    if not isinstance(source_id, str) or not source_id:
+    if not source_id:
         raise invalid("sourceId is required")
     source = await db.get(SourceRow, source_id) if len(source_id) <= 64 else None
     if source is None or not (await shares.access_to(db, user, "sources", source_id)).allows("VIEW"):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bodies import SourceFields
 from ..collections import ListParams, list_params, listing
 from ..deps import Db, User, get_clock
-from ..errors import json_object
-from ..media import media_of
+from ..recordings import media_of
 from ..metadata import add_metadata_routes
 from ..permissions.endpoints import add_share_routes
-from ..permissions.guard import load, require, visible
+from ..object_routes import ObjectService, add_object_routes
+from ..permissions.guard import require, visible
 from ..permissions.rights import Principal
 from . import service
 from .service import KIND
@@ -29,30 +29,13 @@ async def list_sources(request: Request, user: Principal = User, db: AsyncSessio
 
 
 @router.post("/sources", status_code=201)
-async def create_source(request: Request, body: Any = Body(), user: Principal = User, db: AsyncSession = Db):
+async def create_source(request: Request, body: SourceFields, user: Principal = User, db: AsyncSession = Db):
     require(user, "Sources", "CREATE")
-    return {"data": await service.create(db, user, json_object(body), get_clock(request)(), media_of(request.app))}
+    return {"data": await service.create(db, user, body.fields(), get_clock(request)(), media_of(request.app))}
 
 
-@router.get("/sources/{object_id}")
-async def get_source(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "VIEW")
-    return {"data": service.out(row, media_of(request.app))}
-
-
-@router.put("/sources/{object_id}")
-async def update_source(object_id: str, request: Request, body: Any = Body(), user: Principal = User,
-                        db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "EDIT")
-    return {"data": await service.update(db, row, json_object(body), get_clock(request)(), media_of(request.app))}
-
-
-@router.delete("/sources/{object_id}")
-async def delete_source(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
-    row, _ = await load(db, user, KIND, object_id, "DELETE")
-    await service.delete(db, row, media_of(request.app))
-    return Response(status_code=200)
-
-
+add_object_routes(router, KIND, "/sources/{object_id}", "source", SourceFields,
+                  ObjectService(read=lambda _db, row, media: service.out(row, media), update=service.update,
+                                delete=service.delete))
 add_metadata_routes(router, KIND, "/sources/{object_id}")
 add_share_routes(router, KIND, "/sources/{object_id}")

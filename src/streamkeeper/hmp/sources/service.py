@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..collections import Entry
 from ..errors import ADDRESS_PORT_IN_USE, SOURCE_NOT_FOUND, HmpError, invalid
-from ..media import MediaBackend, PortConflict
+from ..recordings import MediaBackend, PortConflict
 from ..permissions import service as shares
 from ..permissions.guard import Kind
 from ..permissions.rights import Principal

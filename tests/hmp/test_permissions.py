@@ -97,7 +97,7 @@ def fill(value, ids, actor):
 
 
 async def test_every_actor_gets_exactly_what_roles_and_shares_allow(hmp):
-    from tests.apis.test_assets import add_video
+    from tests.hmp.test_assets import add_video
 
     owner = await hmp.user("owner", roles=("content-creator",))
     await hmp.add_user("extra", roles=("viewer",))

@@ -163,8 +163,11 @@ _STATIC = {"hls.min.js": "application/javascript", "LICENSE.hls.js": "text/plain
            "player.html": "text/html; charset=utf-8"}
 
 
-@static.get("/{name}", response_class=Response, responses={404: {"description": "Not one of the files"}})
-async def static_file(name: str = Path(description="hls.min.js, LICENSE.hls.js or player.html")):
+@static.get("/{name}", response_class=Response, responses={
+    200: {"description": "The file", "content": {t.split(";")[0]: {"schema": {"type": "string"}} for t in _STATIC.values()}},
+    404: {"description": "Not one of the files"}})
+async def static_file(name: str = Path(description="hls.min.js, LICENSE.hls.js or player.html",
+                                       json_schema_extra={"enum": list(_STATIC)})):
     """hls.js (Apache-2.0, see LICENSE.hls.js), served locally, and a minimal player page:
     `/static/hls/player.html?src=/apis/sources/<id>/hls/live.m3u8`."""
     media_type = _STATIC.get(name)

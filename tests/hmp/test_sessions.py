@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.apis.conftest import assert_error
+from tests.hmp.conftest import assert_error
 
 UDP = {"name": "cam", "type": "UDP", "host": "239.1.1.1", "port": 4900, "multicast": True}
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from streamkeeper.cli import main
-from tests.apis.conftest import assert_error
+from tests.hmp.conftest import assert_error
 from tests.conftest import Running, make_settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.apis.conftest import assert_error
+from tests.hmp.conftest import assert_error
 from tests.process import free_udp_port
 
 MULTICAST = {"name": "Multicast Source", "type": "UDP", "host": "239.35.126.101", "port": 4902, "multicast": True,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from streamkeeper.hmp.accounts.models import UserRow
 from streamkeeper.hmp.accounts.service import identity
 from streamkeeper.hmp.assets import service as assets
-from tests.apis.conftest import assert_error
+from tests.hmp.conftest import assert_error
 
 
 async def add_video(hmp, title: str, *, owner: str = "admin", duration: float = 60.0, state: str = "ready",

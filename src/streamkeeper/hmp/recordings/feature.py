@@ -30,6 +30,7 @@ from fastapi import APIRouter
 from . import endpoints, hls
 from .endpoints import finish_recording, record_session
 from ...database import ChangeProbe
+from ...feature import Feature
 from ...media.engine import MediaEngine, NotActive, parse_networks
 from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
@@ -188,3 +189,6 @@ class EventRunner:
                 if session is not None:
                     session.active = False
                     await db.commit()
+
+
+feature = Feature("hmp-recordings", router=router, startup=startup, shutdown=shutdown)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.apis.conftest import ADMIN_PASSWORD, PASSWORD, assert_error, start
+from tests.hmp.conftest import ADMIN_PASSWORD, PASSWORD, assert_error, start
 from tests.conftest import Running, make_settings
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..assets import service as assets
+from ..bodies import (NewStream, Poster, RecordingHotmark, RecordingState, Seek, StartRecording, StreamState,
+                      optional)
 from ..collections import page
 from ..deps import Db, User, end_transaction, get_clock, json_only
 from ..errors import (
@@ -48,14 +48,6 @@ log = logging.getLogger(__name__)
 
 def engine_of(request: Request) -> MediaEngine:
     return request.app.state.hmp_media
-
-
-def _object(body: Any) -> dict:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
 
 
 async def _jpeg(db: AsyncSession, make) -> Response:
@@ -97,20 +89,16 @@ async def session_recordings(object_id: str, request: Request, user: Principal =
 
 
 @api.post("/sessions/{object_id}/recordings", tags=["Sessions"], status_code=201)
-async def start_recording(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+async def start_recording(object_id: str, request: Request,
+                          body: StartRecording | None = optional(StartRecording), user: Principal = User,
                           db: AsyncSession = Db):
     session, _ = await load(db, user, sessions.KIND, object_id, "RECORD")
-    data = _object(body)
     engine = engine_of(request)
     if engine.session_recording(object_id):
         raise HmpError(RECORDING_IN_PROGRESS)
     ordered = (await sessions.source_ids(db, [object_id]))[object_id]
-    wanted = data.get("recorders")
-    if wanted is not None:
-        if not isinstance(wanted, list) or not all(isinstance(r, dict) and isinstance(r.get("source"), str)
-                                                   for r in wanted):
-            raise invalid("recorders must be a list of {\"source\": id} objects")
-        listed = {r["source"] for r in wanted}
+    if body is not None and body.recorders is not None:
+        listed = {r.source for r in body.recorders}
         ordered = [sid for sid in ordered if sid in listed]  # sources not in the session are ignored
     if not ordered:
         raise HmpError(SESSION_HAS_NO_SOURCE)
@@ -172,13 +160,10 @@ async def get_recording(recording_id: str, request: Request, user: Principal = U
 
 
 @api.put("/recordings/{recording_id}", tags=["Recordings"])
-async def change_recording(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+async def change_recording(recording_id: str, request: Request, body: RecordingState, user: Principal = User,
                            db: AsyncSession = Db):
     engine, _ = await _active(request, db, user, recording_id, "RECORD")
-    state = _object(body).get("state")
-    if state not in ("PAUSED", "RECORDING"):
-        raise invalid("State should be either 'RECORDING' or 'PAUSED'")
-    return {"data": engine.set_recording_state(recording_id, state).view()}
+    return {"data": engine.set_recording_state(recording_id, body.state).view()}
 
 
 @api.delete("/recordings/{recording_id}", tags=["Recordings"])
@@ -189,13 +174,14 @@ async def stop_recording(recording_id: str, request: Request, user: Principal = 
 
 
 @api.post("/recordings/{recording_id}/hotmarks", tags=["Recordings"], status_code=201)
-async def recording_hotmark(recording_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+async def recording_hotmark(recording_id: str, request: Request,
+                            body: RecordingHotmark | None = optional(RecordingHotmark), user: Principal = User,
                             db: AsyncSession = Db):
     engine = engine_of(request)
     row, _ = await load(db, user, assets.KIND, recording_id, "EDIT")
     if recording_id not in engine.recordings:
         raise HmpError(NO_RECORDING_ACTIVE, f"'{recording_id}' is not an active recording")
-    data = _object(body)
+    data = body.fields() if body is not None else {}
     if data.get("timestamp") is None:
         # "now" on the recording's own clock: paused spans do not count
         data = {**data, "timestamp": int(engine.recording_position(recording_id) * 1000)}
@@ -239,18 +225,11 @@ async def track_thumbnail(object_id: str, track_id: str, request: Request, user:
 
 
 @api.put("/assets/{object_id}/thumbnail", tags=["Recordings"])
-async def set_thumbnail(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+async def set_thumbnail(object_id: str, request: Request, body: Poster, user: Principal = User,
                         db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "EDIT")
-    data = _object(body)
-    data = _object(data.get("data")) if "data" in data else data
-    ts, track = data.get("timestamp"), data.get("trackId")
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts < 0:
-        raise invalid("timestamp must be a non-negative number of milliseconds")
-    if isinstance(track, bool) or not isinstance(track, int):
-        raise invalid("trackId must be an integer")
     try:
-        engine_of(request).set_poster(object_id, track, ts / 1000)
+        engine_of(request).set_poster(object_id, body.trackId, body.timestamp / 1000)
     except TrackNotFound:
         raise HmpError(TRACK_NOT_FOUND) from None
     return Response(status_code=200)
@@ -275,21 +254,6 @@ async def download(object_id: str, request: Request, user: Principal = User, db:
 
 # -- streams ---------------------------------------------------------------------------------------
 
-def _address(value: Any, name: str = "address") -> str:
-    if not isinstance(value, str):
-        raise invalid(f"{name} must be an IPv4 address")
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise invalid(f"{name} must be an IPv4 address") from None
-
-
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        raise invalid("port must be an integer between 1 and 65535")
-    return value
-
-
 @api.get("/assets/{object_id}/streams", tags=["Recordings"])
 async def asset_streams(object_id: str, request: Request, user: Principal = User, db: AsyncSession = Db):
     await load(db, user, assets.KIND, object_id, "STREAM")
@@ -297,34 +261,22 @@ async def asset_streams(object_id: str, request: Request, user: Principal = User
 
 
 @api.post("/assets/{object_id}/streams", tags=["Recordings"], status_code=201)
-async def create_stream(object_id: str, request: Request, body: Any = Body(None), user: Principal = User,
-                        db: AsyncSession = Db):
+async def create_stream(object_id: str, request: Request, body: NewStream | None = optional(NewStream),
+                        user: Principal = User, db: AsyncSession = Db):
     row, _ = await load(db, user, assets.KIND, object_id, "STREAM")
-    data = _object(body)
+    data = body if body is not None else NewStream()
     engine = engine_of(request)
     tracks = engine.tracks(object_id)
     if row.state != "ready" or not tracks:
         raise HmpError(BEING_PROCESSED)
-    destinations = data.get("destinations")
-    if destinations is not None:
-        if not isinstance(destinations, list) or not destinations or not all(isinstance(d, dict) for d in destinations):
-            raise invalid("destinations must be a non-empty list of {trackId, address, port}")
-        wanted = []
-        for d in destinations:
-            track = d.get("trackId")
-            if isinstance(track, bool) or not isinstance(track, int):
-                raise invalid("trackId must be an integer")
-            wanted.append((track, _address(d.get("address")), _port(d.get("port"))))
+    if data.destinations is not None:
+        wanted = [(d.trackId, d.address, d.port) for d in data.destinations]
     elif len(tracks) > 1:
         raise HmpError(MULTI_SOURCES_STREAM)
     else:
-        wanted = [(1, _address(data.get("address")), _port(data.get("port")))]
-    ttl = data.get("ttl", 16)
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 255:
-        raise invalid("ttl must be an integer between 0 and 255")
-    state = data.get("state", "playing")
-    if state not in ("playing", "paused"):
-        raise invalid(f"Invalid state {state}")
+        single = data.single()
+        wanted = [(single.trackId, single.address, single.port)]
+    ttl, state = data.ttl, data.state
     for _, host, port in wanted:
         holder = engine.port_in_use(host, port)
         if holder and holder.startswith("source"):
@@ -387,12 +339,10 @@ async def get_stream(stream_id: str, request: Request, user: Principal = User, d
 
 
 @api.put("/streams/{stream_id}", tags=["Streams"])
-async def change_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
-                        db: AsyncSession = Db):
+async def change_stream(stream_id: str, request: Request, body: StreamState | None = optional(StreamState),
+                        user: Principal = User, db: AsyncSession = Db):
     await _stream_for(request, db, user, stream_id)
-    state = _object(body).get("state")
-    if state not in (None, "playing", "paused"):
-        raise invalid(f"Invalid state {state}")
+    state = body.state if body is not None else None
     return {"data": engine_of(request).set_stream_state(stream_id, state).view()}
 
 
@@ -404,12 +354,10 @@ async def stop_stream(stream_id: str, request: Request, user: Principal = User, 
 
 
 @api.post("/streams/{stream_id}/seek", tags=["Streams"])
-async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), user: Principal = User,
+async def seek_stream(stream_id: str, request: Request, body: Seek, user: Principal = User,
                       db: AsyncSession = Db):
     await _stream_for(request, db, user, stream_id)
-    t = _object(body).get("time")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < 2**31:
-        raise invalid("time must be a non-negative number of seconds")
+    t = body.time
     try:
         engine_of(request).seek_stream(stream_id, float(t))
     except SeekPastEnd as exc:
@@ -418,6 +366,14 @@ async def seek_stream(stream_id: str, request: Request, body: Any = Body(None), 
 
 
 # -- import (our addition) ----------------------------------------------------------------------------
+
+# Title and description travel in the query string: at these lengths the request line stays under
+# the HTTP server's limit (64 KiB) even with every character percent-encoded as four UTF-8 bytes,
+# so every request the OpenAPI document allows gets an answer of this API (a longer description
+# can be set afterwards with PUT /apis/assets/{id}).
+MAX_IMPORT_TITLE = 512
+MAX_IMPORT_DESCRIPTION = 4096
+
 
 @uploads.post("/assets/import", tags=["Recordings"], status_code=201)
 async def import_video(request: Request, user: Principal = User, db: AsyncSession = Db):
@@ -430,8 +386,9 @@ async def import_video(request: Request, user: Principal = User, db: AsyncSessio
     require(user, "Recordings", "RECORD")
     title = request.query_params.get("title") or "Imported video"
     description = request.query_params.get("description") or ""
-    if len(title) > 512 or len(description) > 65536:
-        raise invalid("title or description too long")
+    if len(title) > MAX_IMPORT_TITLE or len(description) > MAX_IMPORT_DESCRIPTION:
+        raise invalid(f"the title takes at most {MAX_IMPORT_TITLE} characters, "
+                      f"the description at most {MAX_IMPORT_DESCRIPTION}")
     engine = engine_of(request)
     try:
         check_space(engine.root, engine.min_free)
