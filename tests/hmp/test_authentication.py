@@ -108,15 +108,20 @@ async def test_failed_logins_are_throttled_per_user_then_released(hmp, clock):
                               json={"username": "target", "password": PASSWORD})).status_code == 201
 
 
-async def test_generated_admin_password_is_printed_once(tmp_path, clock, capsys):
+async def test_generated_admin_password_is_logged_once(tmp_path, clock, caplog):
+    """The generated password is in the log of the first start only (one log line: on a terminal
+    or in a JSON log alike, nothing else prints it)."""
     settings = make_settings(tmp_path)
+    caplog.set_level("INFO")
     async with Running(settings, clock) as client:
-        err = capsys.readouterr().err
-        password = err.split("password '")[1].split("'")[0]
+        lines = [r.getMessage() for r in caplog.records if "password '" in r.getMessage()]
+        assert len(lines) == 1
+        password = lines[0].split("password '")[1].split("'")[0]
         r = await client.post("/apis/authentication/login", json={"username": "admin", "password": password})
         assert r.status_code == 201
+    caplog.clear()
     async with Running(settings, clock):
-        assert "password '" not in capsys.readouterr().err
+        assert not [r for r in caplog.records if "password '" in r.getMessage()]
 
 
 async def test_logins_survive_a_restart(tmp_path, clock, catalog_db):
