@@ -22,7 +22,7 @@ from starlette.routing import Route
 from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, Started, parse_terminate
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
-from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
+from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Template, answer_over_asgi
 from ..ops.middleware import basic_user
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
@@ -312,7 +312,7 @@ def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, list[str]] | 
         operation, template = found
         service: ConcurrencyService = routes.state.concurrency
         claim = routes.claims[found] = Claim(template, partial(run, operation, service, routes.limit),
-                                             service.store.inline)
+                                             isinstance(service.store, StepsInline))
     return claim, parts[1:]
 
 

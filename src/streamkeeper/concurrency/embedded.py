@@ -23,7 +23,7 @@ import orjson
 
 from .service import RateLimited, ServiceUnavailable
 from .session import StreamSession, SubjectKey
-from .store import SessionStore, SubjectView
+from .store import Rate, SessionStore, SubjectView
 
 T = TypeVar("T")
 _NOTHING: dict = {}
@@ -386,9 +386,12 @@ def _resolve(fut: asyncio.Future, error: BaseException | None) -> None:
 class EmbeddedStore(SessionStore):
     """Sessions in memory, journaled to ``<data>/sessions.db``: per viewer, one dict of the
     sessions that have not ended and one of those that have (kept an hour for late callers), so
-    a start copies and scans only what can stand in its way however often the viewer zaps."""
+    a start copies and scans only what can stand in its way however often the viewer zaps.
 
-    inline = True  # in memory; a durable change waits on a future the journal completes at the turn's end
+    Its calls need no asyncio task until they wait on the journal (`steps_inline`: the
+    `StepsInline` backend of the uvicorn lane, ops/hot.py)."""
+
+    steps_inline = True
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time,
                  lazy_flush_seconds: float = LAZY_FLUSH_SECONDS) -> None:
@@ -397,7 +400,7 @@ class EmbeddedStore(SessionStore):
         self._clock = clock
         self._subjects: dict[SubjectKey, dict[str, StreamSession]] = {}  # not ended
         self._ended: dict[SubjectKey, dict[str, StreamSession]] = {}
-        self._buckets: dict[str, tuple[float, int]] = {}
+        self._buckets: dict[tuple[SubjectKey, str], tuple[float, int]] = {}
         self._journal: _Journal | None = None
         self._sweeper: asyncio.Task | None = None
 
@@ -489,7 +492,10 @@ class EmbeddedStore(SessionStore):
         if self._journal is not None:
             await self._journal.flush_deferred()
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                       rate: Rate | None = None) -> T:
+        if rate is not None:
+            self._limit(key, rate)
         current = self._subjects.get(key)
         ended = self._ended.get(key)
         partial = live_only or not ended  # the ended records are left out of the view
@@ -530,19 +536,15 @@ class EmbeddedStore(SessionStore):
             self.observer(view)
         return result
 
-    def peek(self, key: SubjectKey) -> Mapping[str, StreamSession]:
-        return self._subjects.get(key) or _NOTHING
+    async def snapshot(self, key: SubjectKey) -> Mapping[str, StreamSession]:
+        return self._subjects.get(key) or _NOTHING  # (replaced on change, never changed in place)
 
-    async def renew(self, key: SubjectKey, sid: str, bucket: str | None, limit: int, window: float,
-                    now: float) -> tuple[bool, StreamSession | None]:
-        """A heartbeat without metadata in one step: counted against the rate limit
-        (:class:`RateLimited` over it; not counted without a `bucket`), then (True, renewed
-        session), or (False, the record as it is, or None) when it is not live and the caller
-        must say why. The new expiry is journaled lazily, like every heartbeat."""
-        if bucket is not None:
-            retry_at = self._count(bucket, limit, window, now)
-            if retry_at is not None:
-                raise RateLimited(retry_at)
+    async def renew(self, key: SubjectKey, sid: str, now: float, *,
+                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+        """See :meth:`SessionStore.renew`: without a view, the new expiry journaled lazily like
+        every heartbeat."""
+        if rate is not None:
+            self._limit(key, rate)
         current = self._subjects.get(key)
         session = current.get(sid) if current else None
         if session is None or not session.is_live(now):
@@ -557,21 +559,26 @@ class EmbeddedStore(SessionStore):
         journal.record(_NOTHING, {sid: renewed})
         return True, renewed
 
-    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
-        return self._count(bucket, limit, window, now)
+    async def hit(self, key: SubjectKey, rate: Rate) -> float | None:
+        return self._count(key, rate)
 
-    def _count(self, bucket: str, limit: int, window: float, now: float) -> float | None:
+    def _limit(self, key: SubjectKey, rate: Rate) -> None:
+        retry_at = self._count(key, rate)
+        if retry_at is not None:
+            raise RateLimited(retry_at)
+
+    def _count(self, key: SubjectKey, rate: Rate) -> float | None:
+        bucket, limit, window, now = rate
         start = now - (now % window)
-        seen_start, count = self._buckets.get(bucket, (start, 0))
+        counter = (key, bucket)
+        seen_start, count = self._buckets.get(counter, (start, 0))
         if seen_start != start:
             count = 0
             if len(self._buckets) > 100_000:
                 self._buckets = {k: v for k, v in self._buckets.items() if v[0] == start}
         count += 1
-        self._buckets[bucket] = (start, count)
+        self._buckets[counter] = (start, count)
         return start + window if count > limit else None
-
-    count_now = _count
 
     async def count_live(self, now: float) -> int:
         return sum((await self.live_by_application(now)).values())

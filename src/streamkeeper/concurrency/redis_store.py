@@ -36,7 +36,7 @@ from ..caches import make_room
 from .redis_pipe import PipelinedRedis, Script
 from .service import RateLimited, ServiceUnavailable
 from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
-from .store import SessionStore, SubjectView
+from .store import Rate, SessionStore, SubjectView
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -330,23 +330,20 @@ class RedisStore(SessionStore):
     # -- the interface ------------------------------------------------------------------
 
     # Rate-limit counters live under the viewer's hash tag (one slot per viewer on a cluster).
-    scoped_hits = True
-
     def rate_key(self, key: SubjectKey, bucket: str, start: float) -> str:
         return _rate_key(self.viewer_key(key), bucket, start)
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T],
-                       limit: tuple[str, int, float, float] | None = None, *, live_only: bool = False) -> T:
-        """`limit` (bucket, limit, window, now) counts the call in the same round trip as the
-        first read, and raises :class:`RateLimited` over the limit. With `live_only` the view
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                       rate: Rate | None = None) -> T:
+        """`rate` is counted in the same round trip as the first read. With `live_only` the view
         leaves out the sessions that have ended (one hash read instead of two)."""
         hkey = self.viewer_key(key)
         ended_keys = self.ended_keys(hkey)
         keys = [hkey, *ended_keys] if self.index_key is None else [hkey, *ended_keys, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
-                if limit is not None and attempt == 0:
-                    bucket, most, window, now = limit
+                if rate is not None and attempt == 0:
+                    bucket, most, window, now = rate
                     start = now - (now % window)
                     reply = await self._run("read_limited", [hkey, _rate_key(hkey, bucket, start)],
                                             [int(window * 2000), most])
@@ -410,18 +407,17 @@ class RedisStore(SessionStore):
         args.extend(view.dropped)
         return args
 
-    async def renew(self, key: SubjectKey, sid: str, bucket: str | None, limit: int, window: float,
-                    now: float) -> tuple[bool, StreamSession | None]:
-        """A heartbeat without metadata in one round trip: (True, renewed session), or (False,
-        the record as it is, or None) when the script cannot renew it and the caller must say
-        why; over the rate limit, :class:`RateLimited`. Without a `bucket` nothing is counted."""
+    async def renew(self, key: SubjectKey, sid: str, now: float, *,
+                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+        """See :meth:`SessionStore.renew`: in one round trip (the RENEW script)."""
         hkey = self.viewer_key(key)
-        if bucket is None:
-            start, limit = now, 0
+        if rate is None:
+            start, limit, window = now, 0, 0.0
             keys = [hkey, hkey]  # (the counter's place: not touched when nothing is counted)
         else:
-            start = now - (now % window)
-            keys = [hkey, _rate_key(hkey, bucket, start)]
+            start = now - (now % rate.window)
+            limit, window = rate.limit, rate.window
+            keys = [hkey, _rate_key(hkey, rate.bucket, start)]
         keys.append(self.ended_keys(hkey)[0])
         if self.index_key is not None:
             keys.append(self.index_key)
@@ -435,15 +431,13 @@ class RedisStore(SessionStore):
         session = decode(key, sid, reply[1]) if len(reply) > 1 else None
         return reply[0] == 1, session
 
-    async def hit(self, bucket: str, limit: int, window: float, now: float,
-                  key: SubjectKey | None = None) -> float | None:
-        start = now - (now % window)
-        rkey = f"{self.prefix}rate:{tag(bucket)}:{int(start)}" if key is None else self.rate_key(key, bucket, start)
+    async def hit(self, key: SubjectKey, rate: Rate) -> float | None:
+        start = rate.now - (rate.now % rate.window)
         try:
-            count = await self._run("hit", [rkey], [int(window * 2000)])
+            count = await self._run("hit", [self.rate_key(key, rate.bucket, start)], [int(rate.window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
-        return start + window if count > limit else None
+        return start + rate.window if count > rate.limit else None
 
     async def count_live(self, now: float) -> int | None:
         """Live sessions of every process; None on Redis Cluster, which keeps no global index."""

@@ -9,7 +9,7 @@ script. Both hand the same :class:`SubjectView` to the service.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Awaitable, Callable, Mapping, TypeVar
+from typing import Callable, Mapping, NamedTuple, TypeVar
 
 from .session import StreamSession, SubjectKey
 
@@ -70,36 +70,25 @@ class SubjectView:
         return bool(self.written or self.touched or self.dropped)
 
 
+class Rate(NamedTuple):
+    """One call counted against a rate limit: at most `limit` calls of `bucket` per `window`
+    seconds for one viewer (the window that holds `now`). Over it, :class:`RateLimited` says
+    when calls are accepted again."""
+
+    bucket: str
+    limit: int
+    window: float
+    now: float
+
+
 class SessionStore(ABC):
-    """Where sessions live. Implementations must make `transact` atomic per viewer."""
-
-    #: True when `hit` takes `key=` and `transact` takes `limit=`: the rate counters live beside
-    #: the viewer's sessions and are counted in the same round trip (Redis).
-    scoped_hits: bool = False
-
-    #: A heartbeat renewal in one step (Redis: one round trip), called as
-    #: `renew(key, sid, bucket, limit, window, now)` -> (renewed?, session as stored); None when
-    #: the store renews through `transact`. `bucket=None`: a renewal not counted against any
-    #: rate limit (an OXM stream renewal).
-    renew: Callable[..., Awaitable[tuple[bool, StreamSession | None]]] | None = None
-
-    #: The viewer's sessions as they are right now, read without a transaction; only stores that
-    #: hold them in this process offer it (None elsewhere). Read only: what is decided on them
-    #: must still be written through `transact` or `renew`.
-    peek: Callable[[SubjectKey], Mapping[str, StreamSession]] | None = None
-
-    #: `hit` as a plain call, for a store that counts in this process (None elsewhere): the hot
-    #: paths then count without making and awaiting a coroutine.
-    count_now: Callable[[str, int, float, float], float | None] | None = None
+    """Where sessions live. Every operation is declared here, so a service has one way to ask
+    for each; the defaults go through `transact`, and a store overrides what it can do cheaper
+    (Redis: in one round trip; the embedded store: without copying a viewer's records)."""
 
     #: Called with the view of every transaction that changed something, once it is committed
     #: (not for an attempt that was retried or failed): the metrics count session outcomes here.
     observer: Callable[[SubjectView], None] | None = None
-
-    #: True when `transact` and `hit` need no asyncio task to run in: until their first wait
-    #: they touch no network client, timeout or task-scoped state (in memory). The server may
-    #: then run a hot request's first step straight from its protocol callback.
-    inline: bool = False
 
     async def start(self) -> None:  # pragma: no cover - default no-op
         return None
@@ -117,19 +106,55 @@ class SessionStore(ABC):
         return None
 
     @abstractmethod
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False) -> T:
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                       rate: Rate | None = None) -> T:
         """Run `fn` on the viewer's sessions and commit its changes as one step.
 
         `fn` must be synchronous and free of side effects other than on the view: a store
         may run it more than once (optimistic retries). Durable changes are persisted
         before this returns. With `live_only` a store may leave the ended sessions out of the
-        view (Redis keeps them apart), so `fn` must look at live sessions only.
+        view (Redis keeps them apart), so `fn` must look at live sessions only. With `rate`
+        the call is counted first (beside the viewer's sessions: Redis counts it in the same
+        round trip as its first read) and :class:`RateLimited` raised over the limit, before
+        `fn` runs.
         """
 
     @abstractmethod
-    async def hit(self, bucket: str, limit: int, window: float, now: float) -> float | None:
-        """Count one call against `bucket`; over `limit` in the current window, return when
-        calls are accepted again, else None."""
+    async def hit(self, key: SubjectKey, rate: Rate) -> float | None:
+        """Count one call against the viewer's `rate.bucket`; over the limit in the current
+        window, return when calls are accepted again, else None."""
 
-    async def count_live(self, now: float) -> int:  # pragma: no cover - optional
-        return 0
+    async def renew(self, key: SubjectKey, sid: str, now: float, *,
+                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+        """A heartbeat that changes nothing but the expiry: (True, the renewed session) while the
+        session is live, else (False, its record as it is, or None) for the caller to say why.
+        Counted against `rate` first when given. The new expiry may be written lazily."""
+
+        def renewing(view: SubjectView) -> tuple[bool, StreamSession | None]:
+            session = view.sessions.get(sid)
+            if session is None or not session.is_live(now):
+                return False, session
+            renewed = session.renewed(now + session.interval, session.metadata)
+            view.put(renewed, durable=False)
+            return True, renewed
+
+        return await self.transact(key, renewing, rate=rate)
+
+    async def snapshot(self, key: SubjectKey) -> Mapping[str, StreamSession]:
+        """The viewer's sessions that have not ended, as they are now; read only (whatever is
+        decided on them must be written through `transact` or `renew`)."""
+        return await self.transact(key, _sessions_of, live_only=True)
+
+    async def count_live(self, now: float) -> int | None:  # pragma: no cover - optional
+        """Live sessions of every viewer, for the active-sessions gauge; None when the store
+        keeps no such count."""
+        return None
+
+    async def live_by_application(self, now: float) -> dict[str, int] | None:  # pragma: no cover - optional
+        """Live sessions per application id (the console's dashboard); None when the store keeps
+        no such count."""
+        return None
+
+
+def _sessions_of(view: SubjectView) -> dict[str, StreamSession]:
+    return view.sessions  # (the view's own dict: nothing else holds it once the read is over)

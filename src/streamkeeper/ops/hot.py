@@ -16,7 +16,7 @@ Nothing here knows HTTP framing, so two transports carry the same handlers:
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, NamedTuple
+from typing import Any, Awaitable, Callable, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .asgi import BadLength, BodyTooLarge, ClientGone, Receive, read_body
 
@@ -33,12 +33,27 @@ class Template:
         self.path = path
 
 
+@runtime_checkable
+class StepsInline(Protocol):
+    """A backend whose calls need no asyncio task until they first wait: they touch no network
+    client, no `asyncio.timeout` and no task-scoped state before that (the embedded session
+    store, whose sessions are in this process's memory, is one).
+
+    Why it is declared: the uvicorn lane (lane.py) can then take a hot handler's first step
+    straight from the parser's callback. Most hot requests over such a backend end in that step
+    (a refusal, a heartbeat): no task is made for them, which is a large part of their cost. A
+    handler that does wait is handed to a task at its first wait. Asked once per route, when
+    its claim is made."""
+
+    steps_inline: Literal[True]
+
+
 class Claim(NamedTuple):
     template: Template
     # An answer made at once (a tuple), or an awaitable of it.
     respond: Callable[["HotRequest"], "Answer | Awaitable[Answer]"]
-    # The handler may take its first step outside an asyncio task (no `asyncio.timeout`, no
-    # task-scoped state before its first wait): the uvicorn lane then answers without a task.
+    # The handler may take its first step outside an asyncio task (its backend is `StepsInline`):
+    # the uvicorn lane then answers without a task.
     inline: bool = False
 
 
@@ -148,5 +163,6 @@ async def in_task() -> None:
         await asyncio.sleep(0)
 
 
-__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "Template",
+__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "StepsInline",
+           "Template",
            "answer_over_asgi", "in_task"]
