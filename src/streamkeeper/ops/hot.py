@@ -3,9 +3,8 @@ runningStreams; OXM `streaming`), answered in front of the web framework.
 
 A feature offers `hot(method, path, routes)` (`routes.state` is the app's state). For one of
 its hot routes it returns a :class:`Claim` (the route template, for metrics, and a function
-that takes a :class:`HotRequest` and returns an :data:`Answer`: status, header list with names
-in canonical case, body; or an awaitable of one when it has to wait) and the parameters it read
-from the path.
+that takes a :class:`HotRequest` and returns an awaitable of an :data:`Answer`: status, header
+list with names in canonical case, body) and the parameters it read from the path.
 Nothing here knows HTTP framing, so two transports carry the same handlers:
 
 * the ASGI front of the app (app.py), for any server and for in-process clients;
@@ -50,8 +49,7 @@ class StepsInline(Protocol):
 
 class Claim(NamedTuple):
     template: Template
-    # An answer made at once (a tuple), or an awaitable of it.
-    respond: Callable[["HotRequest"], "Answer | Awaitable[Answer]"]
+    respond: Callable[["HotRequest"], Awaitable[Answer]]
     # The handler may take its first step outside an asyncio task (its backend is `StepsInline`):
     # the uvicorn lane then answers without a task.
     inline: bool = False
@@ -143,13 +141,12 @@ class HotRoutes:
         return None
 
 
-async def answer_over_asgi(respond: Callable[[HotRequest], "Answer | Awaitable[Answer]"], params: Any,
+async def answer_over_asgi(respond: Callable[[HotRequest], Awaitable[Answer]], params: Any,
                            scope: dict, receive: Receive, send: Callable[[dict], Awaitable[None]]) -> None:
     """Run a hot handler for an ASGI request and send its answer (the front, and the router's
     copy of each route); a client gone before its body arrived gets nothing."""
     try:
-        answer = respond(HotRequest.from_scope(scope, receive, params))
-        status, headers, body = answer if type(answer) is tuple else await answer
+        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
     except ClientGone:
         return
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -283,9 +283,6 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             except Exception:  # noqa: BLE001 - a bug
                 self._crashed(cycle)
                 return
-            if type(coro) is tuple:  # answered at once, without a coroutine
-                self._answer(cycle, coro)
-                return
             if not cycle.claim.inline:
                 self._later(cycle, coro)
                 return
