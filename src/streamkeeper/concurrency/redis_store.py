@@ -26,7 +26,6 @@ import time
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -34,8 +33,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..caches import make_room
 from .redis_pipe import PipelinedRedis, Script
+from .redis_record import LAYOUT, decode, encode, lua_positions, upgrade
 from .service import RateLimited, ServiceUnavailable
-from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
+from .session import GRACE_SECONDS, RETENTION_SECONDS, StreamSession, SubjectKey
 from .store import Rate, SessionStore, SubjectView
 
 T = TypeVar("T")
@@ -129,11 +129,10 @@ return out
 # A heartbeat without metadata in one round trip: rate limit, session check and renewal.
 # KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] ended sessions, KEYS[4] (optional) live index.
 # ARGV: session id, now, limit (0: not counted), counter lifetime (ms), grace, retention, ttl margin.
-# Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable here
-# (missing, ended, expired, or a record in the older layout): the caller decides from it (an
-# ended session's body comes from KEYS[3]).
-# Bodies in the current layout end with the expiry time, so a renewal rewrites only that tail.
-RENEW = """
+# Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable (missing,
+# ended or expired): the caller says why from it (an ended session's body comes from KEYS[3]).
+# A record ends with its expiry (redis_record.py), so a renewal rewrites only that tail.
+RENEW = lua_positions("ended", "expires", "interval") + """
 local limit = tonumber(ARGV[3])
 if limit > 0 then
   local n = redis.call('INCR', KEYS[2])
@@ -149,8 +148,8 @@ end
 local s = cjson.decode(body)
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[5])
-if s[1] ~= 2 or s[8] ~= cjson.null or now >= s[10] + grace then return {0, body} end
-local expires = now + s[7]
+if s[ENDED] ~= cjson.null or now >= s[EXPIRES] + grace then return {0, body} end
+local expires = now + s[INTERVAL]
 local renewed = string.match(body, '^(.*),') .. ',' .. string.format('%.17g', expires) .. ']'
 redis.call('HSET', KEYS[1], ARGV[1], renewed)
 redis.call('HINCRBY', KEYS[1], '', 1)
@@ -159,7 +158,20 @@ if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 if KEYS[4] then redis.call('ZADD', KEYS[4], string.format('%.17g', expires + grace), ARGV[1]) end
 return {1, renewed}
 """
-LAYOUT = 2
+
+# The migration's compare-and-set: KEYS[1] a hash; ARGV (field, body read, body in the current
+# layout) triples. A field is rewritten only if it still holds the body read (a record changed
+# meanwhile was written in the current layout by whoever changed it). Returns how many were.
+UPGRADE = """
+local n = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    n = n + 1
+  end
+end
+return n
+"""
 
 
 class StoreUnavailable(ServiceUnavailable):
@@ -175,32 +187,6 @@ def _escaped(part: str) -> str:
 def tag(*parts: str) -> str:
     """A Redis Cluster hash tag naming `parts` unambiguously (no braces, no separator clash)."""
     return "{" + "\x00".join([_escaped(p) for p in parts]) + "}"
-
-
-def encode(session: StreamSession) -> bytes:
-    """Compact body: positional fields; idp/subject/id are already in the key and field name.
-
-    Layout 2: the expiry time comes last, so the renewal script rewrites only the tail."""
-    return orjson.dumps([LAYOUT, session.app_id, session.tenant, session.metadata, session.started, session.code,
-                         session.interval, session.ended.to_dict() if session.ended else None,
-                         session.extra or None, session.expires])
-
-
-def decode(key: SubjectKey, sid: str, raw: bytes) -> StreamSession:
-    body = orjson.loads(raw)
-    if body[0] == LAYOUT:
-        return StreamSession(
-            id=sid, app_id=body[1], tenant=body[2], idp=key[0], subject=key[1], metadata=body[3],
-            started=body[4], expires=float(body[9]), code=body[5], interval=body[6],
-            ended=Ending.from_dict(body[7]) if body[7] else None, extra=body[8] or {},
-        )
-    # Layout 1 (written by earlier versions): expiry in the middle, optional extra at the end.
-    return StreamSession(
-        id=sid, app_id=body[0], tenant=body[1], idp=key[0], subject=key[1], metadata=body[2],
-        started=body[3], expires=body[4], code=body[5], interval=body[6],
-        ended=Ending.from_dict(body[7]) if body[7] else None,
-        extra=body[8] if len(body) > 8 else {},
-    )
 
 
 def _rate_key(hkey: str, bucket: str, start: float) -> str:
@@ -253,7 +239,7 @@ class RedisStore(SessionStore):
         self._decoded: dict[tuple[SubjectKey, str], tuple[bytes, StreamSession]] = {}
         self._scripts = {name: Script(source) for name, source in
                          (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("read_all", READ_ALL),
-                          ("renew", RENEW))}
+                          ("renew", RENEW), ("upgrade", UPGRADE))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
         # slots, so it exists only on a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
@@ -279,11 +265,42 @@ class RedisStore(SessionStore):
                 # Loaded now, the first call of each script is not a NOSCRIPT and a second trip.
                 for script in self._scripts.values():
                     await self._client.script_load(script.source)
+            await self.migrate()
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
         if not self.cluster and self.pipelined and PipelinedRedis.supports(self.url):
             self._pipe = PipelinedRedis(self.url)
+
+    @property
+    def layout_key(self) -> str:
+        """Set to the record layout once every record under the prefix is in it."""
+        return f"{self.prefix}layout"
+
+    async def migrate(self) -> int:
+        """Convert every record in an older layout to the current one (redis_record.py), once:
+        skipped when the layout key says it was done. Safe to run in several processes at once
+        and to run again after an interruption: each record is rewritten by compare-and-set, and
+        the layout key is set only once the whole keyspace was walked. Returns how many records
+        this process converted."""
+        client = self.client
+        if await client.get(self.layout_key) == str(LAYOUT).encode():
+            return 0
+        converted = 0
+        pattern = _glob_escaped(self.prefix) + "{*"
+        async for hkey in client.scan_iter(match=pattern, _type="HASH", count=1000):
+            triples: list = []
+            for field, body in (await client.hgetall(hkey)).items():
+                if field != VERSION_FIELD:
+                    new = upgrade(body)
+                    if new is not None:
+                        triples += (field, body, new)
+            if triples:
+                converted += await self._registered["upgrade"](keys=[hkey], args=triples)
+        await client.set(self.layout_key, LAYOUT)
+        if converted:
+            log.info("converted %d session records in Redis to layout %d", converted, LAYOUT)
+        return converted
 
     # Hot-path commands share one pipelined connection (see redis_pipe.py) where possible.
     pipelined = True
@@ -450,6 +467,11 @@ class RedisStore(SessionStore):
     async def memory_of(self, key: SubjectKey) -> int:
         """Bytes Redis uses for one viewer's hash (MEMORY USAGE, all fields sampled)."""
         return int(await self.client.memory_usage(self.viewer_key(key), samples=0) or 0)
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally by a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _redacted(url: str) -> str:

@@ -223,8 +223,7 @@ class ConcurrencyService:
             if renewed:
                 return session
             self._check_active(session, now)  # raises why it is not renewable
-            # An older record layout: renew it the general way (the call is already counted).
-            return await self.store.transact((idp, subject), self._beat(sid, now, {}))
+            raise SessionGone(None)  # (not reached: a record the store did not renew is not live)
         return await self.store.transact((idp, subject), self._beat(sid, now, dict(metadata)), rate=rate)
 
     def _beat(self, sid: str, now: float, meta: dict[str, str]) -> Callable[[SubjectView], StreamSession]:
