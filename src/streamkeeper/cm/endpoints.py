@@ -19,7 +19,14 @@ from typing import Any, Awaitable, Callable
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, parse_terminate
+from ..concurrency.policy import Application
+from ..concurrency.service import (
+    ConcurrencyError,
+    ConcurrencyService,
+    InvalidRequest,
+    UnknownApplication,
+    parse_terminate,
+)
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
 from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Template, answer_over_asgi
@@ -160,6 +167,20 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
     return receive
 
 
+MISSING_CREDENTIALS = "missing credentials: send HTTP Basic credentials whose user name is the application id"
+NO_APPLICATION_ID = ("no application id in the Authorization header: expected HTTP Basic credentials whose user "
+                     "name is the application id")
+
+
+def _application(service: ConcurrencyService, call: Call) -> Application:
+    """The calling application: the user of the request's Basic credentials (401 when there are
+    none, when they cannot be read or name no application, or an unknown one)."""
+    app_id = application_id(call.auth)
+    if app_id is None:
+        raise UnknownApplication(MISSING_CREDENTIALS if not call.auth else NO_APPLICATION_ID)
+    return service.application(app_id)
+
+
 def _accepted(session: StreamSession, now: float, location: bool = False) -> Headers:
     headers = [(DATE, http_date_bytes(now)), (EXPIRES, http_date_bytes(session.expires)),
                (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")]
@@ -169,14 +190,14 @@ def _accepted(session: StreamSession, now: float, location: bool = False) -> Hea
 
 
 async def get_metadata(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     headers = [(DATE, http_date_bytes(service.clock())), (CACHE_CONTROL, NO_STORE_B)]
     return json_answer(200, list(service.required_metadata(app)), headers)
 
 
 async def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject = params
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     metadata = await call.metadata(limit)
     codes = parse_terminate(call.terminate) if call.terminate else ()
     started = await service.start(app, idp, subject, metadata, codes)
@@ -185,7 +206,7 @@ async def init_session(service: ConcurrencyService, limit: int, call: Call, para
 
 async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject, session_id = params
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     metadata = await call.metadata(limit)
     session = await service.heartbeat(app, idp, subject, session_id, metadata)
     return 202, _accepted(session, session.expires - session.interval), b""
@@ -193,7 +214,7 @@ async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params:
 
 async def delete_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject, session_id = params
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     session = await service.stop(app, idp, subject, session_id)
     assert session.ended is not None
     return 202, [(DATE, http_date_bytes(session.ended.at)), (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")], b""
@@ -214,7 +235,7 @@ def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
 async def running_streams(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject = params
     now = service.clock()
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     running = await service.running(app, idp, subject)
     apps = service.catalog.applications
     headers = [(DATE, http_date_bytes(now)), (CACHE_CONTROL, NO_STORE_B)]
