@@ -139,7 +139,8 @@ class EmbeddedStore(SessionStore):
         current = self._subjects.get(key)
         ended = self._ended.get(key)
         partial = live_only or not ended  # the ended records are left out of the view
-        view = SubjectView(key, dict(current) if current else {}) if partial else SubjectView(key, self.records(key))
+        # (a view of the records as they are: it copies them before its first change)
+        view = SubjectView(key, current or {}, shared=True) if partial else SubjectView(key, self.records(key))
         result = fn(view)
         if not view.changed:
             return result
@@ -147,7 +148,7 @@ class EmbeddedStore(SessionStore):
             kept, gone = view.sessions, ended
             newly = [sid for sid, s in view.written.items() if s.ended is not None]
             if newly:  # sessions this transaction ended move to the viewer's ended records
-                gone = dict(ended) if ended else {}  # (`kept` is the view's own copy already)
+                gone = dict(ended) if ended else {}  # (`kept` is the view's own copy: it changed)
                 for sid in newly:
                     gone[sid] = kept.pop(sid)
         else:

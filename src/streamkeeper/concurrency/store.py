@@ -20,14 +20,19 @@ class SubjectView:
     """A viewer's sessions inside one transaction, and what the transaction changed.
 
     Sessions are never mutated in place: `put` replaces a record, so a store can keep the
-    previous state until the transaction is committed.
+    previous state until the transaction is committed. `sessions` changes only through `put`
+    and `drop` (a store may hand over its own dict, copied at the first change).
     """
 
-    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version", "previous")
+    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version", "previous", "_shared")
 
-    def __init__(self, key: SubjectKey, sessions: dict[str, StreamSession], version: int = 0) -> None:
+    def __init__(self, key: SubjectKey, sessions: dict[str, StreamSession], version: int = 0, *,
+                 shared: bool = False) -> None:
         self.key = key
+        #: With `shared`, the store's own dict: copied before the first change (most
+        #: transactions of a store in memory are refusals that change nothing).
         self.sessions = sessions
+        self._shared = shared
         self.version = version
         self.written: dict[str, StreamSession] = {}
         self.touched: dict[str, StreamSession] = {}
@@ -39,6 +44,8 @@ class SubjectView:
     def put(self, session: StreamSession, *, durable: bool = True) -> None:
         """Record a new or changed session; `durable=False` for heartbeats, written lazily: such a
         change may move nothing but `expires` (a store may persist only that)."""
+        if self._shared:
+            self.sessions, self._shared = dict(self.sessions), False
         if session.id not in self.previous:
             self.previous[session.id] = self.sessions.get(session.id)
         self.sessions[session.id] = session
@@ -50,6 +57,8 @@ class SubjectView:
             self.touched[session.id] = session
 
     def drop(self, session_id: str) -> None:
+        if self._shared:
+            self.sessions, self._shared = dict(self.sessions), False
         if session_id not in self.previous:
             self.previous[session_id] = self.sessions.get(session_id)
         self.sessions.pop(session_id, None)
