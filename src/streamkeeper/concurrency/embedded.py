@@ -134,8 +134,8 @@ class EmbeddedStore(SessionStore):
 
     async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
                        rate: Rate | None = None) -> T:
-        if rate is not None:
-            self._limit(key, rate)
+        if rate is not None and (retry_at := self._count(key, rate)) is not None:
+            raise RateLimited(retry_at)
         current = self._subjects.get(key)
         ended = self._ended.get(key)
         partial = live_only or not ended  # the ended records are left out of the view

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Awaitable, Callable, Iterable, Mapping
 
 from .engine import Decision, evaluate
 from .ids import SessionIds
@@ -131,22 +131,24 @@ class ConcurrencyService:
 
     # -- sessions -----------------------------------------------------------------------
 
-    async def start(
+    def start(
         self,
         app: Application,
         idp: str,
         subject: str,
         metadata: Mapping[str, str],
         terminate: Iterable[str] = (),
-    ) -> Started:
-        """A new stream, decided and recorded in one transaction; a refusal raises (on a store in
-        this process before anything is awaited: most starts of a full viewer end there)."""
+    ) -> Awaitable[Started]:
+        """A new stream, decided and recorded in one transaction once awaited; a refusal raises
+        (on a store in this process before anything waits: most starts of a full viewer end
+        there). The store's transaction is returned as it is, not wrapped in a coroutine of its
+        own: a start is the most frequent call there is."""
         now = self.clock()
         codes = set(terminate) if terminate else _NO_CODES
 
         def admit(view: SubjectView) -> Started:
-            view.forget_old(now)
             decision, doomed = self._decide(app, metadata, view.live(now), codes)
+            view.forget_old(now)  # (once admitted: a refusal writes nothing)
             sid, code = self.ids.new(app.id, idp, subject)
             kept = shared_values(metadata)  # (a copy: the caller's dict is not kept)
             session = StreamSession(
@@ -176,7 +178,7 @@ class ConcurrencyService:
 
         # `admit` looks at live sessions only: a store may leave the ended ones unread.
         rate = Rate(f"init\x00{app.tenant}", RATE_LIMIT, RATE_WINDOW, now)
-        return await self.store.transact((idp, subject), admit, live_only=True, rate=rate)
+        return self.store.transact((idp, subject), admit, live_only=True, rate=rate)
 
     def _decide(self, app: Application, meta: Mapping[str, str], live: list[StreamSession],
                 codes: "set[str] | frozenset[str]") -> tuple[Decision, list[StreamSession]]:
