@@ -135,7 +135,8 @@ class Call:
             body = await self.body(limit)
         if not body:
             return metadata
-        if self._media_type() == "multipart/form-data":
+        ctype = self.ctype
+        if ctype is not None and ctype != FORM_TYPE and self._media_type() == "multipart/form-data":
             scope = {"type": "http", "method": self.request.method, "headers": self.request.headers}
             form = await Request(scope, _replay(body)).form()
             _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)

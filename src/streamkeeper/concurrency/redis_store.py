@@ -432,9 +432,9 @@ class RedisStore(SessionStore):
             start, limit, window = now, 0, 0.0
             keys = [hkey, hkey]  # (the counter's place: not touched when nothing is counted)
         else:
-            start = now - (now % rate.window)
-            limit, window = rate.limit, rate.window
-            keys = [hkey, _rate_key(hkey, rate.bucket, start)]
+            bucket, limit, window, _ = rate
+            start = now - (now % window)
+            keys = [hkey, _rate_key(hkey, bucket, start)]
         keys.append(self.ended_keys(hkey)[0])
         if self.index_key is not None:
             keys.append(self.index_key)
@@ -449,12 +449,13 @@ class RedisStore(SessionStore):
         return reply[0] == 1, session
 
     async def hit(self, key: SubjectKey, rate: Rate) -> float | None:
-        start = rate.now - (rate.now % rate.window)
+        bucket, limit, window, now = rate
+        start = now - (now % window)
         try:
-            count = await self._run("hit", [self.rate_key(key, rate.bucket, start)], [int(rate.window * 2000)])
+            count = await self._run("hit", [self.rate_key(key, bucket, start)], [int(window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
-        return start + rate.window if count > rate.limit else None
+        return start + window if count > limit else None
 
     async def count_live(self, now: float) -> int | None:
         """Live sessions of every process; None on Redis Cluster, which keeps no global index."""

@@ -177,7 +177,7 @@ class ConcurrencyService:
             return started
 
         # `admit` looks at live sessions only: a store may leave the ended ones unread.
-        rate = Rate(f"init\x00{app.tenant}", RATE_LIMIT, RATE_WINDOW, now)
+        rate: Rate = (f"init\x00{app.tenant}", RATE_LIMIT, RATE_WINDOW, now)
         return self.store.transact((idp, subject), admit, live_only=True, rate=rate)
 
     def _decide(self, app: Application, meta: Mapping[str, str], live: list[StreamSession],
@@ -219,7 +219,7 @@ class ConcurrencyService:
     ) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        rate = Rate(f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
+        rate: Rate = (f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
         if not metadata:  # only the expiry moves: the store renews in one step
             renewed, session = await self.store.renew((idp, subject), sid, now, rate=rate)
             if renewed:
@@ -253,7 +253,7 @@ class ConcurrencyService:
             view.put(ended)
             return ended
 
-        rate = Rate(f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
+        rate: Rate = (f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
         return await self.store.transact((idp, subject), end, rate=rate)
 
     async def running(self, app: Application, idp: str, subject: str) -> Running:

@@ -9,7 +9,7 @@ script. Both hand the same :class:`SubjectView` to the service.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Mapping, NamedTuple, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 from .session import StreamSession, SubjectKey
 
@@ -79,15 +79,11 @@ class SubjectView:
         return bool(self.written or self.touched or self.dropped)
 
 
-class Rate(NamedTuple):
-    """One call counted against a rate limit: at most `limit` calls of `bucket` per `window`
-    seconds for one viewer (the window that holds `now`). Over it, :class:`RateLimited` says
-    when calls are accepted again."""
-
-    bucket: str
-    limit: int
-    window: float
-    now: float
+#: One call counted against a rate limit, as (bucket, limit, window, now): at most `limit` calls
+#: of `bucket` per `window` seconds for one viewer (the window that holds `now`). Over it,
+#: :class:`RateLimited` says when calls are accepted again. (A plain tuple: one is made for
+#: every call, and a named tuple's constructor is a Python call.)
+Rate = tuple[str, int, float, float]
 
 
 class SessionStore(ABC):
