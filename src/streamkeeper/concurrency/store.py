@@ -9,11 +9,16 @@ script. Both hand the same :class:`SubjectView` to the service.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from types import MappingProxyType
 from typing import Callable, Mapping, TypeVar
 
 from .session import StreamSession, SubjectKey
 
 T = TypeVar("T")
+
+
+_NO_SESSIONS: Mapping = MappingProxyType({})
+_NO_IDS: frozenset = frozenset()
 
 
 class SubjectView:
@@ -24,7 +29,8 @@ class SubjectView:
     and `drop` (a store may hand over its own dict, copied at the first change).
     """
 
-    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version", "previous", "_shared")
+    __slots__ = ("key", "sessions", "written", "touched", "dropped", "version", "previous", "_shared",
+                 "_unchanged")
 
     def __init__(self, key: SubjectKey, sessions: dict[str, StreamSession], version: int = 0, *,
                  shared: bool = False) -> None:
@@ -34,18 +40,26 @@ class SubjectView:
         self.sessions = sessions
         self._shared = shared
         self.version = version
-        self.written: dict[str, StreamSession] = {}
-        self.touched: dict[str, StreamSession] = {}
-        self.dropped: set[str] = set()
+        # Made at the first change (until then the shared empty ones below: read only).
+        self._unchanged = True
+        self.written: dict[str, StreamSession] = _NO_SESSIONS  # type: ignore[assignment]
+        self.touched: dict[str, StreamSession] = _NO_SESSIONS  # type: ignore[assignment]
+        self.dropped: set[str] = _NO_IDS  # type: ignore[assignment]
         #: The record each changed id had before this transaction (None: it is new), so that
         #: observers can tell what changed without copying every session up front.
-        self.previous: dict[str, StreamSession | None] = {}
+        self.previous: dict[str, StreamSession | None] = _NO_SESSIONS  # type: ignore[assignment]
+
+    def _first_change(self) -> None:
+        self._unchanged = False
+        if self._shared:
+            self.sessions, self._shared = dict(self.sessions), False
+        self.written, self.touched, self.dropped, self.previous = {}, {}, set(), {}
 
     def put(self, session: StreamSession, *, durable: bool = True) -> None:
         """Record a new or changed session; `durable=False` for heartbeats, written lazily: such a
         change may move nothing but `expires` (a store may persist only that)."""
-        if self._shared:
-            self.sessions, self._shared = dict(self.sessions), False
+        if self._unchanged:
+            self._first_change()
         if session.id not in self.previous:
             self.previous[session.id] = self.sessions.get(session.id)
         self.sessions[session.id] = session
@@ -57,8 +71,8 @@ class SubjectView:
             self.touched[session.id] = session
 
     def drop(self, session_id: str) -> None:
-        if self._shared:
-            self.sessions, self._shared = dict(self.sessions), False
+        if self._unchanged:
+            self._first_change()
         if session_id not in self.previous:
             self.previous[session_id] = self.sessions.get(session_id)
         self.sessions.pop(session_id, None)
