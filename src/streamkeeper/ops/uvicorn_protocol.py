@@ -234,6 +234,9 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
     # -- answering ----------------------------------------------------------------------------
 
     def _run(self, cycle: LaneCycle, overflow: bool = False) -> None:
+        """Call the handler. Over a `StepsInline` backend (ops/hot.py) its coroutine takes its first
+        step right here, outside any task, and most answers are made in that step; a handler
+        that then waits, or any other, goes on in a task."""
         cycle.started = True
         cycle._overflow = overflow
         cycle.rid = request_id_for(cycle.headers)
