@@ -14,7 +14,7 @@ import logging
 import time
 from itertools import chain
 from pathlib import Path
-from typing import AsyncIterator, Callable, Mapping, TypeVar
+from typing import AsyncIterator, Awaitable, Callable, Mapping, TypeVar
 
 from .journal import LAZY_FLUSH_SECONDS, Journal, SqliteJournal
 from .service import RateLimited, ServiceUnavailable
@@ -45,6 +45,13 @@ def _forget(view: SubjectView, now: float) -> int:
     before = len(view.sessions)
     view.forget_old(now)
     return before - len(view.sessions)
+
+
+def _ready(result: T) -> Awaitable[T]:
+    """`result` as an awaitable that does not wait (a done future: awaiting it costs no coroutine)."""
+    ready = asyncio.get_running_loop().create_future()
+    ready.set_result(result)
+    return ready
 
 
 def _set(table: dict[SubjectKey, dict[str, StreamSession]], key: SubjectKey,
@@ -132,8 +139,10 @@ class EmbeddedStore(SessionStore):
         if self._journal is not None:
             await self._journal.flush_deferred()
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
-                       rate: Rate | None = None) -> T:
+    def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                 rate: Rate | None = None) -> Awaitable[T]:
+        """Decided at once, in this call: a refusal (an error of `fn`, the rate limit) is raised by
+        the call itself, with no coroutine made; what it returns is awaited for the journal."""
         if rate is not None and (retry_at := self._count(key, rate)) is not None:
             raise RateLimited(retry_at)
         current = self._subjects.get(key)
@@ -143,7 +152,7 @@ class EmbeddedStore(SessionStore):
         view = SubjectView(key, current or {}, shared=True) if partial else SubjectView(key, self.records(key))
         result = fn(view)
         if not view.changed:
-            return result
+            return _ready(result)
         if partial:
             kept, gone = view.sessions, ended
             newly = [sid for sid, s in view.written.items() if s.ended is not None]
@@ -162,17 +171,26 @@ class EmbeddedStore(SessionStore):
         durable: dict[str, StreamSession | None] = dict(view.written)
         durable.update(dict.fromkeys(view.dropped))
         done = journal.record(durable, view.touched)
-        if done is not None:
-            try:
-                await done
-            except BaseException as exc:
-                # Not durable, so not acknowledged: undo it unless someone built on it already.
-                if self._subjects.get(key) is (kept or None) and self._ended.get(key) is (gone or None):
-                    _set(self._subjects, key, current)
-                    _set(self._ended, key, ended)
-                if isinstance(exc, Exception):  # a journal that cannot be written: answer "retry"
-                    raise JournalUnavailable(f"the session journal could not be written: {exc}") from exc
-                raise
+        if done is None:
+            if self.observer is not None:
+                self.observer(view)
+            return _ready(result)
+        return self._acknowledged(done, key, (current, ended), (kept, gone), view, result)
+
+    async def _acknowledged(self, done: asyncio.Future, key: SubjectKey, before: tuple, after: tuple,
+                            view: SubjectView, result: T) -> T:
+        """`result` once the journal committed the transaction's durable changes."""
+        try:
+            await done
+        except BaseException as exc:
+            # Not durable, so not acknowledged: undo it unless someone built on it already.
+            kept, gone = after
+            if self._subjects.get(key) is (kept or None) and self._ended.get(key) is (gone or None):
+                _set(self._subjects, key, before[0])
+                _set(self._ended, key, before[1])
+            if isinstance(exc, Exception):  # a journal that cannot be written: answer "retry"
+                raise JournalUnavailable(f"the session journal could not be written: {exc}") from exc
+            raise
         if self.observer is not None:
             self.observer(view)
         return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import MappingProxyType
-from typing import Callable, Mapping, TypeVar
+from typing import Awaitable, Callable, Mapping, TypeVar
 
 from .session import StreamSession, SubjectKey
 
@@ -125,9 +125,10 @@ class SessionStore(ABC):
         return None
 
     @abstractmethod
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
-                       rate: Rate | None = None) -> T:
-        """Run `fn` on the viewer's sessions and commit its changes as one step.
+    def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                 rate: Rate | None = None) -> Awaitable[T]:
+        """Run `fn` on the viewer's sessions and commit its changes as one step, once awaited (a
+        store in this process may decide in the call itself, and raise a refusal from it).
 
         `fn` must be synchronous and free of side effects other than on the view: a store
         may run it more than once (optimistic retries). Durable changes are persisted
