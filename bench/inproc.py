@@ -92,9 +92,9 @@ async def main_async(args) -> None:
     flushes: list[tuple[float, float]] = []
     if args.store == "embedded":
         # How long the journal thread works per flush (it holds the GIL for most of it).
-        from streamkeeper.concurrency import embedded
+        from streamkeeper.concurrency import journal
 
-        original = embedded._Journal._commit
+        original = journal.SqliteJournal._commit
 
         def timed(self, pending, deferred):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -103,7 +103,7 @@ async def main_async(args) -> None:
             finally:
                 flushes.append((time.perf_counter() - t0, time.thread_time() - c0))
 
-        embedded._Journal._commit = timed
+        journal.SqliteJournal._commit = timed
     if args.no_pipe:
         from streamkeeper.concurrency.redis_store import RedisStore
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from streamkeeper.concurrency.embedded import CACHE_KIB, INSERT_SQL, open_journal
+from streamkeeper.concurrency.journal import CACHE_KIB, INSERT_SQL, open_journal
 
 EARLIER_SCHEMA = (
     "CREATE TABLE sessions (id TEXT PRIMARY KEY, idp TEXT NOT NULL, subject TEXT NOT NULL, body BLOB NOT NULL,"

@@ -250,11 +250,22 @@ async def test_never_issued_session_is_404_not_410(client):
 
 
 async def test_authentication(client, settings):
-    assert (await client.get("/v2/metadata")).status_code == 401
     r = await client.post(SESSIONS, auth=basic("nope"))
     assert r.status_code == 401
     assert r.json()["associatedAdvice"][0]["type"] == "unauthorized"
-    assert (await client.get("/v2/metadata", headers={"Authorization": "Basic !!!"})).status_code == 401
+    assert r.json()["associatedAdvice"][0]["message"] == "unknown application 'nope'"
+    missing = await client.get("/v2/metadata")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Basic realm="concurrency-monitoring"'
+    assert missing.json()["associatedAdvice"][0] == {
+        "type": "unauthorized",
+        "message": "missing credentials: send HTTP Basic credentials whose user name is the application id"}
+    for malformed in ("Basic !!!", "Bearer abc", "Basic Og=="):  # not base64, not Basic, an empty user
+        r = await client.post(SESSIONS, headers={"Authorization": malformed})
+        assert r.status_code == 401
+        message = r.json()["associatedAdvice"][0]["message"]
+        assert message.startswith("no application id in the Authorization header"), message
+        assert "None" not in message
     headers = {"Authorization": f"Bearer {settings.admin_key}"}
     app = (await client.get("/admin/v1/applications/demo-app", headers=headers)).json()
     app["enabled"] = False

@@ -56,12 +56,12 @@ async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_
     slice."""
     import asyncio
 
-    from streamkeeper.concurrency import embedded
+    from streamkeeper.concurrency import journal
 
     clock = FakeClock()
     store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
     app = APP
-    count = embedded.DEFERRED_SLICE * 2 + 7
+    count = journal.DEFERRED_SLICE * 2 + 7
     started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
     clock.advance(30)
     for n, s in enumerate(started):
@@ -120,7 +120,7 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
 
     import orjson
 
-    from streamkeeper.concurrency import embedded
+    from streamkeeper.concurrency import journal
 
     clock = FakeClock()
     path = tmp_path / "sessions.db"
@@ -130,7 +130,7 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
     await store.close()
     # The same sessions as the older schema held them.
     conn = sqlite3.connect(path.with_name("old.db"), isolation_level=None)
-    for script in embedded.JOURNAL_MIGRATIONS[:2]:
+    for script in journal.JOURNAL_MIGRATIONS[:2]:
         for statement in filter(str.strip, script.split(";")):
             conn.execute(statement)
     conn.execute("PRAGMA user_version=2")
@@ -151,7 +151,7 @@ async def test_a_journal_written_before_row_numbers_is_upgraded_with_its_session
     assert set(sessions) == {old[0].id, old[1].id, new.id}
     assert sessions[old[0].id].ended is not None and sessions[old[0].id].ended.reason == "deleted"
     assert sessions[old[1].id].ended is None and sessions[new.id].ended is None
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(embedded.JOURNAL_MIGRATIONS)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(journal.JOURNAL_MIGRATIONS)
     await reopened.close()
 
 

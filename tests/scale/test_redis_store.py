@@ -201,23 +201,70 @@ async def test_a_heartbeat_is_one_round_trip_and_an_init_two(redis_settings, clo
     assert len(init_commands) == 2, init_commands
 
 
-async def test_a_session_written_by_the_previous_version_still_renews(redis_settings, clock, redis_client):
-    """Records of layout 1 (expiry in the middle) are read and renewed the general way, and come
-    back in the current layout; the renewal script leaves them alone."""
+async def test_records_of_the_previous_layout_are_converted_once_at_start(redis_settings, clock, redis_client):
+    """Records of layout 1 (expiry in the middle, written by earlier versions) are converted at
+    start, by several processes at once without converting one twice, into exactly the record
+    the current version writes; the sessions then work as before, and a later start skips the
+    walk."""
+    prefix = redis_settings.redis_prefix
     async with Running(redis_settings, clock) as client:
-        sid = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
+        live = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
+        stopped = (await client.post("/v2/sessions/adobe/old", auth=DEMO)).headers["location"]
+        assert (await client.delete(f"/v2/sessions/adobe/old/{stopped}", auth=DEMO)).status_code == 202
         store = client._transport.app.state.concurrency.store
         hkey = store.viewer_key(("adobe", "old"))
-        current = orjson.loads(await redis_client.hget(hkey, sid))
-        layout1 = [current[1], current[2], current[3], current[4], current[9], current[5], current[6], None]
-        await redis_client.hset(hkey, sid, orjson.dumps(layout1))
+        ended_hash = store.ended_keys(hkey)[0]
+        current = {}
+        for key, sid in ((hkey, live), (ended_hash, stopped)):
+            body = current[sid] = await redis_client.hget(key, sid)
+            record = orjson.loads(body)
+            assert record[0] == 2
+            layout1 = [record[1], record[2], record[3], record[4], record[9], record[5], record[6], record[7]]
+            await redis_client.hset(key, sid, orjson.dumps(layout1))
+        await redis_client.delete(prefix + "layout")
+
+        processes = [RedisStore(REDIS_URL, prefix=prefix, clock=clock) for _ in range(3)]
+        await asyncio.gather(*(p.start() for p in processes))
+        try:
+            assert await redis_client.hget(hkey, live) == current[live]
+            assert await redis_client.hget(ended_hash, stopped) == current[stopped]
+            assert await redis_client.get(prefix + "layout") == b"2"
+            # Planted after the walk: the next start does not look (the walk is done once).
+            await redis_client.hset(hkey, "planted", orjson.dumps(["a", "t", {}, 1.0, 2.0, "c", 60, None]))
+            assert await processes[0].migrate() == 0
+            await redis_client.hdel(hkey, "planted")
+        finally:
+            for p in processes:
+                await p.close()
+
         clock.advance(30)
-        r = await client.post(f"/v2/sessions/adobe/old/{sid}", auth=DEMO)
-        assert r.status_code == 202
-        renewed = orjson.loads(await redis_client.hget(hkey, sid))
-        assert renewed[0] == 2 and renewed[9] == clock.now + 60
+        assert (await client.post(f"/v2/sessions/adobe/old/{live}", auth=DEMO)).status_code == 202
+        assert orjson.loads(await redis_client.hget(hkey, live))[9] == clock.now + 60
+        gone = await client.post(f"/v2/sessions/adobe/old/{stopped}", auth=DEMO)
+        assert gone.status_code == 410, gone.text
         running = await client.get("/v2/runningStreams/adobe/old", auth=DEMO)
-        assert [s["sessionId"] for s in running.json()["runningStreams"]] == [sid]
+        assert [s["sessionId"] for s in running.json()["runningStreams"]] == [live]
+
+
+async def test_the_migration_counts_each_record_once_across_processes(redis_settings, clock, redis_client):
+    """Many old records, three processes converting at once: each is converted exactly once."""
+    prefix = redis_settings.redis_prefix
+    processes = [RedisStore(REDIS_URL, prefix=prefix, clock=clock) for _ in range(3)]
+    for p in processes:
+        await p.start()
+    hkeys = [processes[0].viewer_key(("idp", f"v{n}")) for n in range(50)]
+    for hkey in hkeys:
+        await redis_client.hset(hkey, mapping={
+            f"s{m}": orjson.dumps(["a", "t", {"k": "v"}, 1.0, 2.0, "c", 60, None]) for m in range(4)})
+    await redis_client.delete(prefix + "layout")
+    try:
+        assert sum(await asyncio.gather(*(p.migrate() for p in processes))) == 200
+        for hkey in hkeys:
+            for body in (await redis_client.hgetall(hkey)).values():
+                assert orjson.loads(body) == [2, "a", "t", {"k": "v"}, 1.0, "c", 60, None, None, 2.0]
+    finally:
+        for p in processes:
+            await p.close()
 
 
 async def test_a_zapping_viewer_starts_by_reading_only_its_streams_that_have_not_ended(
@@ -254,3 +301,17 @@ async def test_a_zapping_viewer_starts_by_reading_only_its_streams_that_have_not
         left = {k.decode() for k in await redis_client.hkeys(ended_hash)}
         assert left == {*stopped[-20:], sid}
         assert await redis_client.zcard(forget) == len(left)
+
+
+def test_a_record_holds_the_fields_its_layout_names_where_it_names_them():
+    """encode, decode and the Lua scripts share one list of fields (redis_record.FIELDS)."""
+    from streamkeeper.concurrency.redis_record import FIELDS, LAYOUT, decode, lua_positions
+
+    s = replace(session("s1", 1000.5, channel="c"), interval=45, extra={"x": 1},
+                ended=Ending("deleted", 1010.25))
+    record = orjson.loads(encode(s))
+    expected = {"layout": LAYOUT, "ended": s.ended.to_dict(), **{name: getattr(s, name) for name in FIELDS
+                                                                   if name not in ("layout", "ended")}}
+    assert record == [expected[name] for name in FIELDS]
+    assert decode(("i", "u"), "s1", encode(s)) == s
+    assert lua_positions("expires") == f"local EXPIRES = {FIELDS.index('expires') + 1}\n"

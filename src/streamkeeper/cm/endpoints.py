@@ -19,10 +19,17 @@ from typing import Any, Awaitable, Callable
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ..concurrency.service import ConcurrencyError, ConcurrencyService, InvalidRequest, Started, parse_terminate
+from ..concurrency.policy import Application
+from ..concurrency.service import (
+    ConcurrencyError,
+    ConcurrencyService,
+    InvalidRequest,
+    UnknownApplication,
+    parse_terminate,
+)
 from ..concurrency.session import StreamSession
 from ..ops.asgi import BadLength, BodyTooLarge
-from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, Template, answer_over_asgi
+from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Template, answer_over_asgi
 from ..ops.middleware import basic_user
 from .openapi import paths as openapi_paths  # noqa: F401 - mounted by app.py
 from .rendering import (
@@ -114,28 +121,9 @@ class Call:
         except BadLength:
             raise InvalidRequest("Content-Length is not a number") from None
 
-    def metadata_now(self, limit: int) -> dict[str, str] | None:
-        """`metadata` without a coroutine when the body is already read and is not multipart
-        (the lane; a player's form); None when only `metadata` can say."""
-        metadata: dict[str, str] = {}
-        request = self.request
-        query = request.query
-        if not query and request.bodiless:
-            return metadata
-        if query:
-            _form_to_metadata(query.decode("latin-1"), metadata)
-        body = self._collected(limit)
-        if body is None:
-            return None
-        if body:
-            ctype = self.ctype
-            if ctype is not None and ctype != FORM_TYPE and self._media_type() == "multipart/form-data":
-                return None
-            self._form_into(body, metadata)
-        return metadata
-
     async def metadata(self, limit: int) -> dict[str, str]:
-        """Metadata from the query string and from an url-encoded or multipart form body."""
+        """Metadata from the query string and from an url-encoded or multipart form body. A body
+        the protocol has read already (the lane) is taken without waiting."""
         metadata: dict[str, str] = {}
         query = self.request.query
         if not query and self.request.bodiless:
@@ -147,7 +135,8 @@ class Call:
             body = await self.body(limit)
         if not body:
             return metadata
-        if self._media_type() == "multipart/form-data":
+        ctype = self.ctype
+        if ctype is not None and ctype != FORM_TYPE and self._media_type() == "multipart/form-data":
             scope = {"type": "http", "method": self.request.method, "headers": self.request.headers}
             form = await Request(scope, _replay(body)).form()
             _pairs_to_metadata([(k, v) for k, v in form.multi_items() if isinstance(v, str)], metadata)
@@ -179,6 +168,20 @@ def _replay(body: bytes) -> Callable[[], Awaitable[dict]]:
     return receive
 
 
+MISSING_CREDENTIALS = "missing credentials: send HTTP Basic credentials whose user name is the application id"
+NO_APPLICATION_ID = ("no application id in the Authorization header: expected HTTP Basic credentials whose user "
+                     "name is the application id")
+
+
+def _application(service: ConcurrencyService, call: Call) -> Application:
+    """The calling application: the user of the request's Basic credentials (401 when there are
+    none, when they cannot be read or name no application, or an unknown one)."""
+    app_id = application_id(call.auth)
+    if app_id is None:
+        raise UnknownApplication(MISSING_CREDENTIALS if not call.auth else NO_APPLICATION_ID)
+    return service.application(app_id)
+
+
 def _accepted(session: StreamSession, now: float, location: bool = False) -> Headers:
     headers = [(DATE, http_date_bytes(now)), (EXPIRES, http_date_bytes(session.expires)),
                (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")]
@@ -187,46 +190,32 @@ def _accepted(session: StreamSession, now: float, location: bool = False) -> Hea
     return headers
 
 
-async def get_metadata(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
-    app = service.application(application_id(call.auth))
+async def get_metadata(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
+    app = _application(service, call)
     headers = [(DATE, http_date_bytes(service.clock())), (CACHE_CONTROL, NO_STORE_B)]
     return json_answer(200, list(service.required_metadata(app)), headers)
 
 
-def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Any:
-    """Decided without a coroutine when it can be (a refusal on a store in this process, the
-    form already read): most inits are full viewers refused again."""
+async def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject = params
-    app = service.application(application_id(call.auth))
-    metadata = call.metadata_now(limit)
-    if metadata is None:
-        return _init_later(service, limit, call, app, idp, subject)
-    codes = parse_terminate(call.terminate) if call.terminate else ()
-    return _admitted(service.start(app, idp, subject, metadata, codes))
-
-
-async def _init_later(service: ConcurrencyService, limit: int, call: Call, app, idp: str, subject: str) -> tuple:
+    app = _application(service, call)
     metadata = await call.metadata(limit)
     codes = parse_terminate(call.terminate) if call.terminate else ()
-    return await _admitted(service.start(app, idp, subject, metadata, codes))
-
-
-async def _admitted(pending: Awaitable[Started]) -> tuple:
-    started = await pending
+    started = await service.start(app, idp, subject, metadata, codes)
     return 202, _accepted(started.session, started.session.started, location=True), b""
 
 
-async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject, session_id = params
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     metadata = await call.metadata(limit)
     session = await service.heartbeat(app, idp, subject, session_id, metadata)
     return 202, _accepted(session, session.expires - session.interval), b""
 
 
-async def delete_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+async def delete_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject, session_id = params
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     session = await service.stop(app, idp, subject, session_id)
     assert session.ended is not None
     return 202, [(DATE, http_date_bytes(session.ended.at)), (CACHE_CONTROL, NO_STORE_B), (CONTENT_LENGTH, b"0")], b""
@@ -244,10 +233,10 @@ def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
     }
 
 
-async def running_streams(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> tuple:
+async def running_streams(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
     idp, subject = params
     now = service.clock()
-    app = service.application(application_id(call.auth))
+    app = _application(service, call)
     running = await service.running(app, idp, subject)
     apps = service.catalog.applications
     headers = [(DATE, http_date_bytes(now)), (CACHE_CONTROL, NO_STORE_B)]
@@ -257,7 +246,7 @@ async def running_streams(service: ConcurrencyService, limit: int, call: Call, p
     return json_answer(200, body, headers)
 
 
-Operation = Callable[[ConcurrencyService, int, Call, list[str]], Any]  # an answer, or an awaitable of one
+Operation = Callable[[ConcurrencyService, int, Call, list[str]], Awaitable[Answer]]
 
 METADATA = Template("/v2/metadata")
 SESSIONS = Template("/v2/sessions/{idp}/{subject}")
@@ -276,21 +265,10 @@ TABLE: dict[tuple[str, int, str], tuple[Operation, Template]] = {
 }
 
 
-def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Any:
-    """The operation's answer, or an awaitable of it when the operation has to wait; refusals
-    rendered either way."""
+async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    """The operation's answer, its refusals rendered."""
     try:
-        result = operation(service, limit, Call(request), request.params)
-    except ConcurrencyError as exc:
-        return error_answer(exc, service.clock())
-    if type(result) is tuple:
-        return result
-    return _finish(result, service)
-
-
-async def _finish(pending: Awaitable[Answer], service: ConcurrencyService) -> Answer:
-    try:
-        return await pending
+        return await operation(service, limit, Call(request), request.params)
     except ConcurrencyError as exc:
         return error_answer(exc, service.clock())
 
@@ -312,7 +290,7 @@ def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, list[str]] | 
         operation, template = found
         service: ConcurrencyService = routes.state.concurrency
         claim = routes.claims[found] = Claim(template, partial(run, operation, service, routes.limit),
-                                             service.store.inline)
+                                             isinstance(service.store, StepsInline))
     return claim, parts[1:]
 
 

@@ -11,7 +11,6 @@ from email.utils import formatdate
 from typing import Any, Sequence
 
 import orjson
-from starlette.responses import Response
 
 from ..caches import make_room
 from ..concurrency.engine import Violation
@@ -49,10 +48,6 @@ def http_date(ts: float) -> str:
             _dates.clear()
         text = _dates[second] = formatdate(second, usegmt=True)
     return text
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
 def _rule_text(v: Violation) -> tuple[str, str]:

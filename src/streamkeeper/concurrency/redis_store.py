@@ -26,7 +26,6 @@ import time
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
 from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -34,9 +33,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..caches import make_room
 from .redis_pipe import PipelinedRedis, Script
+from .redis_record import LAYOUT, decode, encode, lua_positions, upgrade
 from .service import RateLimited, ServiceUnavailable
-from .session import GRACE_SECONDS, RETENTION_SECONDS, Ending, StreamSession, SubjectKey
-from .store import SessionStore, SubjectView
+from .session import GRACE_SECONDS, RETENTION_SECONDS, StreamSession, SubjectKey
+from .store import Rate, SessionStore, SubjectView
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -129,11 +129,10 @@ return out
 # A heartbeat without metadata in one round trip: rate limit, session check and renewal.
 # KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] ended sessions, KEYS[4] (optional) live index.
 # ARGV: session id, now, limit (0: not counted), counter lifetime (ms), grace, retention, ttl margin.
-# Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable here
-# (missing, ended, expired, or a record in the older layout): the caller decides from it (an
-# ended session's body comes from KEYS[3]).
-# Bodies in the current layout end with the expiry time, so a renewal rewrites only that tail.
-RENEW = """
+# Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable (missing,
+# ended or expired): the caller says why from it (an ended session's body comes from KEYS[3]).
+# A record ends with its expiry (redis_record.py), so a renewal rewrites only that tail.
+RENEW = lua_positions("ended", "expires", "interval") + """
 local limit = tonumber(ARGV[3])
 if limit > 0 then
   local n = redis.call('INCR', KEYS[2])
@@ -149,8 +148,8 @@ end
 local s = cjson.decode(body)
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[5])
-if s[1] ~= 2 or s[8] ~= cjson.null or now >= s[10] + grace then return {0, body} end
-local expires = now + s[7]
+if s[ENDED] ~= cjson.null or now >= s[EXPIRES] + grace then return {0, body} end
+local expires = now + s[INTERVAL]
 local renewed = string.match(body, '^(.*),') .. ',' .. string.format('%.17g', expires) .. ']'
 redis.call('HSET', KEYS[1], ARGV[1], renewed)
 redis.call('HINCRBY', KEYS[1], '', 1)
@@ -159,7 +158,20 @@ if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 if KEYS[4] then redis.call('ZADD', KEYS[4], string.format('%.17g', expires + grace), ARGV[1]) end
 return {1, renewed}
 """
-LAYOUT = 2
+
+# The migration's compare-and-set: KEYS[1] a hash; ARGV (field, body read, body in the current
+# layout) triples. A field is rewritten only if it still holds the body read (a record changed
+# meanwhile was written in the current layout by whoever changed it). Returns how many were.
+UPGRADE = """
+local n = 0
+for i = 1, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    n = n + 1
+  end
+end
+return n
+"""
 
 
 class StoreUnavailable(ServiceUnavailable):
@@ -175,32 +187,6 @@ def _escaped(part: str) -> str:
 def tag(*parts: str) -> str:
     """A Redis Cluster hash tag naming `parts` unambiguously (no braces, no separator clash)."""
     return "{" + "\x00".join([_escaped(p) for p in parts]) + "}"
-
-
-def encode(session: StreamSession) -> bytes:
-    """Compact body: positional fields; idp/subject/id are already in the key and field name.
-
-    Layout 2: the expiry time comes last, so the renewal script rewrites only the tail."""
-    return orjson.dumps([LAYOUT, session.app_id, session.tenant, session.metadata, session.started, session.code,
-                         session.interval, session.ended.to_dict() if session.ended else None,
-                         session.extra or None, session.expires])
-
-
-def decode(key: SubjectKey, sid: str, raw: bytes) -> StreamSession:
-    body = orjson.loads(raw)
-    if body[0] == LAYOUT:
-        return StreamSession(
-            id=sid, app_id=body[1], tenant=body[2], idp=key[0], subject=key[1], metadata=body[3],
-            started=body[4], expires=float(body[9]), code=body[5], interval=body[6],
-            ended=Ending.from_dict(body[7]) if body[7] else None, extra=body[8] or {},
-        )
-    # Layout 1 (written by earlier versions): expiry in the middle, optional extra at the end.
-    return StreamSession(
-        id=sid, app_id=body[0], tenant=body[1], idp=key[0], subject=key[1], metadata=body[2],
-        started=body[3], expires=body[4], code=body[5], interval=body[6],
-        ended=Ending.from_dict(body[7]) if body[7] else None,
-        extra=body[8] if len(body) > 8 else {},
-    )
 
 
 def _rate_key(hkey: str, bucket: str, start: float) -> str:
@@ -253,7 +239,7 @@ class RedisStore(SessionStore):
         self._decoded: dict[tuple[SubjectKey, str], tuple[bytes, StreamSession]] = {}
         self._scripts = {name: Script(source) for name, source in
                          (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("read_all", READ_ALL),
-                          ("renew", RENEW))}
+                          ("renew", RENEW), ("upgrade", UPGRADE))}
         # A global index of live sessions (for the active-sessions gauge) would span hash
         # slots, so it exists only on a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
@@ -279,11 +265,42 @@ class RedisStore(SessionStore):
                 # Loaded now, the first call of each script is not a NOSCRIPT and a second trip.
                 for script in self._scripts.values():
                     await self._client.script_load(script.source)
+            await self.migrate()
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
         if not self.cluster and self.pipelined and PipelinedRedis.supports(self.url):
             self._pipe = PipelinedRedis(self.url)
+
+    @property
+    def layout_key(self) -> str:
+        """Set to the record layout once every record under the prefix is in it."""
+        return f"{self.prefix}layout"
+
+    async def migrate(self) -> int:
+        """Convert every record in an older layout to the current one (redis_record.py), once:
+        skipped when the layout key says it was done. Safe to run in several processes at once
+        and to run again after an interruption: each record is rewritten by compare-and-set, and
+        the layout key is set only once the whole keyspace was walked. Returns how many records
+        this process converted."""
+        client = self.client
+        if await client.get(self.layout_key) == str(LAYOUT).encode():
+            return 0
+        converted = 0
+        pattern = _glob_escaped(self.prefix) + "{*"
+        async for hkey in client.scan_iter(match=pattern, _type="HASH", count=1000):
+            triples: list = []
+            for field, body in (await client.hgetall(hkey)).items():
+                if field != VERSION_FIELD:
+                    new = upgrade(body)
+                    if new is not None:
+                        triples += (field, body, new)
+            if triples:
+                converted += await self._registered["upgrade"](keys=[hkey], args=triples)
+        await client.set(self.layout_key, LAYOUT)
+        if converted:
+            log.info("converted %d session records in Redis to layout %d", converted, LAYOUT)
+        return converted
 
     # Hot-path commands share one pipelined connection (see redis_pipe.py) where possible.
     pipelined = True
@@ -330,23 +347,20 @@ class RedisStore(SessionStore):
     # -- the interface ------------------------------------------------------------------
 
     # Rate-limit counters live under the viewer's hash tag (one slot per viewer on a cluster).
-    scoped_hits = True
-
     def rate_key(self, key: SubjectKey, bucket: str, start: float) -> str:
         return _rate_key(self.viewer_key(key), bucket, start)
 
-    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T],
-                       limit: tuple[str, int, float, float] | None = None, *, live_only: bool = False) -> T:
-        """`limit` (bucket, limit, window, now) counts the call in the same round trip as the
-        first read, and raises :class:`RateLimited` over the limit. With `live_only` the view
+    async def transact(self, key: SubjectKey, fn: Callable[[SubjectView], T], *, live_only: bool = False,
+                       rate: Rate | None = None) -> T:
+        """`rate` is counted in the same round trip as the first read. With `live_only` the view
         leaves out the sessions that have ended (one hash read instead of two)."""
         hkey = self.viewer_key(key)
         ended_keys = self.ended_keys(hkey)
         keys = [hkey, *ended_keys] if self.index_key is None else [hkey, *ended_keys, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
-                if limit is not None and attempt == 0:
-                    bucket, most, window, now = limit
+                if rate is not None and attempt == 0:
+                    bucket, most, window, now = rate
                     start = now - (now % window)
                     reply = await self._run("read_limited", [hkey, _rate_key(hkey, bucket, start)],
                                             [int(window * 2000), most])
@@ -410,16 +424,15 @@ class RedisStore(SessionStore):
         args.extend(view.dropped)
         return args
 
-    async def renew(self, key: SubjectKey, sid: str, bucket: str | None, limit: int, window: float,
-                    now: float) -> tuple[bool, StreamSession | None]:
-        """A heartbeat without metadata in one round trip: (True, renewed session), or (False,
-        the record as it is, or None) when the script cannot renew it and the caller must say
-        why; over the rate limit, :class:`RateLimited`. Without a `bucket` nothing is counted."""
+    async def renew(self, key: SubjectKey, sid: str, now: float, *,
+                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+        """See :meth:`SessionStore.renew`: in one round trip (the RENEW script)."""
         hkey = self.viewer_key(key)
-        if bucket is None:
-            start, limit = now, 0
+        if rate is None:
+            start, limit, window = now, 0, 0.0
             keys = [hkey, hkey]  # (the counter's place: not touched when nothing is counted)
         else:
+            bucket, limit, window, _ = rate
             start = now - (now % window)
             keys = [hkey, _rate_key(hkey, bucket, start)]
         keys.append(self.ended_keys(hkey)[0])
@@ -435,12 +448,11 @@ class RedisStore(SessionStore):
         session = decode(key, sid, reply[1]) if len(reply) > 1 else None
         return reply[0] == 1, session
 
-    async def hit(self, bucket: str, limit: int, window: float, now: float,
-                  key: SubjectKey | None = None) -> float | None:
+    async def hit(self, key: SubjectKey, rate: Rate) -> float | None:
+        bucket, limit, window, now = rate
         start = now - (now % window)
-        rkey = f"{self.prefix}rate:{tag(bucket)}:{int(start)}" if key is None else self.rate_key(key, bucket, start)
         try:
-            count = await self._run("hit", [rkey], [int(window * 2000)])
+            count = await self._run("hit", [self.rate_key(key, bucket, start)], [int(window * 2000)])
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise StoreUnavailable(f"the session store is unreachable: {exc}") from exc
         return start + window if count > limit else None
@@ -456,6 +468,11 @@ class RedisStore(SessionStore):
     async def memory_of(self, key: SubjectKey) -> int:
         """Bytes Redis uses for one viewer's hash (MEMORY USAGE, all fields sampled)."""
         return int(await self.client.memory_usage(self.viewer_key(key), samples=0) or 0)
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally by a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _redacted(url: str) -> str:

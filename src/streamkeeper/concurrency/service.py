@@ -14,7 +14,7 @@ from .engine import Decision, evaluate
 from .ids import SessionIds
 from .policy import Application, PolicyCatalog
 from .session import Ending, StreamSession, shared_values, started_order
-from .store import SessionStore, SubjectView
+from .store import Rate, SessionStore, SubjectView
 
 # Once set, these attributes describe what is being watched and where; a heartbeat cannot change them.
 IMMUTABLE_METADATA = ("channel", "assetId", "platform", "package", "mobileDevice", "hba")
@@ -129,26 +129,6 @@ class ConcurrencyService:
     def required_metadata(self, app: Application) -> tuple[str, ...]:
         return self.catalog.required_metadata(app.id)
 
-    async def _limit(self, bucket: str, now: float, key: tuple[str, str]) -> None:
-        store = self.store
-        if store.scoped_hits:  # counters kept beside the viewer's sessions
-            retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now, key=key)
-        else:
-            retry_at = await store.hit(bucket, RATE_LIMIT, RATE_WINDOW, now)
-        if retry_at is not None:
-            raise RateLimited(retry_at)
-
-    def _limit_now(self, bucket: str, now: float) -> bool:
-        """`_limit` without a coroutine, when the store counts in this process; False when it
-        does not (the caller then awaits `_limit`)."""
-        counter = self.store.count_now
-        if counter is None:
-            return False
-        retry_at = counter(bucket, RATE_LIMIT, RATE_WINDOW, now)
-        if retry_at is not None:
-            raise RateLimited(retry_at)
-        return True
-
     # -- sessions -----------------------------------------------------------------------
 
     def start(
@@ -159,43 +139,16 @@ class ConcurrencyService:
         metadata: Mapping[str, str],
         terminate: Iterable[str] = (),
     ) -> Awaitable[Started]:
-        """A new stream, once awaited. On a store in this process a refusal is raised by the call
-        itself, before anything is awaited (no coroutine is made for it): most starts of a full
-        viewer end there. What the call returns commits an admission."""
+        """A new stream, decided and recorded in one transaction once awaited; a refusal raises
+        (on a store in this process before anything waits: most starts of a full viewer end
+        there). The store's transaction is returned as it is, not wrapped in a coroutine of its
+        own: a start is the most frequent call there is."""
         now = self.clock()
-        fused = self.store.scoped_hits  # the store counts it with its first read
-        # A scoped counter already lives beside the viewer: the bucket only names the tenant.
-        bucket = f"init\x00{app.tenant}" if fused else f"init\x00{app.tenant}\x00{idp}\x00{subject}"
-        if not fused and not self._limit_now(bucket, now):
-            return self._start_counted(app, idp, subject, metadata, terminate, now, bucket)
-        return self._begin(app, idp, subject, metadata, terminate, now, fused, bucket)
-
-    async def _start_counted(self, app: Application, idp: str, subject: str, metadata: Mapping[str, str],
-                             terminate: Iterable[str], now: float, bucket: str) -> Started:
-        """`start` on a store that counts the rate elsewhere (awaited first)."""
-        await self._limit(bucket, now, (idp, subject))
-        return await self._begin(app, idp, subject, metadata, terminate, now, False, bucket)
-
-    def _begin(self, app: Application, idp: str, subject: str, metadata: Mapping[str, str],
-               terminate: Iterable[str], now: float, fused: bool, bucket: str) -> Awaitable[Started]:
         codes = set(terminate) if terminate else _NO_CODES
-        key = (idp, subject)
-        peek = self.store.peek
-        decided = None
-        if peek is not None:
-            # The records are in this process: a refusal is decided on them as they are, with
-            # no transaction (it writes nothing); an admission is decided inside one, again
-            # unless the transaction sees the same live streams.
-            seen = [s for s in peek(key).values() if s.is_live(now)]
-            decided = seen, self._decide(app, metadata, seen, codes)
 
         def admit(view: SubjectView) -> Started:
-            view.forget_old(now)
-            live = view.live(now)
-            if decided is not None and decided[0] == live:
-                decision, doomed = decided[1]
-            else:
-                decision, doomed = self._decide(app, metadata, live, codes)
+            decision, doomed = self._decide(app, metadata, view.live(now), codes)
+            view.forget_old(now)  # (once admitted: a refusal writes nothing)
             sid, code = self.ids.new(app.id, idp, subject)
             kept = shared_values(metadata)  # (a copy: the caller's dict is not kept)
             session = StreamSession(
@@ -224,9 +177,8 @@ class ConcurrencyService:
             return started
 
         # `admit` looks at live sessions only: a store may leave the ended ones unread.
-        if fused:
-            return self.store.transact(key, admit, limit=(bucket, RATE_LIMIT, RATE_WINDOW, now), live_only=True)
-        return self.store.transact(key, admit, live_only=True)
+        rate: Rate = (f"init\x00{app.tenant}", RATE_LIMIT, RATE_WINDOW, now)
+        return self.store.transact((idp, subject), admit, live_only=True, rate=rate)
 
     def _decide(self, app: Application, meta: Mapping[str, str], live: list[StreamSession],
                 codes: "set[str] | frozenset[str]") -> tuple[Decision, list[StreamSession]]:
@@ -267,19 +219,14 @@ class ConcurrencyService:
     ) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        bucket = f"hb\x00{sid}"
-        if not metadata:
-            renew = self.store.renew
-            if renew is not None:  # the store renews in one step (Redis: one round trip)
-                renewed, session = await renew((idp, subject), sid, bucket, RATE_LIMIT, RATE_WINDOW, now)
-                if renewed:
-                    return session
-                self._check_active(session, now)  # raises why it is not renewable
-                # An older record layout: renew it the general way (the call is already counted).
-                return await self.store.transact((idp, subject), self._beat(sid, now, {}))
-        if not self._limit_now(bucket, now):
-            await self._limit(bucket, now, (idp, subject))
-        return await self.store.transact((idp, subject), self._beat(sid, now, dict(metadata)))
+        rate: Rate = (f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
+        if not metadata:  # only the expiry moves: the store renews in one step
+            renewed, session = await self.store.renew((idp, subject), sid, now, rate=rate)
+            if renewed:
+                return session
+            self._check_active(session, now)  # raises why it is not renewable
+            raise SessionGone(None)  # (not reached: a record the store did not renew is not live)
+        return await self.store.transact((idp, subject), self._beat(sid, now, dict(metadata)), rate=rate)
 
     def _beat(self, sid: str, now: float, meta: dict[str, str]) -> Callable[[SubjectView], StreamSession]:
         def beat(view: SubjectView) -> StreamSession:
@@ -299,9 +246,6 @@ class ConcurrencyService:
     async def stop(self, app: Application, idp: str, subject: str, sid: str) -> StreamSession:
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
-        bucket = f"hb\x00{sid}"
-        if not self._limit_now(bucket, now):
-            await self._limit(bucket, now, (idp, subject))
 
         def end(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)
@@ -309,21 +253,16 @@ class ConcurrencyService:
             view.put(ended)
             return ended
 
-        return await self.store.transact((idp, subject), end)
+        rate: Rate = (f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
+        return await self.store.transact((idp, subject), end, rate=rate)
 
     async def running(self, app: Application, idp: str, subject: str) -> Running:
         now = self.clock()
 
-        def look(sessions: Iterable[StreamSession]) -> Running:
-            live = sorted((s for s in sessions if s.is_live(now)), key=started_order)
-            mine = [s for s in live if s.tenant == app.tenant]
-            return Running(mine, len(live) - len(mine))
-
-        peek = self.store.peek
-        if peek is not None:  # in this process: a read needs no transaction
-            return look(peek((idp, subject)).values())
-        return await self.store.transact((idp, subject), lambda view: look(view.sessions.values()), live_only=True)
-
+        live = sorted((s for s in (await self.store.snapshot((idp, subject))).values() if s.is_live(now)),
+                      key=started_order)
+        mine = [s for s in live if s.tenant == app.tenant]
+        return Running(mine, len(live) - len(mine))
 
 
 class ServiceUnavailable(ConcurrencyError):

@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import orjson
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.responses import Response
 
-from ..cm.rendering import json_response
 from .metrics import Metrics
 from .middleware import OpsMiddleware
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["Operations"])
 PROBE_TIMEOUT = 2.0
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -3,9 +3,8 @@ runningStreams; OXM `streaming`), answered in front of the web framework.
 
 A feature offers `hot(method, path, routes)` (`routes.state` is the app's state). For one of
 its hot routes it returns a :class:`Claim` (the route template, for metrics, and a function
-that takes a :class:`HotRequest` and returns an :data:`Answer`: status, header list with names
-in canonical case, body; or an awaitable of one when it has to wait) and the parameters it read
-from the path.
+that takes a :class:`HotRequest` and returns an awaitable of an :data:`Answer`: status, header
+list with names in canonical case, body) and the parameters it read from the path.
 Nothing here knows HTTP framing, so two transports carry the same handlers:
 
 * the ASGI front of the app (app.py), for any server and for in-process clients;
@@ -16,7 +15,7 @@ Nothing here knows HTTP framing, so two transports carry the same handlers:
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, NamedTuple
+from typing import Any, Awaitable, Callable, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .asgi import BadLength, BodyTooLarge, ClientGone, Receive, read_body
 
@@ -33,12 +32,26 @@ class Template:
         self.path = path
 
 
+@runtime_checkable
+class StepsInline(Protocol):
+    """A backend whose calls need no asyncio task until they first wait: they touch no network
+    client, no `asyncio.timeout` and no task-scoped state before that (the embedded session
+    store, whose sessions are in this process's memory, is one).
+
+    Why it is declared: the uvicorn lane (lane.py) can then take a hot handler's first step
+    straight from the parser's callback. Most hot requests over such a backend end in that step
+    (a refusal, a heartbeat): no task is made for them, which is a large part of their cost. A
+    handler that does wait is handed to a task at its first wait. Asked once per route, when
+    its claim is made."""
+
+    steps_inline: Literal[True]
+
+
 class Claim(NamedTuple):
     template: Template
-    # An answer made at once (a tuple), or an awaitable of it.
-    respond: Callable[["HotRequest"], "Answer | Awaitable[Answer]"]
-    # The handler may take its first step outside an asyncio task (no `asyncio.timeout`, no
-    # task-scoped state before its first wait): the uvicorn lane then answers without a task.
+    respond: Callable[["HotRequest"], Awaitable[Answer]]
+    # The handler may take its first step outside an asyncio task (its backend is `StepsInline`):
+    # the uvicorn lane then answers without a task.
     inline: bool = False
 
 
@@ -128,13 +141,12 @@ class HotRoutes:
         return None
 
 
-async def answer_over_asgi(respond: Callable[[HotRequest], "Answer | Awaitable[Answer]"], params: Any,
+async def answer_over_asgi(respond: Callable[[HotRequest], Awaitable[Answer]], params: Any,
                            scope: dict, receive: Receive, send: Callable[[dict], Awaitable[None]]) -> None:
     """Run a hot handler for an ASGI request and send its answer (the front, and the router's
     copy of each route); a client gone before its body arrived gets nothing."""
     try:
-        answer = respond(HotRequest.from_scope(scope, receive, params))
-        status, headers, body = answer if type(answer) is tuple else await answer
+        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
     except ClientGone:
         return
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -148,5 +160,6 @@ async def in_task() -> None:
         await asyncio.sleep(0)
 
 
-__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "Template",
+__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "StepsInline",
+           "Template",
            "answer_over_asgi", "in_task"]

@@ -3,7 +3,8 @@
 A bare ASGI app on uvicorn still pays, per request, for a scope dict, a request/response cycle
 object, an asyncio task, two message dicts and a header block rebuilt and re-validated from
 them. For the requests players send all the time that is most of the cost, so
-:class:`LaneProtocol` (uvicorn's httptools protocol with canonical header names, wire.py)
+:class:`LaneProtocol` (uvicorn's httptools protocol with canonical header names: every use of
+uvicorn's internals is in uvicorn_protocol.py)
 claims them when the headers are parsed: it collects the body under the app's limit, calls
 the same handler the ASGI front would (ops/hot.py) and writes the answer in one piece.
 Handlers whose store is in memory take their first step inline, outside any task; one that
@@ -18,62 +19,16 @@ made, set for logs while the handler runs, sent back as X-Request-ID), metrics, 
 
 from __future__ import annotations
 
-import logging
-import time
 import weakref
 from typing import Any, Generator
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from .hot import Answer
 
-from .hot import Answer, Claim, HotRequest, HotRoutes
-from .logs import request_id
-from .middleware import HEADER, RequestRecorder, request_id_for
-from .wire import CanonicalHttpToolsProtocol, canonical
-
-log = logging.getLogger("streamkeeper.lane")
-
-CONTENT_LENGTH = b"content-length"
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 INTERNAL_ERROR: Answer = (500, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Connection", b"close")],
                           b"Internal Server Error")
 
 
-class _NoEvent:
-    """uvicorn wakes a cycle's reader through `message_event.set()`; a lane cycle has none."""
-
-    @staticmethod
-    def set() -> None:
-        return None
-
-
-_NO_EVENT = _NoEvent()
-
-
-class LaneCycle(HotRequest):
-    """One lane request on a connection: the request its handler reads, and the state uvicorn's
-    protocol expects of a cycle (`response_complete`, `keep_alive`, `disconnected`,
-    `message_event`)."""
-
-    __slots__ = ("claim", "keep_alive", "limit", "size", "started", "response_complete", "disconnected",
-                 "message_event", "began", "rid", "rid_text")
-
-    def __init__(self, claim: Claim, params: Any, method: str, path: str, query: bytes, headers: list,
-                 client: tuple | None, http_version: str, keep_alive: bool, limit: int) -> None:
-        super().__init__(method, path, params, query, headers, client, http_version, chunks=[])
-        self.claim = claim
-        self.keep_alive = keep_alive
-        self.limit = limit
-        self.size = 0
-        self.started = False  # the handler was called (the rest of the body is ignored)
-        self.response_complete = False
-        self.disconnected = False
-        self.message_event = _NO_EVENT
-        self.began = time.perf_counter()
-        self.rid = b""  # the request id, set when the handler is called
-        self.rid_text = ""
-
-
-class _Resume:
+class Resume:
     """Hands a coroutine that was stepped by hand, and is now waiting on `pending`, to the task
     that awaits this object: the task sees the same wait and drives the coroutine to its end."""
 
@@ -100,7 +55,7 @@ class _Resume:
                 return done.value
 
 
-class _WriteBatch:
+class WriteBatch:
     """Answers made during one turn of the event loop, written together at its end.
 
     Writing each answer the moment it is ready wakes the client's side once per answer (on
@@ -126,237 +81,26 @@ class _WriteBatch:
                 transport.write(data)
 
 
-_batches: "weakref.WeakKeyDictionary[Any, _WriteBatch]" = weakref.WeakKeyDictionary()
+_batches: "weakref.WeakKeyDictionary[Any, WriteBatch]" = weakref.WeakKeyDictionary()
 
 
-def _batch_of(loop) -> _WriteBatch:
+def batch_of(loop) -> WriteBatch:
     """The loop's one batch (a loop that is gone takes its batch with it: the batch does not
     hold the loop)."""
     batch = _batches.get(loop)
     if batch is None:
-        batch = _batches[loop] = _WriteBatch()
+        batch = _batches[loop] = WriteBatch()
     return batch
 
 
-class LaneProtocol(CanonicalHttpToolsProtocol):
-    """uvicorn's httptools protocol (canonical header names) with the fast lane for hot routes."""
+def __getattr__(name: str) -> Any:
+    """The protocol and its cycle are in uvicorn_protocol.py (which imports this module); they
+    can still be imported from here."""
+    if name in ("LaneProtocol", "LaneCycle"):
+        from . import uvicorn_protocol
 
-    def __init__(self, config, server_state, app_state, _loop=None) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        app_state_obj = getattr(config.loaded_app, "state", None)
-        routes = getattr(app_state_obj, "hot_routes", None)
-        metrics = getattr(app_state_obj, "metrics", None)
-        usable = config.limit_concurrency is None and routes is not None and metrics is not None
-        self._routes: HotRoutes | None = routes if usable else None
-        self._recorder = RequestRecorder(metrics) if usable else None
-        self._writes = _batch_of(self.loop)
-
-    # -- keep-alive ------------------------------------------------------------------------
-    # uvicorn arms a keep-alive timer after every answer and cancels it when the next request
-    # arrives: a timer made and dropped per request. Here one timer per connection stays armed;
-    # when it fires it looks at when the connection last went idle and closes it, or re-arms
-    # for the time left. Same timeout, a timer per `timeout_keep_alive` instead of per request.
-
-    _idle_from: float | None = None  # loop time of the last answer; None while a request is open
-
-    def _unset_keepalive_if_required(self) -> None:
-        self._idle_from = None  # data arrived, or the connection is going: not idle
-
-    def on_response_complete(self) -> None:
-        self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
-        self.flow.resume_reading()
-        if self.pipeline:
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-            return
-        self._idle_from = self.loop.time()
-        if self.timeout_keep_alive_task is None:
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_check)
-
-    def _keep_alive_check(self) -> None:
-        self.timeout_keep_alive_task = None
-        idle_from = self._idle_from
-        if idle_from is None:
-            return  # a request is being read or answered: its answer arms the timer again
-        left = idle_from + self.timeout_keep_alive - self.loop.time()
-        if left <= 0:
-            self.timeout_keep_alive_handler()
-        else:
-            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_check)
-
-    # -- parser callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        """uvicorn's, less the ASGI scope: a lane request never needs one, so it is made in
-        `_make_scope` for the requests that go through ASGI."""
-        self.url = b""
-        self.expect_100_continue = False
-        self.headers = []
-
-    def _make_scope(self) -> None:
-        """The scope uvicorn's `on_message_begin` makes, around the headers read since."""
-        url, headers, expect = self.url, self.headers, self.expect_100_continue
-        super().on_message_begin()
-        self.url, self.expect_100_continue = url, expect
-        self.headers = self.scope["headers"] = headers
-
-    def on_headers_complete(self) -> None:
-        cycle = self._claim()
-        if cycle is None:
-            self._make_scope()
-            super().on_headers_complete()
-            return
-        self.cycle = cycle  # type: ignore[assignment]
-        if cycle.method == "HEAD" or cycle.method == "GET":
-            return  # answered when the message is complete (a body, if any, is read and ignored)
-        for name, value in cycle.headers:
-            if name == CONTENT_LENGTH:
-                if value.isdigit() and int(value) > cycle.limit:
-                    self._run(cycle, overflow=True)  # refused before its body is read
-                break
-
-    def _claim(self) -> LaneCycle | None:
-        routes = self._routes
-        if routes is None or self.expect_100_continue:
-            return None
-        if self.cycle is not None and not self.cycle.response_complete:
-            return None  # pipelined behind an unfinished answer: uvicorn queues it
-        parser = self.parser
-        if parser.should_upgrade():
-            return None
-        url = self.url
-        raw_path, _, query = url.partition(b"?")
-        # (`find`, not `in`: `bytes in bytes` first tries the operand as an integer, and the
-        # TypeError it makes and drops costs more than the search)
-        if raw_path[:1] != b"/" or raw_path.find(b"%") >= 0 or url.find(b"#") >= 0:
-            return None
-        try:
-            path = raw_path.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-        method = _METHODS.get(parser.get_method())
-        if method is None:
-            return None
-        found = routes.claim(method, path)
-        if found is None:
-            return None
-        http_version = parser.get_http_version()
-        keep_alive = http_version != "1.0" and parser.should_keep_alive()
-        return LaneCycle(found[0], found[1], method, path, query, self.headers, self.client, http_version,
-                         keep_alive, routes.limit)
-
-    def on_body(self, body: bytes) -> None:
-        cycle = self.cycle
-        if type(cycle) is not LaneCycle:
-            super().on_body(body)
-            return
-        if cycle.started:
-            return
-        cycle.size += len(body)
-        if cycle.size > cycle.limit:
-            cycle._chunks = []
-            self._run(cycle, overflow=True)
-        else:
-            cycle._chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        cycle = self.cycle
-        if type(cycle) is not LaneCycle:
-            super().on_message_complete()
-            return
-        if not cycle.started:
-            self._run(cycle)
-
-    # -- answering ----------------------------------------------------------------------------
-
-    def _run(self, cycle: LaneCycle, overflow: bool = False) -> None:
-        cycle.started = True
-        cycle._overflow = overflow
-        cycle.rid = request_id_for(cycle.headers)
-        cycle.rid_text = cycle.rid.decode("ascii")
-        token = request_id.set(cycle.rid_text)
-        try:
-            try:
-                coro = cycle.claim.respond(cycle)
-            except Exception:  # noqa: BLE001 - a bug
-                self._crashed(cycle)
-                return
-            if type(coro) is tuple:  # answered at once, without a coroutine
-                self._answer(cycle, coro)
-                return
-            if not cycle.claim.inline:
-                self._later(cycle, coro)
-                return
-            try:
-                pending = coro.send(None)
-            except StopIteration as done:
-                self._answer(cycle, done.value)
-                return
-            except Exception:  # noqa: BLE001 - a bug
-                self._crashed(cycle)
-                return
-            self._later(cycle, _Resume(coro, pending))
-        finally:
-            request_id.reset(token)
-
-    def _later(self, cycle: LaneCycle, work) -> None:
-        """Finish the handler in a task (it waits on I/O); the answer is written when it ends."""
-
-        async def complete() -> None:
-            try:
-                answer = await work
-            except Exception:  # noqa: BLE001 - a bug
-                self._crashed(cycle)
-                return
-            self._answer(cycle, answer)
-
-        task = self.loop.create_task(complete())
-        task.add_done_callback(self.tasks.discard)
-        self.tasks.add(task)
-
-    def _crashed(self, cycle: LaneCycle) -> None:
-        """A handler that raised (a bug): logged, and answered 500 as uvicorn answers one."""
-        log.exception("exception in hot route %s %s", cycle.method, cycle.path)
-        self._answer(cycle, INTERNAL_ERROR)
-
-    def _answer(self, cycle: LaneCycle, answer: Answer) -> None:
-        status, headers, body = answer
-        keep_alive = cycle.keep_alive
-        content = [STATUS_LINE[status]]
-        has_length = has_connection = False
-        for name, value in headers:  # hot handlers name their headers in canonical case
-            if name == b"Content-Length":
-                has_length = True
-            elif name == b"Connection":
-                has_connection = True
-                if value.lower().find(b"close") >= 0:
-                    keep_alive = False
-            content += (name, b": ", value, b"\r\n")
-        for name, value in self.server_state.default_headers:
-            content += (canonical(name.lower()), b": ", value, b"\r\n")
-        if not has_length and status != 204 and status != 304:
-            content += (b"Content-Length: ", b"%d" % len(body), b"\r\n")
-        content += (b"X-Request-ID: ", cycle.rid, b"\r\n")
-        if not keep_alive and not has_connection:
-            content.append(b"Connection: close\r\n")
-        content.append(b"\r\n")
-        if body and cycle.method != "HEAD":
-            content.append(body)
-        transport = self.transport
-        if not transport.is_closing():
-            if keep_alive and not self.pipeline:
-                self._writes.add(self.loop, transport, b"".join(content))
-            else:  # goes out before a close or a queued answer: after the earlier ones, now
-                self._writes.flush()
-                transport.write(b"".join(content))
-        cycle.response_complete = True
-        self._recorder.record(cycle.method, cycle.path, cycle.claim.template.path, status,  # type: ignore[union-attr]
-                              time.perf_counter() - cycle.began, cycle.rid_text, cycle.headers)
-        if not keep_alive:
-            transport.close()
-        self.on_response_complete()  # keep-alive timer, or the next pipelined request
+        return getattr(uvicorn_protocol, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["HEADER", "LaneProtocol"]
+__all__ = ["INTERNAL_ERROR", "LaneProtocol", "LaneCycle"]

@@ -3,15 +3,13 @@
 HTTP says header names are case-insensitive, but real players of the original service read
 `allHeaderFields["Location"]` case-sensitively. The application already sends canonical names;
 uvicorn's httptools writer lower-cases every name it writes (and granian's does too, with no
-option). :class:`CanonicalHttpToolsProtocol` is uvicorn's protocol with one change: the header
-block of each response is written with canonical names. Bodies are never touched.
+option). uvicorn_protocol.py writes the header block of each response through
+:class:`ResponseWriter`, with canonical names. Bodies are never touched.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # Names whose usual spelling is not plain Title-Case.
 _SPECIAL = {
@@ -43,7 +41,7 @@ def recase(block: bytes) -> bytes:
     return b"\r\n".join(lines) + sep + rest
 
 
-class _ResponseWriter:
+class ResponseWriter:
     """The connection's transport as one response sees it: the first write of a final (non-1xx)
     status line and headers goes out recased, everything after it as is."""
 
@@ -62,14 +60,3 @@ class _ResponseWriter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
-
-
-class CanonicalHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing response header names in canonical case."""
-
-    def on_headers_complete(self) -> None:
-        before = self.cycle
-        super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle is not before:
-            cycle.transport = _ResponseWriter(self.transport)

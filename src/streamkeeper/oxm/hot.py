@@ -18,7 +18,7 @@ from ..client_address import address_of, trusted_networks
 from ..concurrency.service import ServiceUnavailable
 from ..database import UNREACHABLE, unreachable
 from ..ops.forms import form_pairs
-from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, Template, in_task
+from ..ops.hot import Answer, BadLength, BodyTooLarge, Claim, HotRequest, HotRoutes, StepsInline, Template, in_task
 from . import errors
 from .service import MAX_PROGRESS, OxmService, check_id
 
@@ -106,5 +106,5 @@ def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, None] | None:
         if service is None:
             return None
         claim = routes.claims[STREAMING] = Claim(STREAMING, partial(streaming, state, routes.limit),
-                                                 service.store.inline)
+                                                 isinstance(service.store, StepsInline))
     return claim, None

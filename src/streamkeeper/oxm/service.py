@@ -237,11 +237,10 @@ class OxmService:
         stream under the very policy snapshot in force (see `_judge`), so there is nothing to
         decide, only an expiry to move, and the store does that only while the stream is live.
         False: take the general way (a stream ended, stopped or unknown here, a new policy)."""
-        renew = self.store.renew
         judged = self._judged.get((*key, asset, device))
-        if renew is None or judged is None or judged[1] is not enf.catalog:
+        if judged is None or judged[1] is not enf.catalog:
             return False
-        renewed, _ = await renew(key, judged[0], None, 0, 0.0, now)
+        renewed, _ = await self.store.renew(key, judged[0], now)
         return renewed
 
     @staticmethod
@@ -275,11 +274,8 @@ class OxmService:
         now = self.clock()
         aid = self._enforce(who.tenant).app.id
 
-        def look(view: SubjectView) -> list[tuple[str, str]]:
-            return [(s.metadata.get(ASSET, ""), s.metadata.get(DEVICE, ""))
-                    for s in view.live(now) if s.app_id == aid]
-
-        streams = await self.store.transact((aid, target), look, live_only=True)
+        streams = [(s.metadata.get(ASSET, ""), s.metadata.get(DEVICE, ""))
+                   for s in (await self.store.snapshot((aid, target))).values() if s.is_live(now) and s.app_id == aid]
         if not by_device:
             return dict(Counter(asset for asset, _ in streams))
         nested: dict[str, dict[str, int]] = {}
