@@ -81,8 +81,18 @@ async def test_dashboard_stats_count_what_v2_did(hmp):
                           params={"application": "demo-app"})
     assert r.status_code == 200
     r = await client.post(f"/v2/sessions/adobe/dash/{victim['sessionId']}", auth=basic("demo-app"))
-    assert r.status_code == 410
+    assert r.status_code == 410  # and the player is told who ended it
+    advice = r.json()["associatedAdvice"][0]
+    assert (advice["type"], advice["operator"]) == ("operator-termination", "admin")
+    assert r.json()["evaluationResult"]["associatedAdvice"][0]["attributes"]["operator"] == "admin"
     assert len((await client.get("/console/api/subjects/adobe/dash")).json()["runningStreams"]) == 2
+    stats = (await client.get("/console/api/stats")).json()
+    assert next(a for a in stats["applications"] if a["application"] == "demo-app")["terminations"] == 1
+    # a stream its own player stopped still answers 410 with no body
+    other = subject[1]["sessionId"]
+    assert (await client.delete(f"/v2/sessions/adobe/dash/{other}", auth=basic("demo-app"))).status_code == 202
+    r = await client.post(f"/v2/sessions/adobe/dash/{other}", auth=basic("demo-app"))
+    assert (r.status_code, r.content) == (410, b"")
 
 
 def test_history_gives_per_minute_increases():

@@ -202,6 +202,21 @@ def remote_termination_body(ending: Ending) -> dict[str, Any]:
     return evaluation_body([top], [reference])
 
 
+def operator_termination_body(ending: Ending) -> dict[str, Any]:
+    """Ours (the original service has no operators): the player learns who ended its stream."""
+    top = {
+        "type": "operator-termination",
+        "message": f"This stream was ended by the operator {ending.operator!r}.",
+        "operator": ending.operator,
+    }
+    reference = {
+        "id": "operator-termination",
+        "adviceType": "operator-termination",
+        "attributes": {"operator": ending.operator, "reason": "Ended by an operator"},
+    }
+    return evaluation_body([top], [reference])
+
+
 def missing_metadata_body(attributes: tuple[str, ...]) -> dict[str, Any]:
     top = {
         "type": "missing-metadata",
@@ -263,7 +278,8 @@ def error_answer(exc: ConcurrencyError, now: float) -> tuple[int, Headers, bytes
         return json_answer(409, eviction_body(exc.ending), headers)
     if isinstance(exc, SessionGone):
         if exc.ending is not None:
-            return json_answer(410, remote_termination_body(exc.ending), headers)
+            body = operator_termination_body if exc.ending.reason == "operator" else remote_termination_body
+            return json_answer(410, body(exc.ending), headers)
         headers.append((CONTENT_LENGTH, b"0"))
         return 410, headers, b""
     if isinstance(exc, MetadataMissing):

@@ -207,7 +207,7 @@ class ConcurrencyService:
         if session.ended is not None:
             if session.ended.reason == "evicted":
                 raise SessionEvicted(session.ended)
-            if session.ended.reason == "terminated":
+            if session.ended.reason in ("terminated", "operator"):
                 raise SessionGone(session.ended)
             raise SessionGone(None)
         if not session.is_live(now):
@@ -243,13 +243,17 @@ class ConcurrencyService:
 
         return beat
 
-    async def stop(self, app: Application, idp: str, subject: str, sid: str) -> StreamSession:
+    async def stop(self, app: Application, idp: str, subject: str, sid: str, *,
+                   operator: str | None = None) -> StreamSession:
+        """End a session: its player's DELETE, or an `operator` (then named to the player in the
+        410 of its next heartbeat)."""
         self._check_issued(app, idp, subject, sid)
         now = self.clock()
+        ending = Ending("operator", now, operator=operator) if operator else Ending("deleted", now)
 
         def end(view: SubjectView) -> StreamSession:
             session = self._active(view, sid, now)
-            ended = session.ended_by(Ending("deleted", now))
+            ended = session.ended_by(ending)
             view.put(ended)
             return ended
 

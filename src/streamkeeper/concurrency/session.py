@@ -7,7 +7,8 @@ from operator import attrgetter
 from sys import intern
 from typing import Any, Literal, Mapping
 
-EndReason = Literal["deleted", "terminated", "evicted"]
+#: "operator": ended by an operator (the console's dashboard), who is named to the player.
+EndReason = Literal["deleted", "terminated", "evicted", "operator"]
 
 # The real service keeps counting a stream for a while after its Expires time; so do we.
 GRACE_SECONDS = 30.0
@@ -17,7 +18,8 @@ RETENTION_SECONDS = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class Ending:
-    """Why a session stopped before it expired; `by` is the session that caused it, if any."""
+    """Why a session stopped before it expired; `by` is the session that caused it, if any, and
+    `operator` the user who ended it from the console."""
 
     reason: EndReason
     at: float
@@ -29,6 +31,7 @@ class Ending:
     rule: str | None = None
     threshold: int | None = None
     scope: dict[str, str] | None = None
+    operator: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}

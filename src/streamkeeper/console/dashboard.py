@@ -100,7 +100,7 @@ async def subject_streams(idp: str, subject: str, request: Request, login=Admin)
 
 @router.post("/console/api/subjects/{idp}/{subject}/{session_id}/end")
 async def end_stream(idp: str, subject: str, session_id: str, request: Request, login=Admin) -> Response:
-    """End one stream as its own player would (DELETE): its next heartbeat gets 410."""
+    """End one stream; its next heartbeat gets a 410 naming the operator who ended it."""
     from ..concurrency.service import ConcurrencyError
 
     service = request.app.state.ctx.concurrency
@@ -109,7 +109,7 @@ async def end_stream(idp: str, subject: str, session_id: str, request: Request, 
     if app is None:
         return JSONResponse({"message": f"unknown application {app_id!r}"}, status_code=404)
     try:
-        await service.stop(app, idp, subject, session_id)
+        await service.stop(app, idp, subject, session_id, operator=login.identity.principal.username)
     except ConcurrencyError as exc:
         return JSONResponse({"message": str(exc) or type(exc).__name__}, status_code=409)
     return JSONResponse({"ended": session_id})

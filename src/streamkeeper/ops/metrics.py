@@ -142,7 +142,7 @@ def outcomes(view: SubjectView) -> list[tuple[str, str]]:
         elif s.ended is not None and old.ended is None:
             if s.ended.reason == "evicted":
                 events.append(("evictions", s.app_id))
-            elif s.ended.reason == "terminated":
+            elif s.ended.reason in ("terminated", "operator"):
                 events.append(("terminations", s.app_id))
     for sid in view.dropped:
         old = before.get(sid)

@@ -117,7 +117,8 @@
       const by = advice && advice.terminator && advice.terminator.sessionId ? ` ${advice.terminator.sessionId}` : "";
       if (res.status === 410 && advice && advice.type === "remote-termination") e.state = "terminated by another stream" + by;
       else if (advice && advice.type === "rule-violation") e.state = `evicted by the newer stream${by} (${res.status}): ${advice.ruleName || advice.message || "a FIFO rule"}`;
-      else if (res.status === 410) e.state = "ended elsewhere (410): stopped by its player or the dashboard, or expired";
+      else if (res.status === 410 && advice && advice.type === "operator-termination") e.state = `ended by the operator ${advice.operator} (410)`;
+      else if (res.status === 410) e.state = "ended elsewhere (410): stopped by its player, or expired";
       else if (res.status === 409) e.state = "evicted (409)";
       else e.state = "error " + res.status + (SK.message(body) ? ": " + SK.message(body) : "");
     }
