@@ -64,6 +64,7 @@ async def ensure_defaults(db: AsyncSession, now: float, admin_password: str | No
         await db.commit()
         return None
     generated = None if admin_password else secrets.token_urlsafe(12)
+    await db.commit()  # the roles; no transaction open while the password is hashed in a thread
     user = UserRow(id=str(uuid.uuid4()), username=ADMIN_USERNAME, display_name="Administrator", email="",
                    password_hash=await hash_password(admin_password or generated), enabled=True, ctime=int(now))
     db.add(user)
@@ -165,6 +166,9 @@ async def login(db: AsyncSession, username: str, password: str, address: str, no
     if wait is not None:
         raise HmpError(LOGIN_THROTTLED, headers={"Retry-After": str(int(wait) + 1)})
     user = await db.scalar(select(UserRow).where(UserRow.username == username))
+    # The hash is checked in a worker thread (tens of milliseconds) with no transaction open: on
+    # SQLite a transaction holds the one write lock, and every other request would queue behind it.
+    await db.commit()
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.enabled:
         for key in keys:
@@ -177,6 +181,7 @@ async def login(db: AsyncSession, username: str, password: str, address: str, no
         await db.commit()
         raise HmpError(USER_NOT_AUTHORIZED, "User has no roles assigned")
     if user.password_hash and needs_rehash(user.password_hash):
+        await db.commit()
         user.password_hash = await hash_password(password)
     token = secrets.token_urlsafe(32)
     expires = now + SESSION_SECONDS
@@ -330,6 +335,12 @@ def _check_name(value: str, what: str) -> str:
 
 async def save_user(db: AsyncSession, data: dict, now: float, user_id: str | None = None) -> dict:
     """Create (user_id None) or update a user; fields absent from `data` keep their value."""
+    password_hash = None
+    if data.get("password") is not None:
+        if len(data["password"]) < 8:
+            raise AccountError(400, "password must have at least 8 characters")
+        # hashed before the transaction begins: no write lock held while a thread works
+        password_hash = await hash_password(data["password"])
     if user_id is None:
         username = _check_name(data.get("username") or "", "username")
         if await db.scalar(select(UserRow.id).where(UserRow.username == username)):
@@ -345,10 +356,8 @@ async def save_user(db: AsyncSession, data: dict, now: float, user_id: str | Non
     for key, attr in (("displayName", "display_name"), ("email", "email"), ("enabled", "enabled")):
         if data.get(key) is not None:
             setattr(user, attr, data[key])
-    if data.get("password") is not None:
-        if len(data["password"]) < 8:
-            raise AccountError(400, "password must have at least 8 characters")
-        user.password_hash = await hash_password(data["password"])
+    if password_hash is not None:
+        user.password_hash = password_hash
     if data.get("roles") is not None:
         ids = await _resolve_roles(db, data["roles"])
         await db.execute(delete(UserRoleRow).where(UserRoleRow.user_id == user.id))
