@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from ..hmp.assets import service as assets
-from ..hmp.errors import BEING_PROCESSED, HmpError
+from ..hmp.errors import BEING_PROCESSED, TRACK_NOT_FOUND, HmpError
 from ..hmp.permissions.guard import load
-from ..media.remux import mp4_for
+from ..media.remux import NothingToExport, mp4_for
 from .web import Login, Forbidden, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,5 +72,8 @@ async def play(asset_id: str, request: Request, login=Login) -> Response:
     tracks = engine.tracks(asset_id)
     if row.state != "ready" or not tracks:
         raise HmpError(BEING_PROCESSED)
-    mp4 = await asyncio.to_thread(mp4_for, tracks[0])
+    try:
+        mp4 = await asyncio.to_thread(mp4_for, tracks[0])
+    except NothingToExport as exc:
+        raise HmpError(TRACK_NOT_FOUND, str(exc)) from None
     return FileResponse(mp4, media_type="video/mp4", headers={"Cache-Control": "private, max-age=60"})

@@ -24,6 +24,11 @@ from .ts import PTS_HZ, PTS_WRAP
 CHUNK = 1024 * 1024
 
 
+class NothingToExport(ValueError):
+    """A track holds no audio or video that an MP4 could carry (a recording that never received a
+    packet, or bytes no demuxer reads): there is no MP4 of it, only its TS file."""
+
+
 def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
     """Copy every audio/video packet of a TS file into an MP4 file; written atomically.
 
@@ -41,10 +46,12 @@ def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
             copier = _ContentTimeCopier(out)
             ends = index.layouts[1:] + [index.pos]
             for start, end in zip(index.layouts, ends):
+                if end <= start:
+                    continue  # a layout with no bytes after it (or an empty file)
                 with _open_probed(_FileRange(src, start, end)) as inp:
                     copier.copy(inp)
             if not copier.outputs:
-                raise ValueError("no audio or video stream to copy")
+                raise NothingToExport(f"{src.name} holds no audio or video to put in an MP4")
         os.replace(tmp, dst)
     except BaseException:
         if os.path.exists(tmp):

@@ -35,7 +35,7 @@ from ..sources import service as sources
 from ...media.engine import MediaEngine, MultiSourceStream, NoSource, NotActive, NotAllowed, TrackNotFound
 from ...media.ingest import PortConflict
 from ...media.recorder import InsufficientSpace, check_space
-from ...media.remux import probe
+from ...media.remux import NothingToExport, probe
 from ...media.restream import SeekPastEnd
 from ...media.thumbnails import ThumbnailNotFound
 
@@ -246,10 +246,14 @@ async def download(object_id: str, request: Request, user: Principal = User, db:
     engine = engine_of(request)
     if row.state != "ready" or not engine.tracks(object_id):
         raise HmpError(BEING_PROCESSED)
-    await end_transaction(db)  # the body is made (an MP4 remux) and sent after this returns
+    await end_transaction(db)  # the MP4s are made (a remux) and the body sent after this
+    try:  # MP4s are made in a worker thread, not on the event loop
+        body = await asyncio.to_thread(engine.download, object_id, file_type)
+    except NothingToExport as exc:
+        raise HmpError(TRACK_NOT_FOUND, f"{exc}; fileType=ts gives the recorded file") from None
     headers = {"Content-Disposition": f'attachment; filename="{object_id}.zip"'}
     # A sync generator: Starlette pulls it in a worker thread, a chunk at a time.
-    return StreamingResponse(engine.download(object_id, file_type), media_type="application/zip", headers=headers)
+    return StreamingResponse(body, media_type="application/zip", headers=headers)
 
 
 # -- streams ---------------------------------------------------------------------------------------
