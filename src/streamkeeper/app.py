@@ -209,15 +209,15 @@ class HotFront:
             if found is not None:
                 claim, params = found
                 scope["route"] = claim.template
-                scope["streamkeeper.hot"] = (claim.respond, params)
+                scope["streamkeeper.hot"] = (claim, params)
                 await self.ops(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
 async def _run_hot(scope, receive, send) -> None:
-    respond, params = scope["streamkeeper.hot"]
-    await answer_over_asgi(respond, params, scope, receive, send)
+    claim, params = scope["streamkeeper.hot"]
+    await answer_over_asgi(claim, params, scope, receive, send)
 
 
 def _install_front(app: FastAPI, mounted: list[Feature]) -> None:

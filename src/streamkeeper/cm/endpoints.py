@@ -190,14 +190,16 @@ def _accepted(session: StreamSession, now: float, location: bool = False) -> Hea
     return headers
 
 
-async def get_metadata(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
+async def get_metadata(service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    call = Call(request)
     app = _application(service, call)
     headers = [(DATE, http_date_bytes(service.clock())), (CACHE_CONTROL, NO_STORE_B)]
     return json_answer(200, list(service.required_metadata(app)), headers)
 
 
-async def init_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
-    idp, subject = params
+async def init_session(service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    idp, subject = request.params
+    call = Call(request)
     app = _application(service, call)
     metadata = await call.metadata(limit)
     codes = parse_terminate(call.terminate) if call.terminate else ()
@@ -205,16 +207,18 @@ async def init_session(service: ConcurrencyService, limit: int, call: Call, para
     return 202, _accepted(started.session, started.session.started, location=True), b""
 
 
-async def heartbeat(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
-    idp, subject, session_id = params
+async def heartbeat(service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    idp, subject, session_id = request.params
+    call = Call(request)
     app = _application(service, call)
     metadata = await call.metadata(limit)
     session = await service.heartbeat(app, idp, subject, session_id, metadata)
     return 202, _accepted(session, session.expires - session.interval), b""
 
 
-async def delete_session(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
-    idp, subject, session_id = params
+async def delete_session(service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    idp, subject, session_id = request.params
+    call = Call(request)
     app = _application(service, call)
     session = await service.stop(app, idp, subject, session_id)
     assert session.ended is not None
@@ -233,8 +237,9 @@ def _stream(s: StreamSession, app_names: dict) -> dict[str, Any]:
     }
 
 
-async def running_streams(service: ConcurrencyService, limit: int, call: Call, params: list[str]) -> Answer:
-    idp, subject = params
+async def running_streams(service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
+    idp, subject = request.params
+    call = Call(request)
     now = service.clock()
     app = _application(service, call)
     running = await service.running(app, idp, subject)
@@ -246,7 +251,9 @@ async def running_streams(service: ConcurrencyService, limit: int, call: Call, p
     return json_answer(200, body, headers)
 
 
-Operation = Callable[[ConcurrencyService, int, Call, list[str]], Awaitable[Answer]]
+# An operation lets its refusals (ConcurrencyError) out: the transport renders them with the
+# claim's `render` (a refusal then costs no coroutine of its own).
+Operation = Callable[[ConcurrencyService, int, HotRequest], Awaitable[Answer]]
 
 METADATA = Template("/v2/metadata")
 SESSIONS = Template("/v2/sessions/{idp}/{subject}")
@@ -265,12 +272,14 @@ TABLE: dict[tuple[str, int, str], tuple[Operation, Template]] = {
 }
 
 
-async def run(operation: Operation, service: ConcurrencyService, limit: int, request: HotRequest) -> Answer:
-    """The operation's answer, its refusals rendered."""
-    try:
-        return await operation(service, limit, Call(request), request.params)
-    except ConcurrencyError as exc:
-        return error_answer(exc, service.clock())
+def _claim(operation: Operation, template: Template, service: ConcurrencyService, limit: int) -> Claim:
+    """The claim of one operation: its refusals are rendered as `/v2` errors."""
+    return Claim(template, partial(operation, service, limit), isinstance(service.store, StepsInline),
+                 ConcurrencyError, partial(_refusal, service))
+
+
+def _refusal(service: ConcurrencyService, exc: ConcurrencyError) -> Answer:
+    return error_answer(exc, service.clock())
 
 
 def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, list[str]] | None:
@@ -289,8 +298,7 @@ def hot(method: str, path: str, routes: HotRoutes) -> tuple[Claim, list[str]] | 
     if claim is None:
         operation, template = found
         service: ConcurrencyService = routes.state.concurrency
-        claim = routes.claims[found] = Claim(template, partial(run, operation, service, routes.limit),
-                                             isinstance(service.store, StepsInline))
+        claim = routes.claims[found] = _claim(operation, template, service, routes.limit)
     return claim, parts[1:]
 
 
@@ -298,22 +306,23 @@ class _Routed:
     """The same operation as a router endpoint (an ASGI app; reached only if the front is
     bypassed)."""
 
-    def __init__(self, operation: Operation) -> None:
+    def __init__(self, operation: Operation, template: Template) -> None:
         self.operation = operation
+        self.template = template
 
     async def __call__(self, scope, receive, send) -> None:
         state = scope["app"].state
-        respond = partial(run, self.operation, state.concurrency, state.settings.max_body_bytes)
-        await answer_over_asgi(respond, list(scope["path_params"].values()), scope, receive, send)
+        claim = _claim(self.operation, self.template, state.concurrency, state.settings.max_body_bytes)
+        await answer_over_asgi(claim, list(scope["path_params"].values()), scope, receive, send)
 
 
 # In the routing table too, so that a wrong method gets 405 with the right `Allow` header.
 routes = [
-    Route("/v2/metadata", _Routed(get_metadata), methods=["GET"]),
-    Route("/v2/sessions/{idp}/{subject}", _Routed(init_session), methods=["POST"]),
-    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(heartbeat), methods=["POST"]),
-    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(delete_session), methods=["DELETE"]),
-    Route("/v2/runningStreams/{idp}/{subject}", _Routed(running_streams), methods=["GET"]),
+    Route("/v2/metadata", _Routed(get_metadata, METADATA), methods=["GET"]),
+    Route("/v2/sessions/{idp}/{subject}", _Routed(init_session, SESSIONS), methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(heartbeat, SESSION), methods=["POST"]),
+    Route("/v2/sessions/{idp}/{subject}/{sessionId}", _Routed(delete_session, SESSION), methods=["DELETE"]),
+    Route("/v2/runningStreams/{idp}/{subject}", _Routed(running_streams, RUNNING), methods=["GET"]),
 ]
 
 

@@ -53,6 +53,11 @@ class Claim(NamedTuple):
     # The handler may take its first step outside an asyncio task (its backend is `StepsInline`):
     # the uvicorn lane then answers without a task.
     inline: bool = False
+    # The handler's refusals: exceptions of type `refused` it lets out, answered by `render`.
+    # Rendered by the transport instead of inside the handler, so that a refusal (most inits)
+    # costs no wrapping coroutine and no extra frame in its traceback.
+    refused: "type[Exception] | tuple[type[Exception], ...]" = ()
+    render: "Callable[[Exception], Answer] | None" = None
 
 
 class HotRequest:
@@ -141,14 +146,17 @@ class HotRoutes:
         return None
 
 
-async def answer_over_asgi(respond: Callable[[HotRequest], Awaitable[Answer]], params: Any,
-                           scope: dict, receive: Receive, send: Callable[[dict], Awaitable[None]]) -> None:
-    """Run a hot handler for an ASGI request and send its answer (the front, and the router's
-    copy of each route); a client gone before its body arrived gets nothing."""
+async def answer_over_asgi(claim: Claim, params: Any, scope: dict, receive: Receive,
+                           send: Callable[[dict], Awaitable[None]]) -> None:
+    """Run a claim's handler for an ASGI request and send its answer, or its refusal rendered
+    (the front, and the router's copy of each route); a client gone before its body arrived gets
+    nothing."""
     try:
-        status, headers, body = await respond(HotRequest.from_scope(scope, receive, params))
+        status, headers, body = await claim.respond(HotRequest.from_scope(scope, receive, params))
     except ClientGone:
         return
+    except claim.refused as exc:
+        status, headers, body = claim.render(exc)  # type: ignore[misc]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

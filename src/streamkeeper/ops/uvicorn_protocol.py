@@ -256,8 +256,8 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
             except StopIteration as done:
                 self._answer(cycle, done.value)
                 return
-            except Exception:  # noqa: BLE001 - a bug
-                self._crashed(cycle)
+            except Exception as exc:  # noqa: BLE001 - a refusal, or a bug
+                self._failed(cycle, exc)
                 return
             self._later(cycle, Resume(coro, pending))
         finally:
@@ -269,14 +269,27 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         async def complete() -> None:
             try:
                 answer = await work
-            except Exception:  # noqa: BLE001 - a bug
-                self._crashed(cycle)
+            except Exception as exc:  # noqa: BLE001 - a refusal, or a bug
+                self._failed(cycle, exc)
                 return
             self._answer(cycle, answer)
 
         task = self.loop.create_task(complete())
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
+
+    def _failed(self, cycle: LaneCycle, exc: Exception) -> None:
+        """A handler that raised: its claim's refusal rendered, anything else a crash."""
+        claim = cycle.claim
+        if isinstance(exc, claim.refused):
+            try:
+                answer = claim.render(exc)  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - a bug
+                self._crashed(cycle)
+                return
+            self._answer(cycle, answer)
+            return
+        self._crashed(cycle)
 
     def _crashed(self, cycle: LaneCycle) -> None:
         """A handler that raised (a bug): logged, and answered 500 as uvicorn answers one."""
