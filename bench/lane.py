@@ -54,7 +54,7 @@ def protocol_for(app, lane: bool):
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     from uvicorn.server import ServerState
 
-    from streamkeeper.ops.lane import LaneProtocol
+    from streamkeeper.ops.uvicorn_protocol import LaneProtocol
 
     config = Config(app, http="httptools", date_header=False, server_header=False, proxy_headers=False,
                     access_log=False, log_level="warning")
@@ -139,7 +139,7 @@ async def main_async(args) -> None:
     (work / "bench.toml").write_text(CONFIG)
     settings = Settings(data_dir=work, config=work / "bench.toml", secret="s" * 32, admin_key="k" * 24,
                         log_level="warning")
-    from streamkeeper.ops.lane import LaneProtocol
+    from streamkeeper.ops.uvicorn_protocol import LaneProtocol
 
     laned = [0]
     lane_answer = LaneProtocol._answer

@@ -26,7 +26,7 @@ class LaneTransport(httpx.AsyncBaseTransport):
         self.answered_by_lane = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        from streamkeeper.ops.lane import LaneCycle, LaneProtocol
+        from streamkeeper.ops.uvicorn_protocol import LaneCycle, LaneProtocol
 
         client = h11.Connection(h11.CLIENT)
         target = request.url.raw_path

@@ -67,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
         return run_granian(settings, logging_config, tls=tls)
     import uvicorn
 
-    from .ops.lane import LaneProtocol
+    from .ops.uvicorn_protocol import LaneProtocol
 
     config = uvicorn.Config(
         "streamkeeper.app:create_app",

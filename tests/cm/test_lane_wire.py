@@ -261,7 +261,7 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_timeout_and_a_b
     from uvicorn.server import ServerState
 
     from bench.lane import FakeTransport
-    from streamkeeper.ops.lane import LaneProtocol
+    from streamkeeper.ops.uvicorn_protocol import LaneProtocol
     from tests.conftest import FakeClock, Running, make_settings
 
     async with Running(make_settings(tmp_path), FakeClock(), wire="lane") as client:

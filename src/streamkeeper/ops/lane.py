@@ -91,16 +91,3 @@ def batch_of(loop) -> WriteBatch:
     if batch is None:
         batch = _batches[loop] = WriteBatch()
     return batch
-
-
-def __getattr__(name: str) -> Any:
-    """The protocol and its cycle are in uvicorn_protocol.py (which imports this module); they
-    can still be imported from here."""
-    if name in ("LaneProtocol", "LaneCycle"):
-        from . import uvicorn_protocol
-
-        return getattr(uvicorn_protocol, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["INTERNAL_ERROR", "LaneProtocol", "LaneCycle"]
