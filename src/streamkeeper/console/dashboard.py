@@ -16,16 +16,18 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _live(request_app, now: float) -> tuple[int | None, dict[str, int] | None]:
+    """Live sessions in all and per application (None where the store keeps no such count); the
+    viewers are walked once."""
     store = request_app.state.ctx.concurrency.store
-    total = await store.count_live(now)
-    by_app = getattr(store, "live_by_application", None)
-    return total, (await by_app(now) if by_app is not None else None)
+    by_app = await store.live_by_application(now)
+    total = sum(by_app.values()) if by_app is not None else await store.count_live(now)
+    return total, by_app
 
 
 async def sample(app) -> Sample:
     now = app.state.ctx.clock()
     metrics = getattr(app.state, "metrics", None)
-    total, _ = await _live(app, now)
+    total = await app.state.ctx.concurrency.store.count_live(now)
     return Sample(now, read_counters(metrics) if metrics else {}, total)
 
 
