@@ -677,6 +677,7 @@ def test_viewer_experience_page(admin_page, server):
     page.click("#policy button[type=submit]")
     page.wait_for_selector("#policy-saved")
     page.reload()
+    page.wait_for_load_state("networkidle")  # the page's own first fetch is over before we choose
     page.select_option("#tenant", "adobe")
     page.wait_for_function("document.getElementById('maxPerUser').value === '3'")
     assert page.input_value("#maxDevices") == "2"

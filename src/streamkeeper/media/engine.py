@@ -83,6 +83,7 @@ class ImportProgress:
 
     FILE = "import-progress.json"
     EVERY = 0.25
+    PAUSE = 0.02
 
     def __init__(self, path: Path, total: int, *, clock: Callable[[], float] = time.time) -> None:
         self.path, self.total, self.clock = path, total, clock
@@ -93,6 +94,9 @@ class ImportProgress:
         if now - self._written >= self.EVERY or done >= self.total:
             self._written = now
             save_json(self.path, {"bytes": min(int(done), self.total), "totalBytes": self.total})
+            # The import is pure Python in a worker thread: without a pause that lets go of the
+            # interpreter lock, requests on the event loop wait for the whole import.
+            time.sleep(self.PAUSE)
 
     def done(self) -> None:
         self.path.unlink(missing_ok=True)
