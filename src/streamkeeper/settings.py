@@ -40,6 +40,8 @@ class Settings:
     trusted_proxies: str | None = None  # addresses/networks (comma-separated) whose X-Forwarded-For is believed
     multicast_interface: str | None = None  # read by the media feature from the environment
     media_networks: str | None = None  # idem
+    media_dir: Path | None = None  # recordings, HLS state, uploads; shared storage for several servers
+    media_listen: str = "127.0.0.1:0"  # the media owner's internal listener (host:port)
     admin_key: str | None = None
     admin_password: str | None = None  # first media-platform administrator (generated when unset)
     secret: str | None = None
@@ -76,6 +78,8 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{settings.origin(name)}: {value!r} is not a whole number") from None
         settings.data_dir = Path(settings.data_dir)
+        if settings.media_dir is not None:
+            settings.media_dir = Path(settings.media_dir)
         if settings.config is not None:
             settings.config = Path(settings.config)
         return settings
@@ -110,6 +114,8 @@ class Settings:
                                 f"at least {MIN_SECRET_BYTES} are needed")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("--tls-cert and --tls-key go together")
+        if _listen_address(self.media_listen) is None:
+            raise bad("media_listen", "host:port, the host an address the other servers can reach")
         if self.workers > 1 and not self.redis_url:
             raise SettingsError("--workers > 1 needs STREAMKEEPER_REDIS_URL: the embedded session store "
                                 "lives in one process")
@@ -159,6 +165,11 @@ class Settings:
                 os.unlink(draft)
         return path.read_text().strip(), False
 
+    @property
+    def media_root(self) -> Path:
+        """Where media files live: `--media-dir`, else `<data dir>/media`."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
     def session_secret(self) -> bytes:
         if self.secret:
             return self.secret.encode()
@@ -177,6 +188,22 @@ def env_name(name: str) -> str:
 
 def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _listen_address(text: str) -> tuple[str, int] | None:
+    """`host:port` (port 0: any free port) as a pair, None when it is not one."""
+    host, sep, port = str(text).rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535 or not _valid_host(host):
+        return None
+    return host, int(port)
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    found = _listen_address(text)
+    if found is None:
+        raise SettingsError(f"{text!r} is not host:port")
+    return found
 
 
 def _valid_host(host: str) -> bool:
@@ -216,6 +243,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("multicast_interface", "local address of the interface for multicast sources and re-streams",
            "127.0.0.1"),
     Option("media_networks", "CIDRs (comma-separated) or 'any': where re-streams may go", "loopback only"),
+    Option("media_dir", "media files (recordings, imports, HLS state); several servers share one on NFS "
+           "or CephFS", "<data dir>/media"),
+    Option("media_listen", "host:port of the internal listener to which the other processes send media "
+           "commands when this process receives the sources (port 0: any free one); with several servers, "
+           "an address they can reach"),
     Option("log_level", "least important log level written", choices=LOG_LEVELS),
     Option("log_format", "log lines: text (for people) or json (one object a line); auto: text when "
            "stderr is a terminal, else json", choices=LOG_FORMATS),

@@ -153,8 +153,8 @@ class ActiveStream:
 class MediaEngine:
     def __init__(self, data_dir: str | Path, *, interface: str | None = None, networks: tuple = LOOPBACK,
                  clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
-                 retry_min: float = 0.5, retry_max: float = 15.0) -> None:
-        self.root = Path(data_dir) / "media"
+                 retry_min: float = 0.5, retry_max: float = 15.0, media_dir: str | Path | None = None) -> None:
+        self.root = Path(media_dir) if media_dir is not None else Path(data_dir) / "media"
         # Where the engine may send re-streams and place SRT calls: nothing leaves the machine
         # unless an operator widens it.
         self.networks = networks
@@ -203,6 +203,15 @@ class MediaEngine:
     def source_error(self, source_id: str) -> str | None:
         """Why a source is not being received (a port held by another program, ...), if it is not."""
         return self.source_errors.get(source_id)
+
+    def status(self) -> dict:
+        """What the other processes need to know to answer like this one (see ownership.StatusBoard)."""
+        sources = {sid: [ingest.active, ingest.bitrate, None] for sid, ingest in self.ingests.items()}
+        for sid, error in self.source_errors.items():
+            sources[sid] = [False, 0, error]
+        return {"sources": sources,
+                "recordings": {aid: r.session_id for aid, r in self.recordings.items()},
+                "streams": {sid: s.asset_id for sid, s in self.streams.items()}}
 
     async def source_saved(self, source: dict, *, strict: bool = False) -> None:
         """Start receiving a new source; re-tune one whose network settings changed.
@@ -373,6 +382,39 @@ class MediaEngine:
         save_json(directory / "tracks.json", {f"track-{i}": sid for i, sid in enumerate(source_ids, start=1)})
         active = ActiveRecording(asset_id, session_id, list(source_ids), rec, username, title,
                                  int(self.clock() if ctime is None else ctime))
+        # What another process needs to go on with this recording if this one dies.
+        save_json(directory / self.RESUME, {"session": session_id, "sources": list(source_ids),
+                                            "username": username, "title": title, "ctime": active.ctime})
+        self.recordings[asset_id] = active
+        return active
+
+    RESUME = "recording-session.json"
+
+    def unfinished(self) -> list[str]:
+        """Videos whose recording a process left unfinished (killed, or its lease lost)."""
+        out = []
+        if not self.videos.is_dir():
+            return out
+        for manifest in self.videos.glob(f"*/{Recording.MANIFEST}"):
+            with contextlib.suppress(OSError, ValueError):
+                if json.loads(manifest.read_text()).get("state") != "stopped":
+                    out.append(manifest.parent.name)
+        return sorted(out)
+
+    def resume_recording(self, asset_id: str) -> ActiveRecording:
+        """Go on with an unfinished recording into the same video: each track is appended to,
+        from the next keyframe of its source, after a flagged discontinuity."""
+        directory = self.video_dir(asset_id)
+        info = json.loads((directory / self.RESUME).read_text())
+        ingests = {}
+        for i, sid in enumerate(info["sources"], start=1):
+            ingest = self.ingests.get(sid)
+            if ingest is None:
+                raise NotActive(f"source {sid} is not being received")
+            ingests[f"track-{i}"] = ingest
+        rec = Recording(directory, asset_id, ingests, clock=self.clock, min_free=0, resume=True)
+        active = ActiveRecording(asset_id, info["session"], list(info["sources"]), rec, info.get("username", ""),
+                                 info.get("title", ""), int(info.get("ctime", 0)))
         self.recordings[asset_id] = active
         return active
 
@@ -405,12 +447,15 @@ class MediaEngine:
         infos = active.recording.stop()
         return max((i.duration for i in infos.values()), default=0.0), len(infos)
 
-    def recover_unfinished(self) -> dict[str, tuple[float, int]]:
-        """At start-up: finalise recordings a previous process left open; {asset id: (duration, tracks)}."""
+    def recover_unfinished(self, only: set[str] | None = None) -> dict[str, tuple[float, int]]:
+        """Finalise recordings a previous process left open (all of them, or those in ``only``);
+        {asset id: (duration, tracks)}."""
         out = {}
         if not self.videos.is_dir():
             return out
         for manifest in self.videos.glob(f"*/{Recording.MANIFEST}"):
+            if only is not None and manifest.parent.name not in only:
+                continue
             try:
                 state = json.loads(manifest.read_text()).get("state")
                 if state == "stopped":
@@ -568,6 +613,22 @@ class MediaEngine:
             active.task.cancel()
 
     # -- life cycle ------------------------------------------------------------------
+
+    async def detach(self) -> None:
+        """Stop receiving, re-streaming and writing, leaving recordings unfinished on disk: this
+        process is no longer the media owner and the next one goes on with them."""
+        for sid in list(self.streams):
+            with contextlib.suppress(NotActive):
+                await self.stop_stream(sid)
+        for active in self.recordings.values():
+            active.recording.detach()
+        self.recordings.clear()
+        for sid in {*self.ingests, *self.retries}:
+            await self._stop_source(sid)
+        self.source_errors.clear()
+        for sid, packager in list(self.packagers.items()):
+            self._drop_packager(sid, packager)
+        self.source_sinks.clear()
 
     async def close(self) -> None:
         for task in list(self.background):

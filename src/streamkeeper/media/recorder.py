@@ -76,13 +76,22 @@ class TrackWriter:
     WAITING, RECORDING, PAUSING, PAUSED, FAILED, CLOSED = (
         "waiting", "recording", "pausing", "paused", "failed", "closed")
 
-    def __init__(self, path: str | Path, psi: Analyzer, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, psi: Analyzer, *, clock: Callable[[], float] = time.time,
+                 hold: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.psi = psi
         self.clock = clock
+        # Appending to a track another process was writing (a takeover): what it left is cut back
+        # to its last whole frame, and the first keyframe written here is flagged as a
+        # discontinuity (see :func:`mark_discontinuity`).
+        self.appending = self.path.exists() and trim_track(self.path) > 0
+        self._flag_next, self._flag_next_at = False, -1
+        # Content seconds already in the file when appending: positions go on from there.
+        self.base = index_track(self.path).duration if self.appending else 0.0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.state = self.WAITING
+        self.hold = hold  # paused before writing anything: wait for resume()
         self.error: str | None = None
         self.bytes_written = 0
         self.writes = 0
@@ -150,13 +159,17 @@ class TrackWriter:
                 self._timeline.append((self.clock(), self.position))
             if self.state == self.PAUSED and data[off + 3] & 0x10 and pid not in self._cc_expect:
                 self._cc_expect[pid] = data[off + 3] & 0x0F
-            if (self.state == self.WAITING or self._resume) and self._resume_point(data, off, pid, main):
+            if ((self.state == self.WAITING and not self.hold) or self._resume) and \
+                    self._resume_point(data, off, pid, main):
                 self._begin(data, off)
                 begin = off
         if begin is not None and begin < n:
             ranges.append((begin, n))
         for lo, hi in ranges:
             chunk = data[lo:hi] if (lo, hi) != (0, len(data)) else data
+            if self._flag_next and lo == self._flag_next_at:
+                self._flag_next = False
+                chunk = mark_discontinuity(chunk)
             if self._offset or self._cc_delta or self._cc_pending:
                 chunk = self._restamp(chunk, es_pids)
             if self.state == self.FAILED:
@@ -183,6 +196,10 @@ class TrackWriter:
         if self.state == self.WAITING:
             header = self._psi_packets[PAT_PID] + b"".join(
                 pkt for p, pkt in sorted(self._psi_packets.items()) if p != PAT_PID)
+            if self.appending:
+                # Counters go on from what the file ends with; the keyframe says the clock jumped.
+                self._cc_pending = self._next_ccs_on_disk()
+                self._flag_next, self._flag_next_at = True, off
             self._write(header)
         elif pts is not None and self._gap_pts is not None:
             # Close the gap: the keyframe takes the place of the frame after the last one written.
@@ -259,7 +276,7 @@ class TrackWriter:
     @property
     def position(self) -> float:
         """Seconds recorded so far, on the stream's own clock (paused spans excluded)."""
-        return self.timeline.duration
+        return self.base + self.timeline.duration
 
     def position_at(self, wall: float) -> float:
         """Recorded seconds at a wall-clock moment (for HotMarks with a timestamp)."""
@@ -303,7 +320,9 @@ class TrackWriter:
 
     def pause(self) -> None:
         """Stop writing at the end of the frame in progress."""
-        if self.state == self.RECORDING:
+        if self.state == self.WAITING:
+            self.hold = True
+        elif self.state == self.RECORDING:
             self.state = self.PAUSING
             self._cc_expect.clear()
         elif self.state == self.PAUSED:
@@ -311,15 +330,21 @@ class TrackWriter:
 
     def resume(self) -> None:
         """Writing restarts at the next keyframe (see :meth:`_begin`)."""
-        if self.state == self.PAUSING:
+        if self.state == self.WAITING:
+            self.hold = False
+        elif self.state == self.PAUSING:
             self.state = self.RECORDING
         elif self.state == self.PAUSED:
             self._resume = True
 
-    def close(self) -> TrackInfo:
+    def detach(self) -> None:
+        """Stop writing and let go of the file as it is (another process goes on with it)."""
         if self.state != self.CLOSED:
             self.state = self.CLOSED
             os.close(self._fd)
+
+    def close(self) -> TrackInfo:
+        self.detach()
         if not self.path.is_file():
             raise OSError(self.error or f"{self.path} is not a regular file")
         return finalize_track(self.path)
@@ -349,6 +374,20 @@ def finalize_track(path: str | Path, *, complete: bool = False,
     nothing follows that frame to show it was written in full.
     """
     path = Path(path)
+    whole = trim_track(path, complete=complete)
+    an = analyze_file(path, progress=progress)
+    return TrackInfo(
+        path=str(path), size=whole, duration=index_track(path).duration,
+        video_streams=sum(1 for s in an.streams if s.kind == "video"),
+        audio_streams=sum(1 for s in an.streams if s.kind == "audio"),
+        bitrate=an.bitrate, cc_errors=an.cc_errors,
+    )
+
+
+def trim_track(path: str | Path, *, complete: bool = False) -> int:
+    """Cut a track file back to its last whole packet and (unless ``complete``) to before its
+    last video frame, which may have been cut short; the size left."""
+    path = Path(path)
     size = path.stat().st_size
     whole = size - size % PACKET_SIZE
     with open(path, "r+b") as f:
@@ -359,13 +398,18 @@ def finalize_track(path: str | Path, *, complete: bool = False,
             f.truncate(whole)
             f.flush()
             os.fsync(f.fileno())
-    an = analyze_file(path, progress=progress)
-    return TrackInfo(
-        path=str(path), size=whole, duration=index_track(path).duration,
-        video_streams=sum(1 for s in an.streams if s.kind == "video"),
-        audio_streams=sum(1 for s in an.streams if s.kind == "audio"),
-        bitrate=an.bitrate, cc_errors=an.cc_errors,
-    )
+    return whole
+
+
+def mark_discontinuity(chunk: bytes) -> bytes:
+    """Set the discontinuity indicator of the first packet (which has an adaptation field: a
+    keyframe carries its random-access flag there): the time base jumps here, the file's
+    readers start a new piece of the timeline (see :class:`~.timeline.TrackIndex`)."""
+    if len(chunk) < PACKET_SIZE or not chunk[3] & 0x20 or not chunk[4]:
+        return chunk
+    out = bytearray(chunk)
+    out[5] |= 0x80
+    return bytes(out)
 
 
 def _last_video_start(f, end: int) -> int | None:
@@ -416,16 +460,23 @@ class Recording:
     MANIFEST = "recording.json"
 
     def __init__(self, directory: str | Path, recording_id: str, ingests: dict, *,
-                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES) -> None:
+                 clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
+                 resume: bool = False) -> None:
+        """With ``resume``, go on with a recording another process left unfinished: its state
+        (paused or not, HotMarks) is read back and its track files are appended to."""
         self.dir = Path(directory)
         check_space(self.dir, min_free)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.clock = clock
-        self.meta = RecordingState(id=recording_id, sources=list(ingests), started=clock())
+        if resume:
+            self.meta = RecordingState(**json.loads((self.dir / self.MANIFEST).read_text()))
+        else:
+            self.meta = RecordingState(id=recording_id, sources=list(ingests), started=clock())
         self.writers: dict[str, TrackWriter] = {}
         self._unsubscribe = []
         for source_id, ingest in ingests.items():
-            w = TrackWriter(self.dir / f"{source_id}.ts", ingest.analyzer, clock=clock)
+            w = TrackWriter(self.dir / f"{source_id}.ts", ingest.analyzer, clock=clock,
+                            hold=self.meta.state == "paused")
             self.writers[source_id] = w
             self._unsubscribe.append(ingest.subscribe(w))
         self._save()
@@ -463,6 +514,13 @@ class Recording:
         self.meta.hotmarks.append(asdict(mark))
         self._save()
         return mark
+
+    def detach(self) -> None:
+        """Stop writing, leaving the recording unfinished on disk for the next media owner."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for w in self.writers.values():
+            w.detach()
 
     def stop(self) -> dict[str, TrackInfo]:
         for unsubscribe in self._unsubscribe:

@@ -152,6 +152,11 @@ def is_random_access(buf, off: int) -> bool:
     return bool(buf[off + 3] & 0x20 and buf[off + 4] and buf[off + 5] & 0x40)
 
 
+def has_discontinuity_flag(buf, off: int) -> bool:
+    """The adaptation field's discontinuity_indicator: the time base is discontinuous here."""
+    return bool(buf[off + 3] & 0x20 and buf[off + 4] and buf[off + 5] & 0x80)
+
+
 def payload_start(buf, off: int) -> int:
     return off + 5 + buf[off + 4] if buf[off + 3] & 0x20 else off + 4
 
@@ -275,6 +280,8 @@ class TrackIndex:
         pts, dts = pes_timestamps(block[start:start + 19])
         if pts is None:
             return
+        if has_discontinuity_flag(block, off):
+            self.timeline.restart()  # the writer said the clock jumps here (a recording taken over)
         t = self.timeline.add(pts if dts is None else dts)
         if len(self.timeline.discontinuities) != self._seen_discontinuities:
             self._seen_discontinuities = len(self.timeline.discontinuities)

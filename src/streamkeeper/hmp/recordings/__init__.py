@@ -70,5 +70,6 @@ class NoMedia:
 
 
 def media_of(app) -> MediaBackend:
-    media = getattr(app.state, "hmp_media", None)
+    """The process's media plane (the owner's engine, or the owner's status seen from elsewhere)."""
+    media = getattr(app.state, "media_plane", None) or getattr(app.state, "hmp_media", None)
     return media if media is not None else NoMedia()

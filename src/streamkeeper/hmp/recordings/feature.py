@@ -1,9 +1,13 @@
 """Mounts the media engine on the app: receivers for every source, crash recovery, events.
 
 At start-up, before the `/apis` feature: the engine becomes
-``app.state.hmp_media`` (the catalog's ``MediaBackend``), recordings a
-killed process left open are finalised into videos, every source in the
-catalog is received, and the event scheduler starts. At shutdown,
+``app.state.hmp_media`` and the process's media plane (:mod:`.plane`)
+``app.state.media_plane``, the catalog's ``MediaBackend``. The media owner
+of the deployment (the process itself when there is no Redis, else the
+holder of the media lease) finalises recordings a killed process left
+open (or goes on with them, after a takeover), receives every source in
+the catalog and runs the event scheduler; the other processes send it
+their media commands (:mod:`.forwarding`). At shutdown, the owner's
 recordings in progress are finished as videos.
 
 ``STREAMKEEPER_MULTICAST_INTERFACE`` is the address of the local interface
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import time
@@ -27,11 +32,13 @@ from sqlalchemy import select
 
 from fastapi import APIRouter
 
-from . import endpoints, hls
+from . import endpoints, forwarding, hls
 from .endpoints import finish_recording, record_session
 from ...database import ChangeProbe
 from ...feature import Feature
 from ...media.engine import MediaEngine, NotActive, parse_networks
+from ...media.recorder import save_json
+from .plane import MediaPlane
 from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
@@ -45,39 +52,21 @@ DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 async def startup(app, ctx) -> None:
-    from ..assets import service as assets
-    from ..sources import service as sources
-    from ..sources.models import SourceRow
-
     interface = os.environ.get("STREAMKEEPER_MULTICAST_INTERFACE") or "127.0.0.1"
     networks = parse_networks(os.environ.get("STREAMKEEPER_MEDIA_NETWORKS"))
-    engine = MediaEngine(ctx.settings.data_dir, interface=interface, networks=networks, clock=time.time)
-    app.state.hmp_media = engine
-    async with ctx.sessions() as db:
-        for asset_id, (duration, count) in engine.recover_unfinished().items():
-            with contextlib.suppress(Exception):  # a video deleted meanwhile: nothing to update
-                await assets.update_media(db, asset_id, ctx.clock(), state="ready", duration=round(duration, 3),
-                                          movie_track_count=count)
-                log.warning("finalised recording %s left open by a previous run (%.1f s)", asset_id, duration)
-        for row in (await db.scalars(select(SourceRow))).all():
-            await engine.source_saved(sources.out(row, engine))
-    runner = EventRunner(app, ctx, engine)
-    app.state.media_events = runner
-    runner.start()
+    engine = MediaEngine(ctx.settings.data_dir, interface=interface, networks=networks, clock=time.time,
+                         media_dir=ctx.settings.media_root)
+    app.state.hmp_media = engine  # files: every process; sources, recordings, streams: the owner's
+    plane = MediaPlane(app, ctx, engine, make_runner=lambda: EventRunner(app, ctx, engine))
+    app.state.media_plane = plane
+    await plane.start()
 
 
 async def shutdown(app, ctx) -> None:
-    engine: MediaEngine | None = getattr(app.state, "hmp_media", None)
-    runner = getattr(app.state, "media_events", None)
-    if runner is not None:
-        await runner.stop()
-    if engine is None:
+    plane: MediaPlane | None = getattr(app.state, "media_plane", None)
+    if plane is None:
         return
-    async with ctx.sessions() as db:
-        for asset_id in list(engine.recordings):
-            with contextlib.suppress(Exception):
-                await finish_recording(db, engine, asset_id, ctx.clock())
-    await engine.close()
+    await plane.stop(lambda db, asset_id: finish_recording(db, plane.engine, asset_id, ctx.clock()))
 
 
 def scheduled(row) -> ScheduledEvent:
@@ -97,7 +86,11 @@ class EventRunner:
         store = JsonStateStore(engine.root / "events.json")
         self.scheduler = Scheduler(store, ctx.clock, on_start=self._start, on_end=self._end, grace=300)
         self._task: asyncio.Task | None = None
-        self._recordings: dict[str, str] = {}  # event id -> asset id it is recording
+        # event id -> asset id it is recording; on disk, so that the next media owner ends it
+        self._recordings_file = engine.root / "event-recordings.json"
+        self._recordings: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError):
+            self._recordings = dict(json.loads(self._recordings_file.read_text()))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="media-events")
@@ -161,6 +154,11 @@ class EventRunner:
                     log.warning("event %s could not record session %s: %s", event.id, session_id, exc)
                     return
                 self._recordings[event.id] = view["id"]
+                self._save_recordings()
+
+    def _save_recordings(self) -> None:
+        self._recordings_file.parent.mkdir(parents=True, exist_ok=True)
+        save_json(self._recordings_file, self._recordings)
 
     @staticmethod
     async def _creator(db, user_id: str | None):
@@ -182,6 +180,7 @@ class EventRunner:
         async with self.ctx.sessions() as db:
             asset_id = self._recordings.pop(event.id, None)
             if asset_id is not None:
+                self._save_recordings()
                 with contextlib.suppress(NotActive):
                     await finish_recording(db, self.engine, asset_id, self.ctx.clock())
             if event.action == "set-live":
@@ -191,4 +190,4 @@ class EventRunner:
                     await db.commit()
 
 
-feature = Feature("hmp-recordings", router=router, startup=startup, shutdown=shutdown)
+feature = Feature("hmp-recordings", router=router, startup=startup, shutdown=shutdown, install=forwarding.install)

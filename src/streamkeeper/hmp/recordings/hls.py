@@ -126,7 +126,7 @@ async def video_playlist(request: Request, object_id: str = ASSET_ID,
     `com.streamkeeper.hotmark`, `X-TITLE`) dated from EXT-X-PROGRAM-DATE-TIME."""
     row = await _video(request, db, user, object_id)
     engine = _engine(request)
-    recording = object_id in engine.recordings
+    recording = row.state == "recording"  # as the catalog says: the recording may be another process's
     marks = [DateRange(m["id"], m["timestamp"] / 1000, m.get("title") or "")
              for m in await assets.hotmarks(db, row)]
     await end_transaction(db)
@@ -145,11 +145,11 @@ async def video_segment(request: Request, object_id: str = ASSET_ID,
                         track_id: int = Path(ge=1, le=64, description="Track (source) of the video, from 1"),
                         seq: int = Path(ge=0, description="Segment number in the playlist"),
                         user: Principal = User, db: AsyncSession = Db):
-    await _video(request, db, user, object_id)
+    row = await _video(request, db, user, object_id)
     await end_transaction(db)
     engine = _engine(request)
     segments = _track(engine, object_id, track_id)
-    cut = segments.segments(object_id not in engine.recordings)
+    cut = segments.segments(row.state != "recording")
     if seq >= len(cut):
         raise HmpError(NOT_FOUND, "no such segment")
     _, first, end = cut[seq]

@@ -1,0 +1,244 @@
+"""Media commands reach the media owner, whichever process the client reached.
+
+Only the owner (see :mod:`streamkeeper.media.ownership`) receives the sources, records and
+re-streams, so a request that needs the live engine is sent on to it when it arrives anywhere
+else. One mechanism for every such route: :data:`MEDIA_ROUTES` lists them (method and path
+template, one line each) and :class:`MediaForwarding`, an ASGI middleware inside the body limit
+and the operations middleware, proxies the matching requests over HTTP to the owner's internal
+listener, the answer streamed back as it comes. The owner authenticates and authorises the caller
+itself, as it would any request; the header :data:`HEADER` (an HMAC of the shared session
+secret) only says "already forwarded, answer it here", and is dropped when it is not exactly
+that value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import socket
+from contextlib import contextmanager
+
+import httpx
+from starlette.routing import compile_path
+
+from ...feature import Problem
+
+log = logging.getLogger(__name__)
+
+HEADER = b"x-streamkeeper-media"
+CLIENT = b"x-streamkeeper-client"  # the original client's address, believed with HEADER only
+RETRY_AFTER = "2"
+
+# (methods, path template): the routes answered by the media owner. Anything that needs the live
+# engine (sources received, recordings in progress, re-streams, live HLS) belongs here; finished
+# files (downloads, on-demand HLS, video thumbnails, imports) are served by any process.
+MEDIA_ROUTES: list[tuple[frozenset[str], str]] = []
+
+
+def media_route(methods: str, path: str) -> None:
+    """Declare a route as answered by the media owner: ``media_route("GET PUT", "/apis/x/{id}")``."""
+    MEDIA_ROUTES.append((frozenset(methods.split()), path))
+
+
+media_route("POST", "/apis/sources")  # receiving starts where the sources are received
+media_route("PUT DELETE", "/apis/sources/{object_id}")
+media_route("GET POST", "/apis/sessions/{object_id}/recordings")
+media_route("GET", "/apis/recordings")
+media_route("GET PUT DELETE", "/apis/recordings/{recording_id}")
+media_route("POST", "/apis/recordings/{recording_id}/hotmarks")
+media_route("GET", "/apis/sources/{object_id}/thumbnail")
+media_route("GET", "/apis/sessions/{object_id}/thumbnail")
+media_route("GET POST", "/apis/assets/{object_id}/streams")
+media_route("GET DELETE", "/apis/assets/{object_id}/streams/{stream_id}")
+media_route("GET", "/apis/streams")
+media_route("GET PUT DELETE", "/apis/streams/{stream_id}")
+media_route("POST", "/apis/streams/{stream_id}/seek")
+media_route("GET", "/apis/sources/{object_id}/hls/live.m3u8")
+media_route("GET", "/apis/sources/{object_id}/hls/{seq}.ts")
+
+
+class _Routes:
+    def __init__(self, routes: list[tuple[frozenset[str], str]]) -> None:
+        self._source = routes
+        self._compiled: list[tuple[frozenset[str], re.Pattern]] = []
+        self._seen = 0
+
+    def match(self, method: str, path: str) -> bool:
+        if self._seen != len(self._source):  # routes declared after the app was built
+            self._compiled = [(m, compile_path(p)[0]) for m, p in self._source]
+            self._seen = len(self._source)
+        return any(method in methods and pattern.match(path) for methods, pattern in self._compiled)
+
+
+def forward_token(secret: bytes) -> bytes:
+    """The value of :data:`HEADER`: the same in every process of every server (they share the
+    session secret), of no use for anything else."""
+    return hmac.new(secret, b"streamkeeper media forwarding", hashlib.sha256).hexdigest().encode()
+
+
+_HOP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length",
+        b"proxy-authorization", b"proxy-connection", b"trailer", HEADER, CLIENT}
+_HOP_BACK = {"connection", "keep-alive", "transfer-encoding", "x-request-id"}
+
+
+class MediaForwarding:
+    """Pure ASGI: media routes go to the owner when this process is not it."""
+
+    def __init__(self, app, routes: list | None = None) -> None:
+        self.app = app
+        self.routes = _Routes(MEDIA_ROUTES if routes is None else routes)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        plane = getattr(scope["app"].state, "media_plane", None)
+        if plane is None or not plane.shared:
+            await self.app(scope, receive, send)
+            return
+        forwarded = self._forwarded(scope, plane.token)
+        if not self.routes.match(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+        elif plane.owner:
+            await self.app(scope, receive, send)
+        elif forwarded:
+            # Sent here as to the owner, which this process no longer is: the sender asks again.
+            await self._unavailable(scope, send, "the media owner is changing; try again")
+        else:
+            await self._proxy(scope, receive, send, plane)
+
+    @staticmethod
+    def _forwarded(scope, token: bytes) -> bool:
+        """Whether the request carries the right header; a wrong one is dropped, not believed."""
+        headers = scope["headers"]
+        found = [v for k, v in headers if k == HEADER]
+        if not found:
+            return False
+        ok = len(found) == 1 and hmac.compare_digest(found[0], token)
+        client = next((v for k, v in headers if k == CLIENT), None)
+        scope["headers"] = [(k, v) for k, v in headers if k not in (HEADER, CLIENT)]
+        if ok and client:
+            host, _, port = client.decode("latin-1").rpartition(":")
+            if host and port.isdigit():
+                scope["client"] = (host, int(port))
+        return ok
+
+    async def _proxy(self, scope, receive, send, plane) -> None:
+        body = bytearray()
+        while True:  # bounded: the body limit middleware counts it on the way in
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k, v) for k, v in scope["headers"] if k not in _HOP]
+        headers.append((HEADER, plane.token))
+        if scope.get("client"):
+            headers.append((CLIENT, f"{scope['client'][0]}:{scope['client'][1]}".encode()))
+        from ...ops.logs import request_id
+
+        rid = request_id.get()
+        if rid:
+            headers = [(k, v) for k, v in headers if k != b"x-request-id"] + [(b"x-request-id", rid.encode())]
+        target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
+        for attempt in range(2):
+            url = await plane.owner_url(refresh=attempt > 0)
+            if url is None:
+                break
+            request = plane.client.build_request(scope["method"], url + target, headers=headers, content=bytes(body))
+            try:
+                response = await plane.client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # the owner is gone: look again, once
+            except httpx.HTTPError as exc:
+                log.warning("media owner at %s did not answer %s %s: %s", url, scope["method"], scope["path"], exc)
+                break
+            if response.status_code == 503 and attempt == 0 and response.headers.get("x-streamkeeper-moved"):
+                await response.aclose()
+                continue
+            await self._relay(response, send)
+            return
+        await self._unavailable(scope, send, "the media owner cannot be reached (it may be changing); try again")
+
+    @staticmethod
+    async def _relay(response: httpx.Response, send) -> None:
+        try:
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
+                   if k.lower() not in _HOP_BACK]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    async def _unavailable(scope, send, message: str) -> None:
+        answer = scope["app"].state.errors.render(scope["path"], Problem("unavailable", 503, message,
+                                                                         {"Retry-After": RETRY_AFTER}))
+        headers = [*answer.raw_headers, (b"x-streamkeeper-moved", b"1")]
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+
+def install(app) -> None:
+    """Innermost of the app's middleware: inside the operations middleware (one access log line
+    and one request id per hop) and the body limit (a body is counted before it is sent on)."""
+    from starlette.middleware import Middleware
+
+    app.user_middleware.append(Middleware(MediaForwarding))
+
+
+# -- the owner's internal listener ------------------------------------------------------------------
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class InternalListener:
+    """The same app served on one more socket, by a uvicorn server of its own that leaves signals
+    and the app's lifespan to the main server."""
+
+    def __init__(self, app, host: str, port: int) -> None:
+        import uvicorn
+
+        class _Quiet(uvicorn.Server):
+            @contextmanager
+            def capture_signals(self):  # the main server handles SIGTERM/SIGINT
+                yield
+
+        self.sock = listening_socket(host, port)
+        self.url = url_of(self.sock)
+        config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, proxy_headers=False,
+                                server_header=False, timeout_graceful_shutdown=5)
+        self.server = _Quiet(config)
+        self.task = None
+
+    def start(self) -> None:
+        import asyncio
+
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]), name="media-listener")
+
+    async def stop(self) -> None:
+        if self.task is None:
+            return
+        self.server.should_exit = True
+        try:
+            await self.task
+        except BaseException:  # noqa: BLE001 - shutting down
+            pass
+        self.sock.close()
