@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 TTL = 5.0  # seconds a lease lives without renewal
 RENEW_EVERY = 1.0  # the holder renews, and the others try to take it, this often
 STEP_DOWN_AFTER = 3.5  # a holder that renewed nothing for this long stops receiving (< TTL)
+STATUS_TTL = 2.0  # the owner's status, written every half second, is not believed for longer
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -96,7 +97,7 @@ class StatusBoard:
     """The owner's view of the media plane (sources, recordings, re-streams), kept in one Redis
     key with a short expiry so that a dead owner's view is not believed for long."""
 
-    def __init__(self, redis, key: str, ttl: float = TTL) -> None:
+    def __init__(self, redis, key: str, ttl: float = STATUS_TTL) -> None:
         self.redis = redis
         self.key = key
         self.ttl_ms = int(ttl * 1000)
