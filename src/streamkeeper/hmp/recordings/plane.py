@@ -155,40 +155,15 @@ class MediaPlane:
     async def _take_over(self, *, resume: bool) -> None:
         """Receive every source; go on with recordings in progress (``resume``: a recording whose
         video is still recording in the catalog), finalise the rest; run scheduled events."""
-        from ..assets import service as assets
-        from ..assets.models import AssetRow
-        from ..sources import service as sources
-        from ..sources.models import SourceRow
-
         async with self._lock:
             started = time.monotonic()
             self.owner = True
-            engine = self.engine
-            unfinished = engine.unfinished()
-            async with self.ctx.sessions() as db:
-                going_on = set()
-                if resume:
-                    for asset_id in unfinished:
-                        row = await db.get(AssetRow, asset_id)
-                        if row is not None and row.state == "recording" and \
-                                (engine.video_dir(asset_id) / engine.RESUME).exists():
-                            going_on.add(asset_id)
-                finished = engine.recover_unfinished(only=set(unfinished) - going_on)
-                for row in (await db.scalars(select(SourceRow))).all():
-                    await engine.source_saved(sources.out(row, engine))
-                for asset_id in sorted(going_on):
-                    try:
-                        engine.resume_recording(asset_id)
-                        log.warning("going on with recording %s left in progress by another process", asset_id)
-                    except Exception as exc:  # noqa: BLE001 - a source gone, files damaged: finish it
-                        log.warning("recording %s cannot go on (%s): finishing it", asset_id, exc)
-                        finished.update(engine.recover_unfinished(only={asset_id}))
-                for asset_id, (duration, count) in finished.items():
-                    with contextlib.suppress(Exception):  # a video deleted meanwhile: nothing to update
-                        await assets.update_media(db, asset_id, self.ctx.clock(), state="ready",
-                                                  duration=round(duration, 3), movie_track_count=count)
-                        log.warning("finalised recording %s left open by a previous run (%.1f s)", asset_id,
-                                    duration)
+            keep = asyncio.create_task(self._keep_lease()) if self.shared else None
+            try:
+                await self._receive_everything(resume)
+            finally:
+                if keep is not None:
+                    keep.cancel()
             self.runner = self.make_runner()
             self.runner.start()
             self.took_over_at = time.time()
@@ -196,6 +171,45 @@ class MediaPlane:
                 log.warning("this process is the media owner now (listener %s, took %.2f s)", self.listener.url,
                             time.monotonic() - started)
                 await self._publish()
+
+    async def _keep_lease(self) -> None:
+        """Renew the lease while a takeover reads the catalog and the files (it may take a while)."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            with contextlib.suppress(Exception):
+                await self.lease.renew(self._holder)
+
+    async def _receive_everything(self, resume: bool) -> None:
+        from ..assets import service as assets
+        from ..assets.models import AssetRow
+        from ..sources import service as sources
+        from ..sources.models import SourceRow
+
+        engine = self.engine
+        unfinished = await asyncio.to_thread(engine.unfinished)
+        async with self.ctx.sessions() as db:  # read, then let go before the files are read
+            recording = set()
+            if resume and unfinished:
+                rows = await db.scalars(select(AssetRow).where(AssetRow.id.in_(unfinished)))
+                recording = {row.id for row in rows if row.state == "recording"}
+            catalog = [sources.out(row, engine) for row in (await db.scalars(select(SourceRow))).all()]
+        going_on = {a for a in recording if (engine.video_dir(a) / engine.RESUME).exists()}
+        finished = await asyncio.to_thread(engine.recover_unfinished, set(unfinished) - going_on)
+        for source in catalog:
+            await engine.source_saved(source)
+        for asset_id in sorted(going_on):
+            try:
+                engine.resume_recording(asset_id)
+                log.warning("going on with recording %s left in progress by another process", asset_id)
+            except Exception as exc:  # noqa: BLE001 - a source gone, files damaged: finish it
+                log.warning("recording %s cannot go on (%s): finishing it", asset_id, exc)
+                finished.update(await asyncio.to_thread(engine.recover_unfinished, {asset_id}))
+        async with self.ctx.sessions() as db:
+            for asset_id, (duration, count) in finished.items():
+                with contextlib.suppress(Exception):  # a video deleted meanwhile: nothing to update
+                    await assets.update_media(db, asset_id, self.ctx.clock(), state="ready",
+                                              duration=round(duration, 3), movie_track_count=count)
+                    log.warning("finalised recording %s left open by a previous run (%.1f s)", asset_id, duration)
 
     async def _step_down(self, why: str) -> None:
         async with self._lock:
