@@ -117,11 +117,11 @@ def _read(sock: socket.socket) -> tuple[int, dict, bytes]:
     return status, headers, body
 
 
-def ask(server: Server, cookie: str, method: str, path: str, body=None) -> Answer:
+def ask(server: Server, cookie: str, method: str, path: str, body=None, extra: tuple = ()) -> Answer:
     """One request on a new connection; the answer and the pid of the process that gave it."""
     data = b"" if body is None else json.dumps(body).encode()
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Content-Length: {len(data)}",
-             f"Cookie: calypso-session-id={cookie}"]
+             f"Cookie: calypso-session-id={cookie}", *extra]
     if body is not None:
         lines.append("Content-Type: application/json")
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
@@ -134,14 +134,14 @@ def ask(server: Server, cookie: str, method: str, path: str, body=None) -> Answe
 
 
 def same_everywhere(servers: list[Server], cookie: str, path: str, what, *, method: str = "GET", body=None,
-                    each: int = 2, max_probes: int = 80):
+                    each: int = 2, max_probes: int = 80, extra: tuple = ()):
     """`what(answer)` is the same for every probe until every serving process answered `each`
     times; that common value."""
     everyone = set().union(*(worker_pids(s) for s in servers))
     seen: dict[int, int] = {}
     values = []
     for n in range(max_probes):
-        answer = ask(servers[n % len(servers)], cookie, method, path, body)
+        answer = ask(servers[n % len(servers)], cookie, method, path, body, extra)
         values.append((answer, what(answer)))
         assert values[-1][1] == values[0][1], (path, values[0], values[-1])
         if answer.pid is not None:
@@ -225,6 +225,9 @@ def test_every_media_call_answers_the_same_on_every_process(fleet, clip):
         rec = r.json()["data"]["id"]
         state = lambda a: (a.status, a.json()["data"]["state"])  # noqa: E731
         assert same_everywhere(fleet, cookie, f"/apis/recordings/{rec}", state) == (200, "RECORDING")
+        # The header that marks a forwarded request is not believed from a client.
+        assert same_everywhere(fleet, cookie, f"/apis/recordings/{rec}", state,
+                               extra=("X-Streamkeeper-Media: forged",)) == (200, "RECORDING")
         assert same_everywhere(fleet, cookie, f"/apis/sessions/{session}/recordings",
                                lambda a: [x["id"] for x in a.json()["data"]]) == [rec]
         time.sleep(1.5)  # the session's recording flag is read from the owner's status
