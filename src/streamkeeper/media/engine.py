@@ -401,6 +401,13 @@ class MediaEngine:
                     out.append(manifest.parent.name)
         return sorted(out)
 
+    def recording_sources(self, asset_id: str) -> list[str]:
+        """The sources an unfinished recording was made of (empty when not known)."""
+        try:
+            return list(json.loads((self.video_dir(asset_id) / self.RESUME).read_text())["sources"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+
     def resume_recording(self, asset_id: str) -> ActiveRecording:
         """Go on with an unfinished recording into the same video: each track is appended to,
         from the next keyframe of its source, after a flagged discontinuity."""

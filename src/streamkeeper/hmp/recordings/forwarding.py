@@ -63,12 +63,16 @@ class _Routes:
     def __init__(self, routes: list[tuple[frozenset[str], str]]) -> None:
         self._source = routes
         self._compiled: list[tuple[frozenset[str], re.Pattern]] = []
+        self._prefixes: tuple[str, ...] = ()
         self._seen = 0
 
     def match(self, method: str, path: str) -> bool:
         if self._seen != len(self._source):  # routes declared after the app was built
             self._compiled = [(m, compile_path(p)[0]) for m, p in self._source]
+            self._prefixes = tuple({"/" + p.split("/")[1] + "/" for _, p in self._source})
             self._seen = len(self._source)
+        if not path.startswith(self._prefixes):
+            return False
         return any(method in methods and pattern.match(path) for methods, pattern in self._compiled)
 
 
@@ -98,10 +102,11 @@ class MediaForwarding:
         if plane is None or not plane.shared:
             await self.app(scope, receive, send)
             return
-        forwarded = self._forwarded(scope, plane.token)
         if not self.routes.match(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
-        elif plane.owner:
+            return
+        forwarded = self._forwarded(scope, plane.token)
+        if plane.owner:
             await self.app(scope, receive, send)
         elif forwarded:
             # Sent here as to the owner, which this process no longer is: the sender asks again.

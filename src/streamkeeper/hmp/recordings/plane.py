@@ -197,6 +197,11 @@ class MediaPlane:
         finished = await asyncio.to_thread(engine.recover_unfinished, set(unfinished) - going_on)
         for source in catalog:
             await engine.source_saved(source)
+        needed = {sid for a in going_on for sid in engine.recording_sources(a)}
+        for _ in range(30):  # a port still held a moment by the process before: binding is retried
+            if not needed & set(engine.retries):
+                break
+            await asyncio.sleep(0.1)
         for asset_id in sorted(going_on):
             try:
                 engine.resume_recording(asset_id)
