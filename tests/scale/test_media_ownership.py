@@ -4,6 +4,7 @@ another once it expires; and the owner's status, believed only while it is fresh
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -54,3 +55,32 @@ async def test_the_owner_status_is_not_believed_once_stale(redis_client, keys):
     assert (await board.read())["sources"] == {"s": [True, 1000, None]}
     await asyncio.sleep(0.5)  # the owner died: its word expires with it
     assert await board.read() == {}
+
+
+def test_an_owner_cut_off_from_redis_stops_receiving(redis_user, tmp_path):
+    """Without its lease renewed, the owner lets go of its sources before the lease can expire,
+    so that no other process receives them at the same time."""
+    from tests.process import free_udp_port
+
+    from .servers import Server
+    from .test_media_plane import PASSWORD, login, receivers, studio
+
+    env = {"STREAMKEEPER_REDIS_URL": redis_user["url"], "STREAMKEEPER_REDIS_PREFIX": redis_user["prefix"],
+           "STREAMKEEPER_ADMIN_KEY": "k" * 32, "STREAMKEEPER_SECRET": "m" * 32,
+           "STREAMKEEPER_ADMIN_PASSWORD": PASSWORD}
+    server = Server(tmp_path / "data", env).spawn()
+    try:
+        server.wait_ready()
+        cookie = login(server)
+        udp_port = free_udp_port()
+        studio(server, cookie, udp_port)
+        assert receivers([server], udp_port) == {server.proc.pid}
+        redis_user["cut_off"]()
+        cut = time.monotonic()
+        while receivers([server], udp_port) and time.monotonic() - cut < 10:
+            time.sleep(0.1)
+        stopped = time.monotonic() - cut
+        assert not receivers([server], udp_port)
+        assert stopped < 5.0  # before the lease (5 s) could have expired in Redis
+    finally:
+        server.stop()
