@@ -115,7 +115,8 @@ class Settings:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("--tls-cert and --tls-key go together")
         if _listen_address(self.media_listen) is None:
-            raise bad("media_listen", "host:port, the host an address the other servers can reach")
+            raise bad("media_listen", "host:port, the host an address the other processes can reach "
+                                      "(not 0.0.0.0 or ::)")
         if self.workers > 1 and not self.redis_url:
             raise SettingsError("--workers > 1 needs STREAMKEEPER_REDIS_URL: the embedded session store "
                                 "lives in one process")
@@ -196,6 +197,11 @@ def _listen_address(text: str) -> tuple[str, int] | None:
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535 or not _valid_host(host):
         return None
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            return None  # written into the media lease: it must be an address others can connect to
+    except ValueError:
+        pass  # a host name
     return host, int(port)
 
 

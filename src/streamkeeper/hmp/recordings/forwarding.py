@@ -82,7 +82,7 @@ def forward_token(secret: bytes) -> bytes:
     return hmac.new(secret, b"streamkeeper media forwarding", hashlib.sha256).hexdigest().encode()
 
 
-_HOP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length",
+_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length",
         b"proxy-authorization", b"proxy-connection", b"trailer", HEADER, CLIENT}
 _HOP_BACK = {"connection", "keep-alive", "transfer-encoding", "x-request-id"}
 
