@@ -27,7 +27,9 @@ from typing import Callable, Iterator
 
 from .hls import FileSegments, LivePackager
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
-from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
+from .recorder import (
+    MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, prepare_append, recover, save_json,
+)
 from .remux import download_entries, probe, to_ts, zip_stream
 from .restream import Destination, Stream, claim_destinations
 from .thumbnails import LiveThumbnails, ThumbnailNotFound, thumbnail_at
@@ -408,9 +410,16 @@ class MediaEngine:
         except (OSError, ValueError, KeyError, TypeError):
             return []
 
-    def resume_recording(self, asset_id: str) -> ActiveRecording:
+    def prepare_resume(self, asset_id: str) -> dict[str, float]:
+        """Blocking (reads the tracks: run it in a worker thread): each track of an unfinished
+        recording cut back to its last whole frame; {track: content seconds so far}."""
+        return {f"track-{i}": prepare_append(self.video_dir(asset_id) / f"track-{i}.ts")
+                for i in range(1, len(self.recording_sources(asset_id)) + 1)}
+
+    def resume_recording(self, asset_id: str, bases: dict[str, float] | None = None) -> ActiveRecording:
         """Go on with an unfinished recording into the same video: each track is appended to,
-        from the next keyframe of its source, after a flagged discontinuity."""
+        from the next keyframe of its source, after a flagged discontinuity (``bases``: what
+        :meth:`prepare_resume` said)."""
         directory = self.video_dir(asset_id)
         info = json.loads((directory / self.RESUME).read_text())
         ingests = {}
@@ -419,7 +428,7 @@ class MediaEngine:
             if ingest is None:
                 raise NotActive(f"source {sid} is not being received")
             ingests[f"track-{i}"] = ingest
-        rec = Recording(directory, asset_id, ingests, clock=self.clock, min_free=0, resume=True)
+        rec = Recording(directory, asset_id, ingests, clock=self.clock, min_free=0, resume=True, bases=bases)
         active = ActiveRecording(asset_id, info["session"], list(info["sources"]), rec, info.get("username", ""),
                                  info.get("title", ""), int(info.get("ctime", 0)))
         self.recordings[asset_id] = active

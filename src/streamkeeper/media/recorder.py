@@ -77,7 +77,7 @@ class TrackWriter:
         "waiting", "recording", "pausing", "paused", "failed", "closed")
 
     def __init__(self, path: str | Path, psi: Analyzer, *, clock: Callable[[], float] = time.time,
-                 hold: bool = False) -> None:
+                 hold: bool = False, base: float | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.psi = psi
@@ -85,10 +85,12 @@ class TrackWriter:
         # Appending to a track another process was writing (a takeover): what it left is cut back
         # to its last whole frame, and the first keyframe written here is flagged as a
         # discontinuity (see :func:`mark_discontinuity`).
-        self.appending = self.path.exists() and trim_track(self.path) > 0
+        if base is None:  # (reads the whole file: callers on an event loop pass it, see prepare_append)
+            base = prepare_append(self.path)
+        self.appending = self.path.exists() and self.path.stat().st_size > 0
         self._flag_next, self._flag_next_at = False, -1
         # Content seconds already in the file when appending: positions go on from there.
-        self.base = index_track(self.path).duration if self.appending else 0.0
+        self.base = base if self.appending else 0.0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.state = self.WAITING
         self.hold = hold  # paused before writing anything: wait for resume()
@@ -401,6 +403,15 @@ def trim_track(path: str | Path, *, complete: bool = False) -> int:
     return whole
 
 
+def prepare_append(path: str | Path) -> float:
+    """Before going on with a track another process was writing: cut it back (see
+    :func:`trim_track`) and tell its content seconds so far (0 for no file)."""
+    path = Path(path)
+    if not path.exists() or not trim_track(path):
+        return 0.0
+    return index_track(path).duration
+
+
 def mark_discontinuity(chunk: bytes) -> bytes:
     """Set the discontinuity indicator of the first packet (which has an adaptation field: a
     keyframe carries its random-access flag there): the time base jumps here, the file's
@@ -461,7 +472,7 @@ class Recording:
 
     def __init__(self, directory: str | Path, recording_id: str, ingests: dict, *,
                  clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
-                 resume: bool = False) -> None:
+                 resume: bool = False, bases: dict[str, float] | None = None) -> None:
         """With ``resume``, go on with a recording another process left unfinished: its state
         (paused or not, HotMarks) is read back and its track files are appended to."""
         self.dir = Path(directory)
@@ -476,7 +487,7 @@ class Recording:
         self._unsubscribe = []
         for source_id, ingest in ingests.items():
             w = TrackWriter(self.dir / f"{source_id}.ts", ingest.analyzer, clock=clock,
-                            hold=self.meta.state == "paused")
+                            hold=self.meta.state == "paused", base=(bases or {}).get(source_id))
             self.writers[source_id] = w
             self._unsubscribe.append(ingest.subscribe(w))
         self._save()

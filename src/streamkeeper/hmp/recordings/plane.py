@@ -204,7 +204,7 @@ class MediaPlane:
             await asyncio.sleep(0.1)
         for asset_id in sorted(going_on):
             try:
-                engine.resume_recording(asset_id)
+                engine.resume_recording(asset_id, await asyncio.to_thread(engine.prepare_resume, asset_id))
                 log.warning("going on with recording %s left in progress by another process", asset_id)
             except Exception as exc:  # noqa: BLE001 - a source gone, files damaged: finish it
                 log.warning("recording %s cannot go on (%s): finishing it", asset_id, exc)
