@@ -41,6 +41,7 @@ class MediaPlane:
         self._task: asyncio.Task | None = None
         self._holder = None
         self._lock = asyncio.Lock()
+        self._last_error: str | None = None
         if self.shared:
             import httpx
             import redis.asyncio as aioredis
@@ -132,7 +133,11 @@ class MediaPlane:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis unreachable: the owner steps down in time
-                log.warning("media plane: %s", exc)
+                if str(exc) != self._last_error:  # once per kind of failure, not four times a second
+                    log.warning("media plane: %s", exc)
+                self._last_error = str(exc)
+            else:
+                self._last_error = None
             if self.owner and time.monotonic() - last_renewed > STEP_DOWN_AFTER:
                 await self._step_down("the media lease could not be renewed")
 
