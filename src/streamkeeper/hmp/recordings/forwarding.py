@@ -62,18 +62,29 @@ media_route("GET", "/apis/sources/{object_id}/hls/{seq}.ts")
 class _Routes:
     def __init__(self, routes: list[tuple[frozenset[str], str]]) -> None:
         self._source = routes
-        self._compiled: list[tuple[frozenset[str], re.Pattern]] = []
+        self._compiled: list[tuple[frozenset[str], re.Pattern, str]] = []
         self._prefixes: tuple[str, ...] = ()
         self._seen = 0
 
-    def match(self, method: str, path: str) -> bool:
+    def match(self, method: str, path: str) -> str | None:
+        """The template of the media route a request goes to, if any."""
         if self._seen != len(self._source):  # routes declared after the app was built
-            self._compiled = [(m, compile_path(p)[0]) for m, p in self._source]
+            self._compiled = [(m, compile_path(p)[0], p) for m, p in self._source]
             self._prefixes = tuple({"/" + p.split("/")[1] + "/" for _, p in self._source})
             self._seen = len(self._source)
         if not path.startswith(self._prefixes):
-            return False
-        return any(method in methods and pattern.match(path) for methods, pattern in self._compiled)
+            return None
+        for methods, pattern, template in self._compiled:
+            if method in methods and pattern.match(path):
+                return template
+        return None
+
+
+class _Template:
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
 
 
 def forward_token(secret: bytes) -> bytes:
@@ -102,7 +113,8 @@ class MediaForwarding:
         if plane is None or not plane.shared:
             await self.app(scope, receive, send)
             return
-        if not self.routes.match(scope["method"], scope["path"]):
+        template = self.routes.match(scope["method"], scope["path"])
+        if template is None:
             await self.app(scope, receive, send)
             return
         forwarded = self._forwarded(scope, plane.token)
@@ -112,6 +124,7 @@ class MediaForwarding:
             # Sent here as to the owner, which this process no longer is: the sender asks again.
             await self._unavailable(scope, send, "the media owner is changing; try again")
         else:
+            scope["route"] = _Template(template)  # what the access log and the metrics name it by
             await self._proxy(scope, receive, send, plane)
 
     @staticmethod

@@ -53,6 +53,7 @@ class MediaPlane:
             prefix = settings.redis_prefix or "sk:"
             self.lease = Lease(self.redis, f"{prefix}media:owner")
             self.board = StatusBoard(self.redis, f"{prefix}media:status")
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per forwarded request, else
             self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0),
                                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=20))
         else:
