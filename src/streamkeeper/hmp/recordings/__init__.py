@@ -3,9 +3,10 @@
 The endpoints that drive the engine (recordings, thumbnails, downloads, streams, HLS) are in
 :mod:`.endpoints`; :mod:`.feature` mounts the engine on the app and runs scheduled events.
 
-The media engine (ingest, recording, thumbnails, re-streaming) installs its implementation as
-`app.state.hmp_media` before the `/apis` feature starts; until then sources are idle, nothing
-records and nothing streams.
+The media engine (ingest, recording, thumbnails, re-streaming) is `app.state.hmp_media` and the
+process's media plane (:mod:`.plane`: the engine itself where this process is the media owner,
+the owner's published status elsewhere) `app.state.media_plane`, both installed before the `/apis`
+feature starts; until then sources are idle, nothing records and nothing streams.
 """
 
 from __future__ import annotations
