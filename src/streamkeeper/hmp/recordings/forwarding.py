@@ -95,7 +95,8 @@ def forward_token(secret: bytes) -> bytes:
 
 _HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade", b"content-length",
         b"proxy-authorization", b"proxy-connection", b"trailer", HEADER, CLIENT}
-_HOP_BACK = {"connection", "keep-alive", "transfer-encoding", "x-request-id"}
+MOVED = "x-streamkeeper-moved"  # on a 503 from a process that is no longer the owner: ask again
+_HOP_BACK = {"connection", "keep-alive", "transfer-encoding", "x-request-id", "date", "server", MOVED}
 
 
 class MediaForwarding:
@@ -122,7 +123,7 @@ class MediaForwarding:
             await self.app(scope, receive, send)
         elif forwarded:
             # Sent here as to the owner, which this process no longer is: the sender asks again.
-            await self._unavailable(scope, send, "the media owner is changing; try again")
+            await self._unavailable(scope, send, "the media owner is changing; try again", moved=True)
         else:
             scope["route"] = _Template(template)  # what the access log and the metrics name it by
             await self._proxy(scope, receive, send, plane)
@@ -174,7 +175,7 @@ class MediaForwarding:
             except httpx.HTTPError as exc:
                 log.warning("media owner at %s did not answer %s %s: %s", url, scope["method"], scope["path"], exc)
                 break
-            if response.status_code == 503 and attempt == 0 and response.headers.get("x-streamkeeper-moved"):
+            if response.status_code == 503 and attempt == 0 and response.headers.get(MOVED):
                 await response.aclose()
                 continue
             await self._relay(response, send)
@@ -194,10 +195,10 @@ class MediaForwarding:
             await response.aclose()
 
     @staticmethod
-    async def _unavailable(scope, send, message: str) -> None:
+    async def _unavailable(scope, send, message: str, moved: bool = False) -> None:
         answer = scope["app"].state.errors.render(scope["path"], Problem("unavailable", 503, message,
                                                                          {"Retry-After": RETRY_AFTER}))
-        headers = [*answer.raw_headers, (b"x-streamkeeper-moved", b"1")]
+        headers = [*answer.raw_headers, *([(MOVED.encode(), b"1")] if moved else [])]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
