@@ -18,7 +18,7 @@ import hmac
 import logging
 import re
 import socket
-from contextlib import contextmanager
+import contextlib
 
 import httpx
 from starlette.routing import compile_path
@@ -229,35 +229,41 @@ def url_of(sock: socket.socket) -> str:
 
 
 class InternalListener:
-    """The same app served on one more socket, by a uvicorn server of its own that leaves signals
-    and the app's lifespan to the main server."""
+    """The same app served on one more socket by a uvicorn server of its own, without its own
+    lifespan, signal handlers or start and stop messages (the main server has all of those)."""
 
     def __init__(self, app, host: str, port: int) -> None:
         import uvicorn
 
-        class _Quiet(uvicorn.Server):
-            @contextmanager
-            def capture_signals(self):  # the main server handles SIGTERM/SIGINT
-                yield
-
         self.sock = listening_socket(host, port)
         self.url = url_of(self.sock)
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, proxy_headers=False,
-                                server_header=False, timeout_graceful_shutdown=5)
-        self.server = _Quiet(config)
+                                server_header=False)
+        config.load()
+        self.server = uvicorn.Server(config)
+        self.server.lifespan = config.lifespan_class(config)  # what serve() would set: nothing to run
         self.task = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         import asyncio
 
-        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]), name="media-listener")
+        await self.server.startup(sockets=[self.sock])  # with a socket given, it logs nothing
+        self.task = asyncio.create_task(self.server.main_loop(), name="media-listener")
 
     async def stop(self) -> None:
+        import asyncio
+
         if self.task is None:
             return
         self.server.should_exit = True
-        try:
+        with contextlib.suppress(Exception):
             await self.task
-        except BaseException:  # noqa: BLE001 - shutting down
-            pass
+        for server in self.server.servers:
+            server.close()
+        for connection in list(self.server.server_state.connections):
+            connection.shutdown()
+        for _ in range(50):  # answers in flight finish (5 s at most)
+            if not self.server.server_state.connections:
+                break
+            await asyncio.sleep(0.1)
         self.sock.close()

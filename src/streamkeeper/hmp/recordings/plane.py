@@ -69,7 +69,7 @@ class MediaPlane:
 
         host, port = listen_address(self.ctx.settings.media_listen)
         self.listener = InternalListener(self.app, host, port)
-        self.listener.start()
+        await self.listener.start()
         self._holder = new_holder(self.listener.url)
         try:
             if await self.lease.acquire(self._holder):
