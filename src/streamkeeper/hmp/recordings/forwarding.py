@@ -120,7 +120,8 @@ class MediaForwarding:
             return
         forwarded = self._forwarded(scope, plane.token)
         if plane.owner:
-            await self.app(scope, receive, send)
+            # A command changes what the others read from the owner's status: written before the answer.
+            await self.app(scope, receive, send if scope["method"] == "GET" else _publishing(send, plane))
         elif forwarded:
             # Sent here as to the owner, which this process no longer is: the sender asks again.
             await self._unavailable(scope, send, "the media owner is changing; try again", moved=True)
@@ -178,6 +179,9 @@ class MediaForwarding:
             if response.status_code == 503 and attempt == 0 and response.headers.get(MOVED):
                 await response.aclose()
                 continue
+            if scope["method"] != "GET":  # the owner wrote its status before answering: read it now
+                with contextlib.suppress(Exception):
+                    await plane.refresh()
             await self._relay(response, send)
             return
         await self._unavailable(scope, send, "the media owner cannot be reached (it may be changing); try again")
@@ -201,6 +205,16 @@ class MediaForwarding:
         headers = [*answer.raw_headers, *([(MOVED.encode(), b"1")] if moved else [])]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
+
+
+def _publishing(send, plane):
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            with contextlib.suppress(Exception):  # Redis down: the periodic write will tell
+                await plane.publish()
+        await send(message)
+
+    return wrapped
 
 
 def install(app) -> None:

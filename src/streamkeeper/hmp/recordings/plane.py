@@ -145,6 +145,16 @@ class MediaPlane:
     async def _read_status(self) -> None:
         self.status = await self.board.read()
 
+    async def publish(self) -> None:
+        """Write the owner's status now (after a command that changed it)."""
+        if self.shared and self.owner:
+            await self._publish()
+
+    async def refresh(self) -> None:
+        """Read the owner's status now (after a command sent to it)."""
+        if self.shared and not self.owner:
+            await self._read_status()
+
     async def _publish(self) -> None:
         await self.board.publish({**self.engine.status(), "owner": self.listener.url})
 
