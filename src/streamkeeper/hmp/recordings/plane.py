@@ -67,7 +67,12 @@ class MediaPlane:
             return
         from .forwarding import InternalListener
 
-        host, port = listen_address(self.ctx.settings.media_listen)
+        settings = self.ctx.settings
+        if settings.media_dir is None and settings.database_url:
+            log.warning("media files are in %s: servers other than this one see them only if it is on shared "
+                        "storage (set STREAMKEEPER_MEDIA_DIR to one directory every server mounts)",
+                        settings.media_root)
+        host, port = listen_address(settings.media_listen)
         self.listener = InternalListener(self.app, host, port)
         await self.listener.start()
         self._holder = new_holder(self.listener.url)
