@@ -84,3 +84,70 @@ def test_an_owner_cut_off_from_redis_stops_receiving(redis_user, tmp_path):
         assert stopped < 5.0  # before the lease (5 s) could have expired in Redis
     finally:
         server.stop()
+
+
+class _Feed:
+    """What a recording needs of a source's receiver: its analyzer and its subscribers."""
+
+    def __init__(self) -> None:
+        from streamkeeper.media.ts import Analyzer
+
+        self.analyzer = Analyzer()
+        self.sinks = []
+
+    def subscribe(self, sink):
+        self.sinks.append(sink)
+        return lambda: self.sinks.remove(sink)
+
+    def push(self, data: bytes) -> None:
+        step = 188 * 7
+        for off in range(0, len(data) - len(data) % 188, step):
+            chunk = data[off:off + step]
+            self.analyzer.feed(chunk)
+            for sink in list(self.sinks):
+                sink(chunk)
+
+
+def test_a_recording_taken_over_goes_on_in_the_same_file_after_a_flagged_gap(tmp_path):
+    """What a new media owner does with a recording the old one left: the track is appended to,
+    nothing is written while the recording is paused, and the first keyframe after the gap starts
+    a new piece of the timeline; the file decodes whole."""
+    import io
+
+    import av
+
+    from streamkeeper.media.recorder import Recording, prepare_append
+    from streamkeeper.media.testsignal import make_clip
+    from streamkeeper.media.timeline import index_track
+
+    data = make_clip(tmp_path / "clip.ts", seconds=6).read_bytes()
+    third = len(data) // 3 // 188 * 188
+    directory = tmp_path / "video"
+    first = _Feed()
+    rec = Recording(directory, "video", {"track-1": first}, min_free=0)
+    first.push(data[:third])
+    rec.pause()
+    rec.detach()  # the owner is gone (or lost its lease), the recording paused and unfinished
+    track = directory / "track-1.ts"
+    before = index_track(track).duration
+    assert before > 1
+
+    second = _Feed()
+    bases = {"track-1": prepare_append(track)}
+    taken = Recording(directory, "video", {"track-1": second}, min_free=0, resume=True, bases=bases)
+    assert taken.state == "paused"
+    size = track.stat().st_size
+    second.push(data[third:2 * third])  # paused: nothing written
+    assert track.stat().st_size == size
+    taken.resume()
+    second.push(data[2 * third:])  # a gap: the middle third never arrived while recording
+    assert taken.position > before + 1  # positions go on from what the file held
+    info = taken.stop()["track-1"]
+
+    index = index_track(track)
+    assert len(index.timeline.discontinuities) == 1  # flagged, though the clock jumped only a little
+    assert any(cut.jump for cut in index.cuts)
+    assert abs(info.duration - index.duration) < 1e-6 and info.duration > before + 1
+    with av.open(io.BytesIO(track.read_bytes()), format="mpegts") as got:
+        frames = sum(1 for _ in got.decode(video=0))
+    assert frames >= round(info.duration * 25) - 2  # every picture on both sides decodes
