@@ -153,6 +153,8 @@ class ActiveStream:
 
 
 class MediaEngine:
+    RESUME = "recording-session.json"  # next to a recording: what another process needs to go on with it
+
     def __init__(self, data_dir: str | Path, *, interface: str | None = None, networks: tuple = LOOPBACK,
                  clock: Callable[[], float] = time.time, min_free: int = MIN_FREE_BYTES,
                  retry_min: float = 0.5, retry_max: float = 15.0, media_dir: str | Path | None = None) -> None:
@@ -389,8 +391,6 @@ class MediaEngine:
                                             "username": username, "title": title, "ctime": active.ctime})
         self.recordings[asset_id] = active
         return active
-
-    RESUME = "recording-session.json"
 
     def unfinished(self) -> list[str]:
         """Videos whose recording a process left unfinished (killed, or its lease lost)."""

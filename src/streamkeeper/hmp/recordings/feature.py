@@ -34,11 +34,11 @@ from fastapi import APIRouter
 
 from . import endpoints, forwarding, hls
 from .endpoints import finish_recording, record_session
+from .plane import MediaPlane
 from ...database import ChangeProbe
 from ...feature import Feature
 from ...media.engine import MediaEngine, NotActive, parse_networks
 from ...media.recorder import save_json
-from .plane import MediaPlane
 from ...media.scheduler import JsonStateStore, ScheduledEvent, Scheduler
 
 log = logging.getLogger(__name__)
