@@ -126,6 +126,8 @@ def test_a_recording_taken_over_goes_on_in_the_same_file_after_a_flagged_gap(tmp
     first = _Feed()
     rec = Recording(directory, "video", {"track-1": first}, min_free=0)
     first.push(data[:third])
+    started = rec.writers["track-1"].started_at
+    assert started is not None
     rec.pause()
     rec.detach()  # the owner is gone (or lost its lease), the recording paused and unfinished
     track = directory / "track-1.ts"
@@ -141,6 +143,8 @@ def test_a_recording_taken_over_goes_on_in_the_same_file_after_a_flagged_gap(tmp
     assert track.stat().st_size == size
     taken.resume()
     second.push(data[2 * third:])  # a gap: the middle third never arrived while recording
+    writer = taken.writers["track-1"]
+    assert writer.started_at == started and writer.resumed_at is not None  # started there, resumed here
     assert taken.position > before + 1  # positions go on from what the file held
     info = taken.stop()["track-1"]
 

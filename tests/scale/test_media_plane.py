@@ -315,8 +315,9 @@ def test_the_receiving_server_killed_mid_recording_is_taken_over(clip, tmp_path)
             live = f"/apis/sources/{source}/hls/live.m3u8"
             assert ask(servers[1], cookie, "GET", live).status == 200  # live HLS is being cut
             time.sleep(5)
-            before = ask(servers[0], cookie, "GET", f"/apis/recordings/{rec}").json()["data"]["duration"]
-            assert before > 3
+            seen = ask(servers[0], cookie, "GET", f"/apis/recordings/{rec}").json()["data"]
+            before = seen["duration"]
+            assert before > 3 and seen["startTime"] is not None
             (receiver,) = receivers(servers, udp_port)
             victim = next(s for s in servers if s.proc.pid == receiver)
             survivor = next(s for s in servers if s is not victim)
@@ -331,6 +332,7 @@ def test_the_receiving_server_killed_mid_recording_is_taken_over(clip, tmp_path)
             assert takeover <= TAKEOVER_BOUND
             r = ask(survivor, cookie, "GET", f"/apis/recordings/{rec}")
             assert r.status == 200 and r.json()["data"]["state"] == "RECORDING", r
+            assert r.json()["data"]["startTime"] == seen["startTime"]  # the same recording, started then
             playlist = wait_for(lambda: (lambda a: a.status == 200 and a.body)(ask(survivor, cookie, "GET", live)))
             assert b"#EXT-X-DISCONTINUITY" in playlist  # live HLS goes on after a discontinuity
             time.sleep(5)

@@ -113,6 +113,7 @@ class TrackWriter:
         # Writing starts (and resumes) at a keyframe, not at the request: when that happened.
         self.started_at: float | None = None
         self.resumed_at: float | None = None
+        self.on_start: Callable[["TrackWriter"], None] | None = None  # at the first keyframe written
 
     # -- what the stream looks like --------------------------------------
 
@@ -215,9 +216,11 @@ class TrackWriter:
                 self._cc_pending = {p: (cc + self._cc_delta.get(p, 0)) % 16 for p, cc in self._cc_expect.items()}
         self._cc_expect.clear()
         self._resume = False
-        if self.state == self.WAITING:
+        if self.state == self.WAITING and self.started_at is None:
             self.started_at = self.clock()
-        else:
+            if self.on_start is not None:
+                self.on_start(self)
+        else:  # (a track taken over from another process was started there: it resumes here)
             self.resumed_at = self.clock()
         self.state = self.RECORDING
         self._timeline.append((self.clock(), self.position))
@@ -463,6 +466,7 @@ class RecordingState:
     started: float = 0.0
     hotmarks: list[dict] = field(default_factory=list)
     tracks: dict[str, dict] = field(default_factory=dict)
+    written_from: dict[str, float] = field(default_factory=dict)  # track -> when its first keyframe was written
 
 
 class Recording:
@@ -488,8 +492,15 @@ class Recording:
         for source_id, ingest in ingests.items():
             w = TrackWriter(self.dir / f"{source_id}.ts", ingest.analyzer, clock=clock,
                             hold=self.meta.state == "paused", base=(bases or {}).get(source_id))
+            w.started_at = self.meta.written_from.get(source_id) if resume else None
+            w.on_start = lambda writer, track=source_id: self._written_from(track, writer.started_at)
             self.writers[source_id] = w
             self._unsubscribe.append(ingest.subscribe(w))
+        self._save()
+
+    def _written_from(self, track: str, when: float) -> None:
+        """Kept with the recording, so that a process going on with it tells the same start."""
+        self.meta.written_from[track] = when
         self._save()
 
     @property
