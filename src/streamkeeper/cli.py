@@ -447,7 +447,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def _add_admin(sub: argparse._SubParsersAction) -> None:
     admin = command(sub, "admin", "manage the catalog without the API: tenants, policies, applications, "
-                    "media-platform users, groups and roles, viewer token keys; apply a config file; "
+                    "media-platform users, groups and roles, viewer token keys, playback grants and keys; apply a config file; "
                     "print the admin key, mint viewer tokens")
     admin.add_argument("--data-dir", help=f"the server's data dir (default: ./data; {env_name('data_dir')}); "
                        "it must exist (serve creates it), except for apply")
