@@ -142,6 +142,20 @@ async def test_a_tightened_policy_cuts_off_the_streams_that_no_longer_fit(stage)
     assert (await stage.fetch(old_url)).status_code == 200
 
 
+async def test_a_tightened_fifo_policy_cuts_off_the_oldest_stream(stage):
+    older = await stage.session("alice")
+    stage.clock.advance(1)
+    newer = await stage.session("alice")
+    old_url, new_url = await stage.url("alice", older), await stage.url("alice", newer)
+    policy = (await stage.admin("GET", "/policies/three-streams")).json()
+    policy["rules"][0]["threshold"] = 1
+    policy["rules"][0]["conflict"] = "FIFO"
+    r = await stage.admin("PUT", "/policies/three-streams", {k: v for k, v in policy.items() if k != "id"})
+    assert r.status_code == 200, r.text
+    assert await stage.refused(old_url) == "session ended: no longer fits the policy"
+    assert (await stage.fetch(new_url)).status_code == 200
+
+
 async def test_withdrawing_the_grant_cuts_its_players_off_and_ungranted_assets_get_no_url(stage):
     sid = await stage.session("alice")
     url = await stage.url("alice", sid)

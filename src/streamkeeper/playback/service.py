@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..caches import make_room
-from ..concurrency.engine import evaluate
+from ..concurrency.engine import survivors
 from ..concurrency.service import ConcurrencyService, SessionNotFound
-from ..concurrency.session import StreamSession, started_order
+from ..concurrency.session import StreamSession
 from ..concurrency.store import SessionStore, SubjectView
 from .grants import Grants
 from .tokens import BadToken, Claims, TokenCodec
@@ -243,15 +243,14 @@ class PlaybackService:
         return look
 
     def _fits(self, view: SubjectView, session: StreamSession, now: float, catalog, app) -> bool:
-        """Whether `session` would still be admitted beside the streams that started before it.
-        Judged again only when the policy snapshot changed: older streams can end but never grow
-        in number, so a stream that fit under a snapshot keeps fitting under it."""
+        """Whether `session` would still be kept if the viewer's streams started again under
+        `catalog` (see `engine.survivors`: LIFO rules drop the newest, FIFO rules the oldest).
+        Judged again only when the policy snapshot changed: under one snapshot, a stream that
+        fits keeps fitting until the engine itself ends it (an eviction, a termination)."""
         if self._judged.get(session.id) is catalog:
             return True
-        mine = started_order(session)
-        older = [s for s in view.live(now) if started_order(s) < mine]
-        decision = evaluate(catalog, app, session.metadata, older)
-        if decision.denials:
+        apps = catalog.applications
+        if session.id not in survivors(catalog, lambda s: apps.get(s.app_id, app), view.live(now)):
             return False
         make_room(self._judged, JUDGED_MAX)
         self._judged[session.id] = catalog
