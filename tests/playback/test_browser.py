@@ -87,6 +87,12 @@ def test_hls_js_plays_a_token_url_and_errors_out_after_x_terminate_from_another_
                     raise AssertionError(f"hls.js went on: {shown!r}, {seen[-3:]}")
                 assert refused[0] - ended <= BOUND, f"first refusal {refused[0] - ended:.2f} s after X-Terminate"
                 assert "networkError" in shown, shown
+                # the player stops and shows the server's reason
+                deadline = time.monotonic() + 5
+                while "terminated by another device" not in shown and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    shown = page.evaluate("document.getElementById('status').textContent")
+                assert shown.endswith("session ended: terminated by another device"), shown
                 # what the player was told
                 assert c.get(url).text == "session ended: terminated by another device"
                 browser.close()
