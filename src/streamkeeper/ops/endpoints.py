@@ -31,8 +31,25 @@ def install(app: FastAPI) -> None:
 
 
 async def startup(app: FastAPI, ctx) -> None:
-    """Count session outcomes on the store the concurrency service uses."""
-    ctx.concurrency.store.observer = app.state.metrics.observe_view
+    """Count session outcomes on the store the concurrency service uses, and add them to the
+    usage history (usage/recorder.py) every few seconds."""
+    from ..usage.recorder import UsageRecorder
+
+    store = ctx.concurrency.store
+    store.observer = app.state.metrics.observe_view
+
+    async def live(now: float):
+        by_app = await store.live_by_application(now)
+        return (sum(by_app.values()) if by_app is not None else await store.count_live(now)), by_app
+
+    app.state.usage = UsageRecorder(ctx.engine, app.state.metrics.sessions.totals, live, ctx.clock)
+    app.state.usage.start()
+
+
+async def shutdown(app: FastAPI, ctx) -> None:
+    recorder = getattr(app.state, "usage", None)
+    if recorder is not None:
+        await recorder.stop()
 
 
 @router.get("/healthz", summary="Liveness: the process runs and serves HTTP")
@@ -85,4 +102,4 @@ async def metrics(request: Request) -> Response:
 
 from ..feature import Feature  # noqa: E402 - the declaration closes the module
 
-feature = Feature("ops", router=router, install=install, startup=startup)
+feature = Feature("ops", router=router, install=install, startup=startup, shutdown=shutdown)
