@@ -92,6 +92,21 @@ class UsageRecorder:
                 if at == minute and row[5] is None:
                     row[5] = 0
 
+    def unflushed(self) -> dict[str, dict[str, int]]:
+        """What this process counted and has not written yet: outcome -> application -> count
+        (added by readers of the table that must not lag behind their own process)."""
+        out: dict[str, dict[str, int]] = {o: {} for o in COUNTS}
+        for (app_id, _minute), row in self.pending.items():
+            for i, outcome in enumerate(COUNTS):
+                if row[i]:
+                    out[outcome][app_id] = out[outcome].get(app_id, 0) + row[i]
+        for outcome, per_app in self.totals().items():
+            before = self.seen.get(outcome, {})
+            for app_id, n in per_app.items():
+                if n > before.get(app_id, 0):
+                    out.setdefault(outcome, {})[app_id] = out.get(outcome, {}).get(app_id, 0) + n - before.get(app_id, 0)
+        return out
+
     async def flush(self) -> int:
         """Write the pending rows in one transaction; kept for the next try if it fails."""
         if not self.pending:

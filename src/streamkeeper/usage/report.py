@@ -128,3 +128,25 @@ def _total(total: dict[int, list], at: int) -> list:
     if row is None:
         row = total[at] = [0, 0, 0, 0, 0, None]
     return row
+
+
+async def first_minute(engine: AsyncEngine) -> int | None:
+    """The oldest minute kept (None: no usage yet)."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(select(func.min(UsageRow.minute)))
+    return None if found is None else int(found)
+
+
+async def sums(engine: AsyncEngine, start: int, end: int) -> dict[str, dict[str, int]]:
+    """outcome -> application -> count over the minutes [start, end)."""
+    stmt = (select(UsageRow.application, *(func.sum(UsageRow.__table__.c[c]) for c in COUNTS))
+            .where(UsageRow.minute >= start, UsageRow.minute < end, UsageRow.application != ALL)
+            .group_by(UsageRow.application))
+    async with engine.connect() as conn:
+        found = (await conn.execute(stmt)).all()
+    out: dict[str, dict[str, int]] = {c: {} for c in COUNTS}
+    for app_id, *values in found:
+        for outcome, n in zip(COUNTS, values):
+            if n:
+                out[outcome][app_id] = int(n)
+    return out
