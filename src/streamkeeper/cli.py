@@ -58,6 +58,8 @@ def _serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("listening on %s://%s:%d", scheme, host, sock.getsockname()[1])
     os.environ.update(settings.to_env())
+    if settings.workers > 1:
+        _share_metrics()
     os.environ.pop(env_name("config"), None)  # applied once above, not again by each process
     if settings.server == "granian":
         from .ops.servers import run_granian
@@ -95,6 +97,20 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_keyfile=settings.tls_key,
     )
     return _run_uvicorn(config, sock)
+
+
+def _share_metrics() -> None:
+    """A directory of this server's own where its workers leave their counters, so that any
+    of them answers /metrics for all (ops/metrics.py: SharedCounters); removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from .ops.metrics import WORKERS_DIR_ENV
+
+    where = tempfile.mkdtemp(prefix="streamkeeper-metrics-")
+    atexit.register(shutil.rmtree, where, ignore_errors=True)
+    os.environ[WORKERS_DIR_ENV] = where
 
 
 def _run_uvicorn(config, sock: socket.socket) -> int:
