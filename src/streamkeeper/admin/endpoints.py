@@ -1,12 +1,8 @@
 """`/admin/v1`: tenants, applications and policies over JSON, behind the admin key (automation) or
 the `/apis` login cookie of a user with the Administrator role (the console)."""
 
-import csv
 import hmac
-import io
-from datetime import datetime, timezone
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -114,11 +110,6 @@ _crud("applications", "application", schemas.Application, schemas.ApplicationBod
 
 
 _USAGE_ERRORS = {400: _err("A bad `from`, `to` or `step`"), 404: _err("No such application")}
-_CSV_COLUMNS = ("time", "application", "admissions", "denials", "evictions", "terminations", "expiries", "peak")
-
-
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @router.get("/usage", name="usage_report", response_model=None, responses={
@@ -139,32 +130,22 @@ async def usage_report(
 ) -> Response:
     """Admissions, denials, evictions, terminations, expiries and peak live sessions, per
     application and minute, of every worker and server, kept 30 days."""
-    from ..usage.report import BadQuery, known, make_query, report
+    from ..usage.report import BadQuery, as_csv, as_json, known, make_query, report
     from .service import NotFound
 
     ctx = request.app.state.ctx
     try:
         q = make_query(ctx.clock(), start, to, step, application)
+        if q.application is not None and q.application not in ctx.concurrency.catalog.applications \
+                and not await known(ctx.engine, q.application):
+            raise NotFound(f"no application {q.application!r}")
+        found = await report(ctx.engine, q)
     except BadQuery as exc:
         raise AdminError(str(exc)) from None
-    if q.application is not None and q.application not in ctx.concurrency.catalog.applications \
-            and not await known(ctx.engine, q.application):
-        raise NotFound(f"no application {q.application!r}")
-    found = await report(ctx.engine, q)
-    as_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
-    if as_csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(_CSV_COLUMNS)
-        for row in found["rows"]:
-            writer.writerow([_iso(row["time"]), *(("" if row[c] is None else row[c]) for c in _CSV_COLUMNS[1:])])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
+        return Response(as_csv(q, found), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="usage.csv"', "Vary": "Accept"})
-    for part in ("rows", "total"):
-        for row in found[part]:
-            row["time"] = _iso(row["time"])
-    body = {"from": _iso(q.start), "to": _iso(q.end), "step": q.step, "application": q.application, **found}
-    return Response(orjson.dumps(body), media_type="application/json", headers={"Vary": "Accept"})
+    return Response(as_json(q, found), media_type="application/json", headers={"Vary": "Accept"})
 
 
 def install(app) -> None:

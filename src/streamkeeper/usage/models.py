@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..orm import Base
@@ -14,10 +14,15 @@ COUNTS = ("admissions", "denials", "evictions", "terminations", "expiries")
 
 
 class UsageRow(Base):
-    __tablename__ = "usage"
+    """Keyed by minute first: a report reads a range of minutes, which is then one run of the
+    key (on SQLite the table is stored in key order, WITHOUT ROWID); one application's rows are
+    found by their own index."""
 
+    __tablename__ = "usage"
+    __table_args__ = (Index("ix_usage_application_minute", "application", "minute"), {"sqlite_with_rowid": False})
+
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, a multiple of 60
     application: Mapped[str] = mapped_column(String(128), primary_key=True)
-    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)  # epoch s, a multiple of 60
     admissions: Mapped[int] = mapped_column(BigInteger, default=0)
     denials: Mapped[int] = mapped_column(BigInteger, default=0)
     evictions: Mapped[int] = mapped_column(BigInteger, default=0)

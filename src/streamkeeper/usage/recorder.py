@@ -174,12 +174,13 @@ async def upsert(engine: AsyncEngine, rows: dict[Key, list]) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     values = [{"application": app_id, "minute": minute, **dict(zip(COUNTS, row[:5])), "peak": row[5]}
-              for (app_id, minute), row in sorted(rows.items())]  # one order: no deadlock between writers
+              for (app_id, minute), row in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    # (in key order in every process: two writers never wait on each other's rows crosswise)
     stmt = insert(UsageRow)
     table = UsageRow.__table__
     new = stmt.excluded
     stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.application, table.c.minute],
+        index_elements=[table.c.minute, table.c.application],
         set_={**{name: table.c[name] + new[name] for name in COUNTS},
               "peak": case((new.peak.is_(None), table.c.peak),
                            (table.c.peak.is_(None) | (new.peak > table.c.peak), new.peak),

@@ -3,8 +3,12 @@ and for the whole deployment. No HTTP here: `endpoints.py` parses and renders.""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+import orjson
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +20,8 @@ MINUTE = 60
 DEFAULT_SPAN = 86400
 # Points (steps) one report may hold: 30 days of minutes, with room.
 MOST_STEPS = 50_000
+# Rows (application x step) one report may hold: 30 days of minutes for a few applications.
+MOST_ROWS = 200_000
 
 
 class BadQuery(ValueError):
@@ -95,29 +101,34 @@ async def report(engine: AsyncEngine, q: Query) -> dict:
         stmt = stmt.where(UsageRow.application == q.application)
     async with engine.connect() as conn:
         found = (await conn.execute(stmt)).all()
+    if len(found) > MOST_ROWS:
+        raise BadQuery(f"step: {len(found)} rows; at most {MOST_ROWS} (choose a larger step, a shorter range "
+                       f"or one application)")
     rows = []
     total: dict[int, list] = {}
-    for app_id, at, *values in found:
+    one = q.application is not None
+    for app_id, at, a, d, e, t, x, peak in found:
         at = int(at)
-        counts = [int(v or 0) for v in values[:5]]
-        peak = None if values[5] is None else int(values[5])
+        peak = None if peak is None else int(peak)
         if app_id == ALL:
-            if q.application is None:
+            if not one:
                 _total(total, at)[5] = peak
             continue
-        rows.append((at, app_id, counts, peak))
+        counts = (int(a or 0), int(d or 0), int(e or 0), int(t or 0), int(x or 0))
+        rows.append({"time": at, "application": app_id, "admissions": counts[0], "denials": counts[1],
+                     "evictions": counts[2], "terminations": counts[3], "expiries": counts[4], "peak": peak})
         summed = _total(total, at)
         for i in range(5):
             summed[i] += counts[i]
-        if q.application is not None:
+        if one:
             summed[5] = peak
-    rows.sort()
-    return {
-        "rows": [{"time": at, "application": app_id, **dict(zip(COUNTS, counts)), "peak": peak}
-                 for at, app_id, counts, peak in rows],
-        "total": [{"time": at, **dict(zip(COUNTS, (total.get(at) or _EMPTY)[:5])), "peak": (total.get(at) or _EMPTY)[5]}
-                  for at in range(q.start, q.end, q.step)],
-    }
+    rows.sort(key=lambda r: (r["time"], r["application"]))
+    return {"rows": rows, "total": [_point(at, total.get(at) or _EMPTY) for at in range(q.start, q.end, q.step)]}
+
+
+def _point(at: int, row) -> dict:
+    return {"time": at, "admissions": row[0], "denials": row[1], "evictions": row[2], "terminations": row[3],
+            "expiries": row[4], "peak": row[5]}
 
 
 _EMPTY = (0, 0, 0, 0, 0, None)
@@ -150,3 +161,32 @@ async def sums(engine: AsyncEngine, start: int, end: int) -> dict[str, dict[str,
             if n:
                 out[outcome][app_id] = int(n)
     return out
+
+
+CSV_COLUMNS = ("time", "application", *COUNTS, "peak")
+
+
+def iso(t: int) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_json(q: Query, found: dict) -> bytes:
+    """The report as the JSON body (times in ISO 8601, each formatted once)."""
+    times = {at: iso(at) for at in range(q.start, q.end + q.step, q.step)}
+    for part in ("rows", "total"):
+        for row in found[part]:
+            row["time"] = times[row["time"]]
+    return orjson.dumps({"from": times[q.start], "to": times[q.end], "step": q.step, "application": q.application,
+                         **found})
+
+
+def as_csv(q: Query, found: dict) -> str:
+    """The per-application rows as CSV, a header first; an unknown peak is an empty cell."""
+    times = {at: iso(at) for at in range(q.start, q.end, q.step)}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([times[r["time"]], r["application"], r["admissions"], r["denials"], r["evictions"],
+                      r["terminations"], r["expiries"], "" if r["peak"] is None else r["peak"]]
+                     for r in found["rows"])
+    return out.getvalue()

@@ -16,16 +16,17 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "usage",
-        sa.Column("application", sa.String(128), nullable=False),
         sa.Column("minute", sa.BigInteger(), nullable=False),
+        sa.Column("application", sa.String(128), nullable=False),
         *(sa.Column(name, sa.BigInteger(), nullable=False)
           for name in ("admissions", "denials", "evictions", "terminations", "expiries")),
         sa.Column("peak", sa.Integer(), nullable=True),
-        sa.PrimaryKeyConstraint("application", "minute", name="pk_usage"),
+        sa.PrimaryKeyConstraint("minute", "application", name="pk_usage"),
+        sqlite_with_rowid=False,  # stored in key order: a range of minutes is one run of the file
     )
-    op.create_index("ix_usage_minute", "usage", ["minute"])
+    op.create_index("ix_usage_application_minute", "usage", ["application", "minute"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_usage_minute", table_name="usage")
+    op.drop_index("ix_usage_application_minute", table_name="usage")
     op.drop_table("usage")
