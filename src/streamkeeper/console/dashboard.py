@@ -89,8 +89,10 @@ async def _counts(app, current: Sample) -> tuple[dict[str, dict[str, int]], Usag
 
     ctx = app.state.ctx
     minute = int(current.at // 60) * 60
-    counts = await sums(ctx.engine, minute + 60 - int(DAY), minute + 60)
-    for outcome, per_app in recorder.unflushed().items():
+    async with recorder.steady:
+        counts = await sums(ctx.engine, minute + 60 - int(DAY), minute + 60)
+        unflushed = recorder.unflushed()
+    for outcome, per_app in unflushed.items():
         mine = counts.setdefault(outcome, {})
         for app_id, n in per_app.items():
             mine[app_id] = mine.get(app_id, 0) + n

@@ -143,12 +143,14 @@ class Ranges:
         step = max(int(r.step), 60)
         end = -int(-now // step) * step
         q = Query(end - int(r.span) // step * step, end, step, application)
-        found = await report(self.usage.engine, q)
+        async with self.usage.recorder.steady:
+            found = await report(self.usage.engine, q)
+            mine = self.usage.recorder.unflushed()  # this process's last seconds, in the last step
         since = await first_minute(self.usage.engine)
-        mine = self.usage.recorder.unflushed()  # this process's last seconds, in the last step
         series: dict[str, list] = {o: [] for o in (*OUTCOMES, "live")}
         for i, point in enumerate(found["total"]):
-            known = since is not None and point["time"] + step > since
+            # the step before the first one recorded is a zero (the chart's line starts from it)
+            known = since is not None and point["time"] + 2 * step > since
             for outcome in OUTCOMES:
                 n = point[outcome] if known else None
                 if i == q.steps - 1:

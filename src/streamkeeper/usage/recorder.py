@@ -55,6 +55,9 @@ class UsageRecorder:
         self.flushed_peak: dict[Key, int] = {}  # the peaks already written this minute
         self.task: asyncio.Task | None = None
         self.pruned_at = 0.0
+        #: Held while rows are being written: a reader adding `unflushed()` to what it reads from
+        #: the table holds it too, so no row is counted twice or missed.
+        self.steady = asyncio.Lock()
 
     def _row(self, key: Key) -> list:
         row = self.pending.get(key)
@@ -111,6 +114,10 @@ class UsageRecorder:
         """Write the pending rows in one transaction; kept for the next try if it fails."""
         if not self.pending:
             return 0
+        async with self.steady:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         rows, self.pending = self.pending, {}
         try:
             await upsert(self.engine, rows)
