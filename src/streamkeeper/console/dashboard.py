@@ -24,17 +24,24 @@ async def _live(request_app, now: float) -> tuple[int | None, dict[str, int] | N
     return total, by_app
 
 
-async def sample(app) -> Sample:
+async def sample(app, reuse: bool = False) -> Sample:
+    """The counters now; with `reuse`, the live count the usage recorder took in the last step
+    if there is one (each is a walk over every session on the embedded store)."""
     now = app.state.ctx.clock()
     metrics = getattr(app.state, "metrics", None)
-    total = await app.state.ctx.concurrency.store.count_live(now)
+    recorder = getattr(app.state, "usage", None)
+    last = recorder.last_live if reuse and recorder is not None else None
+    if last is not None and 0 <= now - last[0] < STEP_SECONDS:
+        total = last[1]
+    else:
+        total = await app.state.ctx.concurrency.store.count_live(now)
     return Sample(now, read_counters(metrics) if metrics else {}, total)
 
 
 async def _sampler(app, history: History) -> None:
     while True:
         try:
-            history.add(await sample(app))
+            history.add(await sample(app, reuse=True))
         except Exception:  # noqa: BLE001 - the chart misses a point; the server goes on
             log.warning("console: could not sample the session counters", exc_info=True)
         await asyncio.sleep(STEP_SECONDS)

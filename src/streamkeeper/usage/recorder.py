@@ -55,6 +55,8 @@ class UsageRecorder:
         self.flushed_peak: dict[Key, int] = {}  # the peaks already written this minute
         self.task: asyncio.Task | None = None
         self.pruned_at = 0.0
+        #: (when, live sessions in all) of the last sample, for other samplers of the same count
+        self.last_live: tuple[float, int | None] | None = None
         #: Held while rows are being written: a reader adding `unflushed()` to what it reads from
         #: the table holds it too, so no row is counted twice or missed.
         self.steady = asyncio.Lock()
@@ -82,6 +84,7 @@ class UsageRecorder:
         except Exception:  # noqa: BLE001 - the counts are still worth writing
             log.warning("usage: could not count live sessions", exc_info=True)
             return
+        self.last_live = (now, total)
         peaks = dict(by_app or {})
         if total is not None:
             peaks[ALL] = total
