@@ -8,7 +8,8 @@ import io
 
 import pytest
 
-from tests.conftest import ADMIN_KEY, Running, basic, make_settings
+from tests.conftest import (ADMIN_KEY, REDIS_URL, Running, basic, drop_redis_keys, make_settings, redis_available,
+                            redis_prefix_for_test)
 
 KEY = {"X-Admin-Key": ADMIN_KEY}
 DEMO = basic("demo-app")
@@ -132,3 +133,41 @@ async def test_unknown_application_is_404_and_the_key_is_required(tmp_path, cloc
         assert r.status_code == 404
         assert r.json() == {"code": "not-found", "message": "no application 'nope'"}
         assert (await client.get("/admin/v1/usage")).status_code == 401
+
+
+async def test_rows_older_than_30_days_are_pruned(tmp_path, clock):
+    running = Running(make_settings(tmp_path), clock)
+    async with running as client:
+        await some_traffic(client, "old", 1)
+        await record(running)
+        clock.advance(29 * 86400)
+        await some_traffic(client, "new", 1)
+        await record(running)
+        query = {"from": T0, "to": clock() + 60, "step": 86400}
+        assert sum(r["admissions"] for r in (await client.get("/admin/v1/usage", params=query, headers=KEY)).json()["rows"]) == 2
+        clock.advance(2 * 86400)
+        assert await running.app.state.usage.prune() >= 1
+        rows = (await client.get("/admin/v1/usage", params={**query, "to": clock()}, headers=KEY)).json()["rows"]
+        assert sum(r["admissions"] for r in rows) == 1
+
+
+async def test_on_redis_the_peak_is_the_deployments_and_per_application_unknown(tmp_path, clock):
+    redis_available()
+    prefix = redis_prefix_for_test()
+    running = Running(make_settings(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix), clock)
+    try:
+        await _on_redis(running, clock)
+    finally:
+        await drop_redis_keys(REDIS_URL, prefix)
+
+
+async def _on_redis(running: Running, clock) -> None:
+    async with running as client:
+        assert await some_traffic(client, "red", 2) == [202, 202]
+        await record(running)
+        body = (await client.get("/admin/v1/usage", params={"from": T0, "to": T0 + 60}, headers=KEY)).json()
+        assert [(r["application"], r["admissions"], r["peak"]) for r in body["rows"]] == [("demo-app", 2, None)]
+        assert [(t["admissions"], t["peak"]) for t in body["total"]] == [(2, 2)]
+        csv_text = (await client.get("/admin/v1/usage", params={"from": T0, "to": T0 + 60, "format": "csv"},
+                                     headers=KEY)).text
+        assert csv_text.splitlines()[1].endswith(",demo-app,2,0,0,0,0,")  # an unknown peak: an empty cell
