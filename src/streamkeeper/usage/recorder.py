@@ -177,24 +177,34 @@ class UsageRecorder:
             log.warning("usage: the last usage rows could not be written", exc_info=True)
 
 
+_UPSERTS: dict[str, object] = {}
+
+
+def _upsert_statement(dialect: str):
+    """The upsert, built once per dialect (SQLAlchemy then reuses its compiled form)."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = UsageRow.__table__
+        new = insert(table).excluded
+        stmt = _UPSERTS[dialect] = insert(table).on_conflict_do_update(
+            index_elements=[table.c.minute, table.c.application],
+            set_={**{name: table.c[name] + new[name] for name in COUNTS},
+                  "peak": case((new.peak.is_(None), table.c.peak),
+                               (table.c.peak.is_(None) | (new.peak > table.c.peak), new.peak),
+                               else_=table.c.peak)})
+    return stmt
+
+
 async def upsert(engine: AsyncEngine, rows: dict[Key, list]) -> None:
     """Add `rows` to the table: counts summed, peak the larger (NULL: not known)."""
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    stmt = _upsert_statement(engine.dialect.name)
     values = [{"application": app_id, "minute": minute, **dict(zip(COUNTS, row[:5])), "peak": row[5]}
               for (app_id, minute), row in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
     # (in key order in every process: two writers never wait on each other's rows crosswise)
-    stmt = insert(UsageRow)
-    table = UsageRow.__table__
-    new = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.minute, table.c.application],
-        set_={**{name: table.c[name] + new[name] for name in COUNTS},
-              "peak": case((new.peak.is_(None), table.c.peak),
-                           (table.c.peak.is_(None) | (new.peak > table.c.peak), new.peak),
-                           else_=table.c.peak)})
     async with engine.begin() as conn:
         for start in range(0, len(values), 500):
             await conn.execute(stmt, values[start:start + 500])
