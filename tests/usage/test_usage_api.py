@@ -171,3 +171,21 @@ async def _on_redis(running: Running, clock) -> None:
         csv_text = (await client.get("/admin/v1/usage", params={"from": T0, "to": T0 + 60, "format": "csv"},
                                      headers=KEY)).text
         assert csv_text.splitlines()[1].endswith(",demo-app,2,0,0,0,0,")  # an unknown peak: an empty cell
+
+
+async def test_times_with_an_offset_and_the_default_range(tmp_path, clock):
+    running = Running(make_settings(tmp_path), clock)
+    async with running as client:
+        await some_traffic(client, "a", 1)
+        await record(running)
+        clock.advance(240)
+        await some_traffic(client, "b", 1)
+        await record(running)
+        # 08:00Z written as 10:00+02:00; five-minute steps sum both minutes
+        five = (await client.get("/admin/v1/usage", params={"from": "2027-01-15T10:00:00+02:00", "to": T0 + 300,
+                                                            "step": 300}, headers=KEY)).json()
+        assert [(t["time"], t["admissions"]) for t in five["total"]] == [("2027-01-15T08:00:00Z", 2)]
+        default = (await client.get("/admin/v1/usage", headers=KEY)).json()  # 24 hours to this minute's end, per minute
+        assert default["to"] == "2027-01-15T08:05:00Z"
+        assert default["step"] == 60 and len(default["total"]) == 24 * 60
+        assert sum(t["admissions"] for t in default["total"]) == 2

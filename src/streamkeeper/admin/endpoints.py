@@ -120,7 +120,7 @@ async def usage_report(
     request: Request,
     start: str | None = Query(None, alias="from", max_length=40,
                               description="ISO 8601 (UTC when without offset) or epoch seconds; default: `to` - 24 h"),
-    to: str | None = Query(None, max_length=40, description="End (excluded), as `from`; default: now"),
+    to: str | None = Query(None, max_length=40, description="End (excluded), as `from`; default: the end of the step now running"),
     step: str | None = Query(None, max_length=12, description="Seconds per point, a multiple of 60 (60, 300, "
                              "3600, 86400...); counts are summed, the peak is the largest; default 60"),
     application: str | None = Query(None, pattern=schemas.IDENT, max_length=128,

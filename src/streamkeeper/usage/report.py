@@ -69,7 +69,8 @@ def make_query(now: float, start: str | None, end: str | None, step: str | None,
             raise BadQuery(f"step: {step[:32]!r} is not a whole number of seconds") from None
         if size < MINUTE or size % MINUTE or size > KEEP_SECONDS:
             raise BadQuery(f"step: {size} is not a multiple of 60 seconds between 60 and {KEEP_SECONDS}")
-    last = parse_time("to", end) if end else now
+    # no `to`: up to the end of the step now running; no `from`: DEFAULT_SPAN before `to`
+    last = parse_time("to", end) if end else (now // size + 1) * size
     first = parse_time("from", start) if start else last - DEFAULT_SPAN
     if not first < last:
         raise BadQuery("from: must be before to")
