@@ -42,8 +42,14 @@
       chosen = true; pick(document.querySelector('[data-range="5m"]')); return;
     }
     chosen = true;
-    document.getElementById("chart-title").textContent = TITLES[s.series.range] || TITLES["1h"];
-    document.getElementById("chart-since").textContent = `Counted by this server process since ${SK.dateTime(s.series.since * 1000)}; earlier times are left blank.`;
+    const perMinute = s.series.range === "5m" && s.series.step >= 60;
+    document.getElementById("chart-title").textContent = perMinute ? "Last 5 minutes, per minute" : (TITLES[s.series.range] || TITLES["1h"]);
+    const who = s.series.source === "deployment" ? "every worker and server" : "this server process";
+    document.getElementById("chart-since").textContent = `Counted by ${who} since ${SK.dateTime(s.series.since * 1000)}; earlier times are left blank.`;
+    const app = appSelect.value ? "&application=" + encodeURIComponent(appSelect.value) : "";
+    const month = new Date((s.now - 30 * 86400) * 1000).toISOString().slice(0, 19) + "Z";
+    document.getElementById("csv-day").href = "/admin/v1/usage?format=csv" + app;
+    document.getElementById("csv-month").href = "/admin/v1/usage?format=csv&step=3600&from=" + month + app;
     const xs = s.series.times.map(t => Math.round(t));
     for (const [name, color] of Object.entries(OUTCOMES)) chart(name, color, xs, s.series[name]);
   }
