@@ -9,12 +9,14 @@ import threading
 import time
 
 import av
+import av.logging
 import pytest
 
 from streamkeeper.media.ingest import PortConflict, PortRegistry, SourceSpec
 from streamkeeper.media.restream import (
     Destination, Restreamer, SeekPastEnd, Stream, claim_destinations, index_file,
 )
+from streamkeeper.media.testsignal import Piece, encode_timeline, frame_number
 from streamkeeper.media.ts import Analyzer, analyze_file
 
 
@@ -157,22 +159,38 @@ async def test_multi_destination_and_conflicts(clip):
     assert a.close() == b.close() == clip.read_bytes()
 
 
-async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path):
-    """Seeks at random moments (some while paused), on a clip with B-frames: what a receiver gets
-    decodes with no decoder error and no continuity error, every picture a whole one."""
+SPLICE_SIGNALS = {
+    "B-frames": Piece(3.0, bframes=2),
+    "pictures in two PES": Piece(3.0, bframes=2, split_pes=True),
+    "open GOP": Piece(3.0, bframes=2, open_gop=True, split_pes=True),
+}
+
+
+def decode_strictly(data: bytes) -> tuple[list[int], list[str]]:
+    """Frame numbers of the pictures a receiver decodes, and every error its decoder logged
+    (from any thread: the decoder's own threads log too)."""
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture(local=False) as logs, av.open(io.BytesIO(data), format="mpegts") as c:
+            shown = [frame_number(f) for f in c.decode(video=0)]
+    finally:
+        av.logging.set_level(None)
+    return shown, [f"{name}: {text.strip()}" for level, name, text in logs if level <= av.logging.ERROR]
+
+
+@pytest.mark.parametrize("signal", list(SPLICE_SIGNALS))
+async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path, signal):
+    """Seeks at random moments (some while paused), on clips as real encoders make them: what a
+    receiver gets decodes with no decoder error and no continuity error, every picture whole."""
     import random
 
-    import av.logging
-
-    from streamkeeper.media.testsignal import Piece, encode_timeline, frame_number
-
     path = tmp_path / "seeks.ts"
-    path.write_bytes(encode_timeline([Piece(3.0, bframes=2)], width=640, height=480))
+    path.write_bytes(encode_timeline([SPLICE_SIGNALS[signal]], width=640, height=480))
     rx = Receiver()
     player = Restreamer(path, [Destination("127.0.0.1", rx.port)]).start()
     rnd = random.Random(25)
     for _ in range(50):
-        await asyncio.sleep(rnd.uniform(0.0, 0.03))
+        await asyncio.sleep(rnd.uniform(0.0, 0.06))
         roll = rnd.random()
         if roll < 0.15:
             player.pause()
@@ -187,11 +205,6 @@ async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path):
     seen = Analyzer()
     seen.feed(got)
     assert seen.cc_errors == 0, seen.cc_errors_by_pid
-    av.logging.set_level(av.logging.ERROR)
-    try:
-        with av.logging.Capture() as logs, av.open(io.BytesIO(got), format="mpegts") as container:
-            shown = [frame_number(f) for f in container.decode(video=0)]
-    finally:
-        av.logging.set_level(None)
-    assert [m for m in logs if m[0] <= av.logging.ERROR] == []
+    shown, errors = decode_strictly(got)
+    assert errors == []
     assert shown and all(0 <= n < 75 for n in shown)

@@ -196,6 +196,8 @@ class Piece:
     audio_lag: float = 0.0
     first_frame: int | None = None
     bframes: int = 0  # B-frames between references: decoding order differs from presentation order
+    open_gop: bool = False  # keyframes are I-pictures that B-pictures of the previous group still use
+    split_pes: bool = False  # each picture in two PES, cut mid-slice (legal; some encoders do it)
 
 
 def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
@@ -213,6 +215,8 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
             v.bit_rate = 400_000
             v.options = {"preset": "ultrafast", "g": str(fps // 2), "keyint_min": str(fps // 2),
                          "sc_threshold": "0", "bf": str(piece.bframes)}
+            if piece.open_gop:
+                v.options["x264-params"] = "open-gop=1"
         if piece.audio:
             a = out.add_stream("aac", rate=48_000, layout="mono")
             a.bit_rate = 48_000
@@ -248,12 +252,98 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
         for _, _, p in packets:
             out.mux(p)
     data = buf.getvalue()
+    if piece.split_pes and piece.video:
+        data = split_video_pes(data, piece.first_pid)
     if piece.audio_lag and piece.video and piece.audio:
         data = _delay_pid(data, piece.first_pid + 1, round(piece.audio_lag * PTS_HZ_TESTS), piece.first_pid)
     return data
 
 
 PTS_HZ_TESTS = 90_000
+
+
+def split_video_pes(data: bytes, pid: int) -> bytes:
+    """Carry each PES of ``pid`` as two: the first with the timestamps and the picture's first
+    bytes, the second (no timestamps) with the rest, cut in the middle of a slice.
+
+    Encoders that bound their PES size do this; a reader that takes a PES start for the start
+    of a picture cuts pictures. The packets of a PES take the places of the original ones, any
+    extra packet right after them; the first keeps its adaptation field (PCR, random access)."""
+    packets = [data[off:off + 188] for off in range(0, len(data) - len(data) % 188, 188)]
+    groups: list[list[int]] = []  # packet indices of each PES of ``pid``
+    for i, pkt in enumerate(packets):
+        if ((pkt[1] & 0x1F) << 8) | pkt[2] != pid:
+            continue
+        if pkt[1] & 0x40 or not groups:
+            groups.append([])
+        groups[-1].append(i)
+    replaced: dict[int, list[bytes]] = {}
+    for group in groups:
+        first = packets[group[0]]
+        af = first[4:5 + first[4]] if first[3] & 0x20 else b""
+        pes = b"".join(_payload(packets[i]) for i in group)
+        body_at = 9 + pes[8]
+        header, body = pes[:body_at], pes[body_at:]
+        cut = max(1, len(body) // 2 + 7)
+        second = body[cut:]
+        parts = [_with_length(header + body[:cut])]
+        if second:
+            parts.append(_with_length(bytes((0, 0, 1, pes[3], 0, 0, 0x80, 0, 0)) + second))
+        out = []
+        for n, part in enumerate(parts):
+            out += _packetize(pid, part, af if n == 0 else b"")
+        replaced[group[0]] = out
+    # each PES's packets take its places in the multiplex, the extra ones right after its last
+    out: list[bytes] = list(packets)
+    extra: dict[int, list[bytes]] = {}
+    cc = 0
+    for group in groups:
+        numbered = []
+        for pkt in replaced[group[0]]:
+            numbered.append(pkt[:3] + bytes([(pkt[3] & 0xF0) | cc]) + pkt[4:])
+            cc = (cc + 1) & 0x0F
+        for k, i in enumerate(group):
+            out[i] = numbered[k] if k < len(numbered) else b""
+        extra[group[-1]] = numbered[len(group):]
+    for i in sorted(extra, reverse=True):
+        out[i + 1:i + 1] = extra[i]
+    return b"".join(out)
+
+
+def _payload(pkt: bytes) -> bytes:
+    start = 5 + pkt[4] if pkt[3] & 0x20 else 4
+    return pkt[start:] if pkt[3] & 0x10 else b""
+
+
+def _with_length(pes: bytes) -> bytes:
+    n = len(pes) - 6
+    n = n if n <= 0xFFFF else 0
+    return pes[:4] + bytes((n >> 8, n & 0xFF)) + pes[6:]
+
+
+def _packetize(pid: int, pes: bytes, af: bytes) -> list[bytes]:
+    """TS packets (counters left at 0) carrying one PES; ``af`` is the first packet's
+    adaptation field, length byte included; the last packet is stuffed through its own."""
+    out = []
+    pos, first = 0, True
+    while pos < len(pes) or first:
+        head = bytes((0x47, (0x40 if first else 0) | (pid >> 8), pid & 0xFF))
+        field = af if first and af else b""
+        room = 184 - len(field)
+        chunk = pes[pos:pos + room]
+        if len(chunk) < room:  # stuff: grow (or add) the adaptation field
+            need = room - len(chunk)
+            if field:
+                field = bytes([field[0] + need]) + field[1:] + b"\xff" * need
+            elif need == 1:
+                field = b"\x00"
+            else:
+                field = bytes([need - 1, 0]) + b"\xff" * (need - 2)
+        afc = 0x30 if field else 0x10
+        out.append(head + bytes([afc]) + field + chunk)
+        pos += len(chunk)
+        first = False
+    return out
 
 
 def _delay_pid(data: bytes, pid: int, ticks: int, clock_pid: int) -> bytes:

@@ -199,6 +199,7 @@ class TrackIndex:
         self.timeline = Timeline()
         self.cuts: list[CutPoint] = []
         self.pes_pids: set[int] = set()  # every elementary stream of every layout
+        self.stream_types: dict[int, int] = {}  # their stream_type (the newest layout's, for a reused PID)
         self.video = False  # the main stream is video
         self.layouts: list[int] = [0]  # file offsets where each PID layout begins (its PAT)
         self._an = Analyzer()
@@ -239,6 +240,7 @@ class TrackIndex:
         an = self._an
         self._version = an.psi_version
         self.pes_pids.update(s.pid for s in an.streams)
+        self.stream_types.update((s.pid, s.stream_type) for s in an.streams)
         main = main_pid(an)
         pmt = {p.pmt_pid for p in an.programs.values()}
         if main is not None:
