@@ -137,7 +137,7 @@ class Restreamer:
         # splicing (see the module docstring)
         self._spliced = False  # counters are renumbered from the first splice on
         self._last_cc: dict[int, int] = {}  # per PID, continuity counter of the last payload packet sent
-        self._last_src_cc: dict[int, int] = {}  # per PID, that packet's counter in its source
+        self._last_src_cc: dict[int, bytes] = {}  # per PID, that packet as its source had it
         self._open: set[int] = set()  # elementary PIDs with a unit (picture, audio frame) begun
         self._waiting: set[int] = set()  # after a splice: PIDs still before their first unit start
         self._leading: _Leading | None = None  # pictures after the new keyframe shown before it
@@ -302,6 +302,7 @@ class Restreamer:
     def _finish_open_units(self, run: "_Run", position: int) -> None:
         """Send, for every PID whose unit is in flight, the rest of it (up to its next unit
         start, of what the run would have sent): the receiver gets whole pictures and audio frames."""
+        self._spliced = True  # from here on counters are ours
         open_pids = set(self._open)
         types = self.index.stream_types
         queued, reduced, read = set(self._queued), self._reduced, self._read_in_run
@@ -355,12 +356,10 @@ class Restreamer:
                 self._open.add(pid)
             if out is not None:
                 if b3 & 0x10:
-                    src = b3 & 0x0F
-                    if last_src.get(pid) == src and pid in last:
-                        cc = last[pid]  # the source repeats a packet: so do we
+                    if pid in last and last_src.get(pid) == dgram[off:off + PACKET_SIZE]:
+                        cc = last[pid]  # the source repeats a packet (a legal duplicate): so do we
                     else:
-                        cc = (last[pid] + 1) & 0x0F if pid in last else src
-                    last_src[pid] = src
+                        cc = (last[pid] + 1) & 0x0F if pid in last else b3 & 0x0F
                     b3 = (b3 & 0xF0) | cc
                     out[off + 3] = b3
                 if self._mark_pcr and b3 & 0x20 and dgram[off + 4] >= 7 \
@@ -368,6 +367,7 @@ class Restreamer:
                     out[off + 5] |= 0x80  # discontinuity_indicator: the PCR that follows is a new time base
                     self._mark_pcr = False
             if b3 & 0x10:
+                last_src[pid] = dgram[off:off + PACKET_SIZE]
                 last[pid] = b3 & 0x0F
         return bytes(out) if out is not None else dgram
 
