@@ -100,12 +100,13 @@ def pes_units(data: bytes, pids) -> dict[int, list[bytes]]:
 
 
 async def test_seek_is_a_clean_splice_at_the_keyframe_before_the_time(clip):
+    """Without landing on the very picture (``exact=False``) a seek goes to the keyframe before."""
     index = index_file(clip)
     # 75 frames, a keyframe every 12: at 0, 0.48, ... 2.88 s
     assert index.times == pytest.approx([i * 0.48 for i in range(7)])
     assert index.keyframe_at(2.2)[0] == pytest.approx(1.92)
     rx = Receiver()
-    player = Restreamer(clip, [Destination("127.0.0.1", rx.port)]).start()
+    player = Restreamer(clip, [Destination("127.0.0.1", rx.port)], exact=False).start()
     while player.sent_datagrams < 20:
         await asyncio.sleep(0.01)
     player.seek(2.2)
@@ -193,7 +194,7 @@ async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path, piece
     rx = Receiver()
     player = Restreamer(path, [Destination("127.0.0.1", rx.port)]).start()
     rnd = random.Random(25)
-    for _ in range(50):
+    for n in range(50):
         await asyncio.sleep(rnd.uniform(0.0, 0.06))
         roll = rnd.random()
         if roll < 0.15:
@@ -201,6 +202,8 @@ async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path, piece
         elif roll < 0.3:
             player.resume()
         player.seek(rnd.uniform(0, 2.9))
+        while player.splices == n:  # a seek made while the last one is prepared replaces it
+            await asyncio.sleep(0.002)
     player.resume()
     await asyncio.wait_for(player.done.wait(), 30)
     await asyncio.sleep(0.1)
@@ -212,3 +215,25 @@ async def test_fifty_random_seeks_decode_without_a_decoder_error(tmp_path, piece
     shown, errors = decode_strictly(got)
     assert errors == []
     assert shown and all(0 <= n < 75 for n in shown)
+
+
+@pytest.mark.parametrize("piece", [Piece(3.0, bframes=2), Piece(3.0, split_pes=True), Piece(3.0)],
+                         ids=["B-frames", "pictures in two PES", "no B-frames"])
+async def test_a_seek_lands_on_the_picture_asked_for(tmp_path, piece):
+    """Back to 0.7 s from further on: the receiver's next picture is the one on screen at 0.7 s
+    (number 17 at 25 fps), though the keyframe before it is number 12; then every picture on."""
+    path = tmp_path / "exact.ts"
+    path.write_bytes(encode_timeline([piece], width=320, height=240))
+    rx = Receiver()
+    player = Restreamer(path, [Destination("127.0.0.1", rx.port)]).start()
+    while player.position < 1.6:
+        await asyncio.sleep(0.01)
+    player.seek(0.7)
+    await asyncio.wait_for(player.done.wait(), 30)
+    await asyncio.sleep(0.1)
+    shown, errors = decode_strictly(rx.close())
+    assert errors == []
+    back = next(i for i in range(1, len(shown)) if shown[i] < shown[i - 1])
+    assert shown[back:] == list(range(17, 75))
+    assert shown[:back] == sorted(set(shown[:back]))  # before the seek, in order (B-pictures not yet
+    # sent when the seek came are not shown)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .ingest import PortConflict, PortRegistry
+from .landing import land
 from .pacer import PACKETS_PER_DATAGRAM, Pacer
 from .timeline import TrackIndex, index_track
 from .ts import PACKET_SIZE, VIDEO_STREAM_TYPES, packet_pcr, pes_timestamps, pts_delta, starts_access_unit
@@ -113,8 +114,10 @@ class Restreamer:
     """Plays one track file to its destinations; control methods are safe at any time."""
 
     def __init__(self, path: str | Path, destinations: list[Destination], *, ttl: int = 16,
-                 interface: str | None = None, per_datagram: int = PACKETS_PER_DATAGRAM) -> None:
+                 interface: str | None = None, per_datagram: int = PACKETS_PER_DATAGRAM,
+                 exact: bool = True) -> None:
         self.path = Path(path)
+        self.exact = exact  # seeks land on the picture asked for (see :mod:`.landing`)
         self.destinations = destinations
         self.per_datagram = per_datagram
         self.index = index_file(self.path)
@@ -145,6 +148,7 @@ class Restreamer:
         self._queued: deque[int] = deque()  # run positions of the packets handed to the pacer, not sent
         self._read_in_run = 0  # run positions read so far
         self._reduced: set[int] = set()  # run positions sent reduced to their PCR
+        self._arm_at = -1  # run position where the file goes on after a splice
         self.splices = 0
 
     @property
@@ -172,7 +176,8 @@ class Restreamer:
         self.resume() if self.state == "paused" else self.pause()
 
     def seek(self, seconds: float) -> None:
-        """Play from the keyframe at or before ``seconds``; :class:`SeekPastEnd` beyond the video."""
+        """Play from the picture on screen at ``seconds`` (see :mod:`.landing`; without ``exact``,
+        from the keyframe at or before it); :class:`SeekPastEnd` beyond the video."""
         if float(seconds) >= self.duration:
             raise SeekPastEnd(self.duration)
         if self.state == "ended":
@@ -208,9 +213,15 @@ class Restreamer:
                 target, self._seek = self._seek, None
                 self._finish_open_units(run, stopped_at)
                 t, start_offset = self.index.keyframe_at(target)
+                lead = self.index.psi_at(start_offset)
+                landing = None
+                if self.exact and self.index.track is not None:
+                    landing = await asyncio.to_thread(land, self.index.track, target)
+                if landing is not None:  # the picture asked for, made into a keyframe
+                    t, start_offset, lead = landing.time, landing.resume, lead + landing.packets
                 self._base_position = t
                 self._clock_position = 0.0
-                run = _Run(self.path, start_offset, self.index.psi_at(start_offset))
+                run = _Run(self.path, start_offset, lead)
                 self._splice(run)
             self.state = "ended"
         finally:
@@ -270,12 +281,12 @@ class Restreamer:
         A left-out packet that carries the PCR goes out reduced to the PCR alone."""
         queued, position = self._queued, self._read_in_run
         self._read_in_run += len(block) // PACKET_SIZE
-        if not self._waiting and self._leading is None:
+        if not self._waiting and self._leading is None and not position <= self._arm_at < self._read_in_run:
             queued.extend(range(position, self._read_in_run))
             return block
         out = bytearray()
         for k, off in enumerate(range(0, len(block), PACKET_SIZE)):
-            if self._keeps(block, off):
+            if self._keeps(block, off, position + k):
                 out += block[off:off + PACKET_SIZE]
             elif packet_pcr(block, off) is not None:
                 out += pcr_only(block[off:off + PACKET_SIZE])
@@ -285,7 +296,9 @@ class Restreamer:
             queued.append(position + k)
         return bytes(out)
 
-    def _keeps(self, buf: bytes, off: int) -> bool:
+    def _keeps(self, buf: bytes, off: int, position: int) -> bool:
+        if position == self._arm_at:
+            self._arm(buf, off)
         pid = ((buf[off + 1] & 0x1F) << 8) | buf[off + 2]
         if pid in self._waiting:
             if not starts_access_unit(buf, off, self.index.stream_types.get(pid)):
@@ -312,7 +325,7 @@ class Restreamer:
                 if not open_pids:
                     break
                 kept = position in queued and position not in reduced if position < read \
-                    else self._keeps(block, off)
+                    else self._keeps(block, off, position)
                 position += 1
                 pid = ((block[off + 1] & 0x1F) << 8) | block[off + 2]
                 if pid not in open_pids:
@@ -335,13 +348,15 @@ class Restreamer:
         self._last_src_cc.clear()  # a packet of the new position repeats none of the old
         self._waiting = set(self.index.pes_pids)
         self._leading = None
-        with open(self.path, "rb") as f:
-            f.seek(run.offset)
-            first = f.read(PACKET_SIZE)
-        if len(first) == PACKET_SIZE:
-            pid = ((first[1] & 0x1F) << 8) | first[2]
-            if self.index.stream_types.get(pid) in VIDEO_STREAM_TYPES:
-                self._leading = _Leading(pid, self.index.stream_types[pid])
+        self._arm_at = run.made
+
+    def _arm(self, buf: bytes, off: int) -> None:
+        """Where the file goes on (its first packet is at ``off``): every elementary stream waits
+        for its first unit start, and the keyframe's leading pictures are left out."""
+        self._waiting = set(self.index.pes_pids)
+        pid = ((buf[off + 1] & 0x1F) << 8) | buf[off + 2]
+        kind = self.index.stream_types.get(pid)
+        self._leading = _Leading(pid, kind) if kind in VIDEO_STREAM_TYPES else None
 
     def _rewrite(self, dgram: bytes) -> bytes:
         """Number counters on across splices, flag the new time base, and note what is open."""
@@ -400,6 +415,7 @@ class _Run:
         self.path = path
         self.offset = offset
         self.prefix = prefix[: len(prefix) - len(prefix) % PACKET_SIZE]
+        self.made = len(self.prefix) // PACKET_SIZE  # the position of the file's first packet
 
     def blocks(self, position: int) -> Iterator[bytes]:
         """Whole packets from ``position`` to the run's end, in blocks."""
