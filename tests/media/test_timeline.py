@@ -146,3 +146,36 @@ def test_live_packager_cuts_each_timeline_into_segments_that_add_up(name):
     assert sum(s.discontinuity for s in segments) == len(pieces) - 1
     got = [n for s in segments for n in numbers(s.data, "mpegts")]
     assert got == list(range(pictures(pieces)))
+
+
+def test_audio_of_the_old_layout_that_comes_after_the_new_one_is_kept(tmp_path):
+    """A source restarted with another PID layout while its old audio (1 s behind the pictures)
+    is still arriving: the MP4 keeps that second of sound, in its place."""
+    pieces = [Piece(2.0, audio_lag=1.0, late_into_next=True),
+              Piece(2.0, start=5 * 90_000, first_pid=0x200, pmt_pid=0x1100)]
+    path = tmp_path / "late.ts"
+    path.write_bytes(encode_timeline(pieces))
+    mp4 = ts_to_mp4(path, tmp_path / "late.mp4")
+    assert numbers(mp4.read_bytes(), "mp4") == list(range(pictures(pieces)))
+    with av.open(str(mp4)) as c:
+        audio = c.streams.audio[0]
+        times = [float(p.pts * p.time_base) for p in c.demux(audio) if p.size]
+    step = 1024 / 48_000
+    assert len(times) >= 2 * round(2.0 / step) - 2  # both runs' sound, nearly every frame
+    assert times == sorted(times) and times[-1] == pytest.approx(4.0 - step, abs=0.1)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps) < 3 * step  # no second missing at the change of layout
+
+
+def test_a_layout_with_more_tracks_than_the_first_exports_them_all(tmp_path):
+    """A source that starts without sound and is restarted with it: the MP4 has the sound of the
+    second run (a track can no longer be added once the MP4 is being written)."""
+    pieces = [Piece(1.0, audio=False), Piece(1.0, start=3 * 90_000, first_pid=0x200, pmt_pid=0x1100)]
+    path = tmp_path / "more.ts"
+    path.write_bytes(encode_timeline(pieces))
+    mp4 = ts_to_mp4(path, tmp_path / "more.mp4")
+    assert numbers(mp4.read_bytes(), "mp4") == list(range(pictures(pieces)))
+    with av.open(str(mp4)) as c:
+        audio = c.streams.audio[0]
+        times = [float(p.pts * p.time_base) for p in c.demux(audio) if p.size]
+    assert times[0] == pytest.approx(1.0, abs=0.1) and len(times) >= 40

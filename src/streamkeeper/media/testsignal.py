@@ -198,6 +198,7 @@ class Piece:
     bframes: int = 0  # B-frames between references: decoding order differs from presentation order
     open_gop: bool = False  # keyframes are I-pictures that B-pictures of the previous group still use
     split_pes: bool = False  # each picture in two PES, cut mid-slice (legal; some encoders do it)
+    late_into_next: bool = False  # its audio that comes after its last picture arrives in the next run
 
 
 def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
@@ -368,11 +369,38 @@ def encode_timeline(pieces: list[Piece], **kw) -> bytes:
     """Several encoder runs one after the other, frame numbers counting on across them."""
     out = []
     frame = 0
+    carried = b""
     for piece in pieces:
         first = piece.first_frame if piece.first_frame is not None else frame
-        out.append(encode_piece(piece, first_frame=first, **kw))
+        data = encode_piece(piece, first_frame=first, **kw)
+        if carried:
+            data, carried = _interleave(data, carried), b""
+        if piece.late_into_next and piece.video and piece.audio:
+            data, carried = _after_last_picture(data, piece.first_pid + 1, piece.first_pid)
+        out.append(data)
         frame = first + int(round(piece.seconds * kw.get("fps", 25)))
-    return b"".join(out)
+    return b"".join(out) + carried
+
+
+def _after_last_picture(data: bytes, pid: int, video_pid: int) -> tuple[bytes, bytes]:
+    """(the stream without its ``pid`` packets after the last ``video_pid`` packet, those packets)."""
+    packets = [data[off:off + 188] for off in range(0, len(data), 188)]
+    last = max(i for i, p in enumerate(packets) if ((p[1] & 0x1F) << 8) | p[2] == video_pid)
+    late = [p for p in packets[last + 1:] if ((p[1] & 0x1F) << 8) | p[2] == pid]
+    rest = packets[:last + 1] + [p for p in packets[last + 1:] if ((p[1] & 0x1F) << 8) | p[2] != pid]
+    return b"".join(rest), b"".join(late)
+
+
+def _interleave(data: bytes, late: bytes) -> bytes:
+    """``late`` packets spread among the first packets of ``data`` (after its PAT and PMT)."""
+    packets = [data[off:off + 188] for off in range(0, len(data), 188)]
+    extra = [late[off:off + 188] for off in range(0, len(late), 188)]
+    out = packets[:2]
+    for i, p in enumerate(packets[2:]):
+        out.append(p)
+        if extra and i % 3 == 0:
+            out.append(extra.pop(0))
+    return b"".join(out + extra)
 
 
 def numbered_frame(width: int, height: int, number: int) -> av.VideoFrame:

@@ -202,6 +202,7 @@ class TrackIndex:
         self.stream_types: dict[int, int] = {}  # their stream_type (the newest layout's, for a reused PID)
         self.video = False  # the main stream is video
         self.layouts: list[int] = [0]  # file offsets where each PID layout begins (its PAT)
+        self.layout_pids: list[set[int]] = [set()]  # the elementary PIDs of each layout
         self._an = Analyzer()
         self._psi_at: dict[int, int] = {}
         self._version = -1
@@ -247,7 +248,9 @@ class TrackIndex:
             if self._followed is not None and main != self._followed:
                 self.timeline.restart()  # another layout: a new piece begins at its first cut point
                 self.layouts.append(self._psi_at.get(PAT_PID, self.pos))
+                self.layout_pids.append(set())
             self._followed = main
+            self.layout_pids[-1].update(s.pid for s in an.streams)
         self._main, self._pmt = main, pmt
         self.video = any(s.kind == "video" and s.pid == main for s in an.streams)
         self._starts = _unit_starts({PAT_PID, main, *pmt}) if main is not None and pmt else None
