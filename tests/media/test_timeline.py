@@ -179,3 +179,42 @@ def test_a_layout_with_more_tracks_than_the_first_exports_them_all(tmp_path):
         audio = c.streams.audio[0]
         times = [float(p.pts * p.time_base) for p in c.demux(audio) if p.size]
     assert times[0] == pytest.approx(1.0, abs=0.1) and len(times) >= 40
+
+
+def _whole(jpeg: bytes) -> bool:
+    """Is the picture drawn to its last row (a cut one is filled in by the decoder's guesses)?"""
+    with av.open(io.BytesIO(jpeg)) as c:
+        frame = next(iter(c.decode(video=0)))
+    shade = 60 + (frame_number(frame) * 7) % 120
+    plane = frame.planes[0]
+    rows = bytes(plane)
+    samples = [rows[plane.line_size * y + x] for y in (frame.height - 40, frame.height - 4)
+               for x in range(4, frame.width - 4, frame.width // 8)]
+    return all(abs(v - shade) < 16 for v in samples)
+
+
+@pytest.mark.parametrize("piece", [Piece(3.0, bframes=2, split_pes=True), Piece(3.0, bframes=2, open_gop=True)],
+                         ids=["pictures in two PES", "open GOP"])
+def test_thumbnails_are_whole_pictures_at_their_time(tmp_path, piece):
+    """A picture carried in two PES is not taken for two; an open group's keyframe is shown at its
+    own time (the pictures shown before it come after it in the stream)."""
+    from streamkeeper.media.thumbnails import LiveThumbnails
+    from streamkeeper.media.ts import Analyzer
+
+    data = encode_timeline([piece], width=640, height=480)
+    path = tmp_path / "t.ts"
+    path.write_bytes(data)
+    for at in (0.5, 1.3, 2.9):
+        jpeg = thumbnail_from_file(path, at)
+        assert jpeg_number(jpeg) == int(at * 25 + 1e-6) and _whole(jpeg)
+    an = Analyzer()
+    live = LiveThumbnails(an)
+    seen = set()
+    for off in range(0, len(data), 188 * 7):
+        an.feed(data[off:off + 188 * 7])
+        live(data[off:off + 188 * 7])
+        if live._complete:
+            jpeg = live.jpeg()
+            seen.add(jpeg_number(jpeg))
+            assert _whole(jpeg)
+    assert seen == set(range(0, 75, 12))  # the newest keyframe each time

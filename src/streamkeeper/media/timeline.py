@@ -212,6 +212,7 @@ class TrackIndex:
         self._starts: re.Pattern | None = None
         self._jumped = False
         self._seen_discontinuities = 0
+        self._reorder: int | None = None  # PTS - DTS of the main stream's first unit
 
     def refresh(self) -> "TrackIndex":
         """Read what was appended to the file since the last call (whole packets only)."""
@@ -281,6 +282,16 @@ class TrackIndex:
         if pts is None:
             return
         t = self.timeline.add(pts if dts is None else dts)
+        if dts is not None:
+            # a cut point's time is when its picture is shown: its decoding time plus how much
+            # later than the stream's first picture it is shown (an open group's keyframe waits
+            # longer for the pictures shown before it)
+            reorder = pts_delta(pts, dts)
+            if self._reorder is None:
+                self._reorder = reorder
+            t += (reorder - self._reorder) / PTS_HZ
+        elif self._reorder is None:
+            self._reorder = 0
         if len(self.timeline.discontinuities) != self._seen_discontinuities:
             self._seen_discontinuities = len(self.timeline.discontinuities)
             self._jumped = True
