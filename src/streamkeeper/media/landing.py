@@ -97,20 +97,25 @@ def _remake(data: bytes, psi_len: int, resume_at: int, vpid: int, key_pts: int, 
         pictures = []  # (ticks after the keyframe, frame)
         audio_packets = []
         delay = None  # PTS - DTS of the keyframe: the made-up pictures keep that distance
+        stop = pts_delta(next_pts, key_pts) if next_pts is not None else None
+        done = False  # a picture shown from the next keyframe on came out: the rest come later still
         for packet in inp.demux(video, *audio):
             if packet.stream is video:
+                if done:
+                    continue
                 if delay is None and packet.pts is not None and packet.dts is not None:
                     delay = _ticks(packet.pts - packet.dts, video.time_base)
                 for f in packet.decode():  # the last, empty packet flushes the decoder
                     if f.pts is not None:
-                        pictures.append((pts_delta(_ticks(f.pts, video.time_base) % PTS_WRAP, key_pts), f))
+                        d = pts_delta(_ticks(f.pts, video.time_base) % PTS_WRAP, key_pts)
+                        pictures.append((d, f))
+                        done = done or (stop is not None and d >= stop)
             elif packet.size and packet.pts is not None and packet.pos is not None \
                     and 0 <= packet.pos - psi_len < resume_at:
                 audio_packets.append(packet)  # its PES begins before the file goes on
         pictures.sort(key=lambda p: p[0])
         # the picture on screen ``ahead`` ticks after the keyframe, and each one after it that
         # is shown before the next keyframe
-        stop = pts_delta(next_pts, key_pts) if next_pts is not None else None
         shown = [p for p in pictures if p[0] >= 0 and (stop is None or p[0] < stop)]
         first = max((n for n, (d, _) in enumerate(shown) if d <= ahead + 1), default=0)
         if first == 0:
