@@ -197,7 +197,7 @@ class Piece:
     first_frame: int | None = None
     bframes: int = 0  # B-frames between references: decoding order differs from presentation order
     open_gop: bool = False  # keyframes are I-pictures that B-pictures of the previous group still use
-    split_pes: bool = False  # each picture in two PES, cut mid-slice (legal; some encoders do it)
+    split_pes: bool = False  # each picture (and audio PES) in two PES, cut mid-slice (legal; some encoders do it)
     late_into_next: bool = False  # its audio that comes after its last picture arrives in the next run
 
 
@@ -253,8 +253,9 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
         for _, _, p in packets:
             out.mux(p)
     data = buf.getvalue()
-    if piece.split_pes and piece.video:
-        data = split_video_pes(data, piece.first_pid)
+    if piece.split_pes:  # the muxer numbers the streams from first_pid: video, then audio
+        for pid in range(piece.first_pid, piece.first_pid + piece.video + piece.audio):
+            data = split_pes(data, pid)
     if piece.audio_lag and piece.video and piece.audio:
         data = _delay_pid(data, piece.first_pid + 1, round(piece.audio_lag * PTS_HZ_TESTS), piece.first_pid)
     return data
@@ -263,7 +264,7 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
 PTS_HZ_TESTS = 90_000
 
 
-def split_video_pes(data: bytes, pid: int) -> bytes:
+def split_pes(data: bytes, pid: int) -> bytes:
     """Carry each PES of ``pid`` as two: the first with the timestamps and the picture's first
     bytes, the second (no timestamps) with the rest, cut in the middle of a slice.
 
