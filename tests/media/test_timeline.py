@@ -218,3 +218,32 @@ def test_thumbnails_are_whole_pictures_at_their_time(tmp_path, piece):
             seen.add(jpeg_number(jpeg))
             assert _whole(jpeg)
     assert seen == set(range(0, 75, 12))  # the newest keyframe each time
+
+
+def test_hls_segments_hold_whole_pictures_when_an_encoder_splits_them(tmp_path):
+    """Pictures and audio frames carried in two PES each: every live and on-demand segment decodes
+    on its own without a decoder error, and together they hold every picture once."""
+    from streamkeeper.media.hls import FileSegments, LivePackager
+    from streamkeeper.media.ts import Analyzer
+
+    from .test_restream import decode_strictly
+
+    pieces = [Piece(3.0, bframes=2, split_pes=True), Piece(2.0, start=0, bframes=2, split_pes=True)]
+    data = encode_timeline(pieces, width=640, height=480)
+    an = Analyzer()
+    packager = LivePackager(an, keep=100)
+    for off in range(0, len(data), 188 * 7):
+        an.feed(data[off:off + 188 * 7])
+        packager(data[off:off + 188 * 7])
+    packager.rebind(an)
+    path = tmp_path / "split.ts"
+    path.write_bytes(data)
+    files = FileSegments(path)
+    files.refresh()
+    for segments in ([s.data for s in packager.segments], [files.read(i, j) for _, i, j in files.segments(True)]):
+        shown = []
+        for segment in segments:
+            numbers_, errors = decode_strictly(segment)
+            assert errors == []
+            shown += numbers_
+        assert shown == list(range(pictures(pieces)))
