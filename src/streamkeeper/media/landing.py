@@ -47,14 +47,16 @@ def land(track: TrackIndex, seconds: float) -> Landing | None:
     i = track.cut_at(seconds)
     cut = track.cuts[i]
     frame = track.timeline.frame_ticks
-    ahead = round((seconds - cut.time) * PTS_HZ)
-    if ahead < frame:
-        return None  # the keyframe is the picture asked for
+    ahead = max(0, round((seconds - cut.time) * PTS_HZ))
     with open(track.path, "rb") as f:
         f.seek(cut.offset)
-        head = f.read(PACKET_SIZE)
+        head = f.read(PACKET_SIZE * 64)
         vpid = pid_of(head, 0)
         if track.stream_types.get(vpid) != H264 or ENCODER not in av.codecs_available:
+            return None
+        # the keyframe is the picture asked for: play it as it is, if it is an IDR (the receiver
+        # lets go of every picture it had); an open group's keyframe is not, and is made one
+        if ahead < frame and _is_idr(head, vpid):
             return None
         key_pts, _ = pes_timestamps(head[payload_start(head, 0):])
         if key_pts is None:
@@ -117,8 +119,8 @@ def _remake(data: bytes, psi_len: int, resume_at: int, vpid: int, key_pts: int, 
         # the picture on screen ``ahead`` ticks after the keyframe, and each one after it that
         # is shown before the next keyframe
         shown = [p for p in pictures if p[0] >= 0 and (stop is None or p[0] < stop)]
-        first = max((n for n, (d, _) in enumerate(shown) if d <= ahead + 1), default=0)
-        if first == 0:
+        first = max((n for n, (d, _) in enumerate(shown) if d <= ahead + 1), default=None)
+        if first is None:
             return None
         start = key_pts + shown[first][0]
         return _mux(shown[first:], audio_packets, vpid, start, delay or 0, frame), start % PTS_WRAP
@@ -165,6 +167,27 @@ def _mux(shown, audio_packets, vpid: int, start: int, delay: int, frame: int) ->
             continue  # PAT, PMT, SDT: the re-stream sends the track's own
         keep += bytes((0x47, (made[off + 1] & 0xE0) | (new >> 8), new & 0xFF)) + made[off + 3:off + PACKET_SIZE]
     return bytes(keep)
+
+
+def _is_idr(packets: bytes, pid: int) -> bool:
+    """Is the H.264 picture that begins the first of ``packets`` an IDR? (Its first slice says.)"""
+    es = bytearray()
+    for off in range(0, len(packets) - len(packets) % PACKET_SIZE, PACKET_SIZE):
+        if pid_of(packets, off) != pid or not packets[off + 3] & 0x10:
+            continue
+        start = payload_start(packets, off)
+        if packets[off + 1] & 0x40:
+            if es:
+                break  # the next PES: the picture's slices were all before it
+            start += 9 + packets[start + 8]
+        es += packets[start:off + PACKET_SIZE]
+        i = 0
+        while (i := es.find(b"\x00\x00\x01", i)) >= 0 and i + 3 < len(es):
+            nal = es[i + 3] & 0x1F
+            if nal in (1, 5):
+                return nal == 5
+            i += 3
+    return True  # no slice found: do not second-guess the keyframe
 
 
 def _ticks(value: int, time_base) -> int:
