@@ -41,7 +41,8 @@ class Landing:
 
 def land(track: TrackIndex, seconds: float) -> Landing | None:
     """The stretch from the picture shown at ``seconds`` to the next keyframe; None when the
-    keyframe at or before ``seconds`` is that picture, or it cannot be made (see the module)."""
+    keyframe at or before ``seconds`` is that picture and an IDR, or the stretch cannot be made
+    (see the module)."""
     if not track.cuts or not track.video:
         return None
     i = track.cut_at(seconds)
@@ -80,8 +81,8 @@ def land(track: TrackIndex, seconds: float) -> Landing | None:
     psi = track.psi_bytes(cut)
     try:
         made = _remake(psi + data, len(psi), resume - cut.offset, vpid, key_pts, ahead, next_pts, frame)
-    except (av.error.FFmpegError, ValueError, IndexError, KeyError) as exc:
-        log.warning("seek to %.3f s lands on the keyframe at %.3f s: %s", seconds, cut.time, exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the stretch holds, the seek still happens
+        log.warning("seek to %.3f s lands on the keyframe at %.3f s: %r", seconds, cut.time, exc)
         return None
     if made is None:
         return None

@@ -5,13 +5,15 @@ datagrams of seven, each at the moment the stream's own PCR says (see
 :mod:`.pacer`), to one or more unicast or multicast destinations. Pause
 holds the position; the stream ends by itself at the end of the file.
 
-A seek is a clean splice, so that receivers see one continuous stream:
-the elementary stream packets (PES) in flight are finished (each PID is
-played on to the start of its next PES, nothing else), then the PAT/PMT go
-out again, the file resumes at the last keyframe at or before the requested
-time with every PID's first packets before its first PES start dropped,
-continuity counters go on from where each PID stopped, and the first PCR of
-the new position carries the discontinuity indicator.
+A seek is a clean splice, so that receivers see one continuous stream
+(details in docs/media.md): the units in flight (a picture, an audio frame,
+whatever number of PES carries it) are finished, the PAT/PMT go out again,
+the new position starts at the picture asked for (:mod:`.landing` encodes
+the stretch up to the next keyframe again; without it, at the keyframe at
+or before the time), every PID waits for its first unit start, pictures a
+new keyframe leaves undecodable are left out, continuity counters are
+numbered on, and the first PCR of the new position carries the
+discontinuity indicator.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import bisect
 import contextlib
 import ipaddress
+import logging
 import socket
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ from .timeline import TrackIndex, index_track
 from .ts import PACKET_SIZE, VIDEO_STREAM_TYPES, packet_pcr, pes_timestamps, pts_delta, starts_access_unit
 
 READ_BLOCK = PACKET_SIZE * 7 * 32
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -216,7 +221,10 @@ class Restreamer:
                 lead = self.index.psi_at(start_offset)
                 landing = None
                 if self.exact and self.index.track is not None:
-                    landing = await asyncio.to_thread(land, self.index.track, target)
+                    try:
+                        landing = await asyncio.to_thread(land, self.index.track, target)
+                    except Exception:  # noqa: BLE001 - the seek happens anyway, at the keyframe
+                        log.exception("seek to %.3f s in %s: lands on the keyframe", target, self.path.name)
                 if landing is not None:  # the picture asked for, made into a keyframe
                     t, start_offset, lead = landing.time, landing.resume, lead + landing.packets
                 self._base_position = t
