@@ -257,3 +257,23 @@ async def test_a_seek_lands_on_the_picture_asked_for(tmp_path, piece):
     assert shown[back:] == list(range(17, 75))
     assert shown[:back] == sorted(set(shown[:back]))  # before the seek, in order (B-pictures not yet
     # sent when the seek came are not shown)
+
+
+@pytest.mark.parametrize("lead", [0.0, 0.4])
+def test_the_clock_goes_on_from_a_made_up_stretch_into_the_file(tmp_path, lead):
+    """The stretch a seek encodes again carries a clock (PCR) as far ahead of its pictures as the
+    file's: the pacing, and a receiver's buffer, see no step where the file goes on."""
+    from streamkeeper.media.landing import land
+    from streamkeeper.media.timeline import index_track
+    from streamkeeper.media.ts import packet_pcr
+
+    path = tmp_path / "lead.ts"
+    data = encode_timeline([Piece(3.0, bframes=2, pcr_lead=lead)], width=320, height=240)
+    path.write_bytes(data)
+    landing = land(index_track(path), 0.7)
+
+    def clock(b: bytes) -> list[float]:
+        return [packet_pcr(b, o) / 27e6 for o in range(0, len(b), 188) if packet_pcr(b, o) is not None]
+
+    made, file = clock(landing.packets), clock(data[landing.resume:])
+    assert 0 < file[0] - made[-1] < 0.1

@@ -23,7 +23,7 @@ from fractions import Fraction
 import av
 
 from .timeline import TrackIndex, payload_start, pid_of
-from .ts import H264, PACKET_SIZE, PTS_HZ, PTS_WRAP, pes_timestamps, pts_delta
+from .ts import H264, PACKET_SIZE, PTS_HZ, PTS_WRAP, packet_pcr, pes_timestamps, pts_delta
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,10 @@ def land(track: TrackIndex, seconds: float) -> Landing | None:
         # lets go of every picture it had); an open group's keyframe is not, and is made one
         if ahead < frame and _is_idr(head, vpid):
             return None
-        key_pts, _ = pes_timestamps(head[payload_start(head, 0):])
+        key_pts, key_dts = pes_timestamps(head[payload_start(head, 0):])
         if key_pts is None:
             return None
+        lead = _pcr_lead(head, key_pts if key_dts is None else key_dts)
         size = track.path.stat().st_size
         size -= size % PACKET_SIZE
         # up to the next keyframe, never across a jump (a new piece starts there); the pictures
@@ -80,7 +81,8 @@ def land(track: TrackIndex, seconds: float) -> Landing | None:
         data = f.read(end - cut.offset)
     psi = track.psi_bytes(cut)
     try:
-        made = _remake(psi + data, len(psi), resume - cut.offset, vpid, key_pts, ahead, next_pts, frame)
+        made = _remake(psi + data, len(psi), resume - cut.offset, vpid, key_pts, ahead, next_pts, frame,
+                       lead)
     except Exception as exc:  # noqa: BLE001 - whatever the stretch holds, the seek still happens
         log.warning("seek to %.3f s lands on the keyframe at %.3f s: %r", seconds, cut.time, exc)
         return None
@@ -91,7 +93,7 @@ def land(track: TrackIndex, seconds: float) -> Landing | None:
 
 
 def _remake(data: bytes, psi_len: int, resume_at: int, vpid: int, key_pts: int, ahead: int,
-            next_pts: int | None, frame: int) -> tuple[bytes, int] | None:
+            next_pts: int | None, frame: int, lead: float | None) -> tuple[bytes, int] | None:
     """Decode the stretch, encode its pictures from the wanted one, copy its audio, mux on the
     original PIDs. ``resume_at`` is where the file goes on, relative to the stretch's start."""
     with av.open(io.BytesIO(data), format="mpegts") as inp:
@@ -124,15 +126,19 @@ def _remake(data: bytes, psi_len: int, resume_at: int, vpid: int, key_pts: int, 
         if first is None:
             return None
         start = key_pts + shown[first][0]
-        return _mux(shown[first:], audio_packets, vpid, start, delay or 0, frame), start % PTS_WRAP
+        return _mux(shown[first:], audio_packets, vpid, start, delay or 0, frame, lead), start % PTS_WRAP
 
 
-def _mux(shown, audio_packets, vpid: int, start: int, delay: int, frame: int) -> bytes:
+def _mux(shown, audio_packets, vpid: int, start: int, delay: int, frame: int, lead: float | None) -> bytes:
     """TS packets of the pictures encoded again and the audio from ``start`` on (90 kHz ticks),
-    on the original PIDs, without PAT/PMT."""
+    on the original PIDs, without PAT/PMT; the clock (PCR) ``lead`` seconds before the decoding
+    times, as the original's was, so that the file's clock goes on from the stretch's."""
     buf = io.BytesIO()
     pids = {0x100: vpid}  # the muxer numbers its streams from 0x100, in the order they are added
-    with av.open(buf, "w", format="mpegts", options={"mpegts_copyts": "1"}) as out:
+    options = {"mpegts_copyts": "1"}
+    if lead is not None:
+        options["max_delay"] = str(round(lead * 1_000_000))
+    with av.open(buf, "w", format="mpegts", options=options) as out:
         width, height = shown[0][1].width, shown[0][1].height
         v = out.add_stream(ENCODER, rate=max(1, round(PTS_HZ / frame)))
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
@@ -168,6 +174,17 @@ def _mux(shown, audio_packets, vpid: int, start: int, delay: int, frame: int) ->
             continue  # PAT, PMT, SDT: the re-stream sends the track's own
         keep += bytes((0x47, (made[off + 1] & 0xE0) | (new >> 8), new & 0xFF)) + made[off + 3:off + PACKET_SIZE]
     return bytes(keep)
+
+
+def _pcr_lead(packets: bytes, dts: int) -> float | None:
+    """How many seconds the stream's clock runs ahead of its decoding times at a keyframe, from
+    its first PCR (None when none is near, or the distance is not a plausible one)."""
+    for off in range(0, len(packets) - len(packets) % PACKET_SIZE, PACKET_SIZE):
+        pcr = packet_pcr(packets, off)
+        if pcr is not None:
+            lead = pts_delta(dts, pcr // 300) / PTS_HZ
+            return lead if 0 <= lead <= 1.0 else None
+    return None
 
 
 def _is_idr(packets: bytes, pid: int) -> bool:

@@ -199,6 +199,7 @@ class Piece:
     open_gop: bool = False  # keyframes are I-pictures that B-pictures of the previous group still use
     split_pes: bool = False  # each picture (and audio PES) in two PES, cut mid-slice (legal; some encoders do it)
     late_into_next: bool = False  # its audio that comes after its last picture arrives in the next run
+    pcr_lead: float | None = None  # seconds its clock (PCR) runs ahead of the decoding times
 
 
 def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
@@ -206,6 +207,8 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
     """One encoder run as MPEG-TS bytes (continuity counters from zero, as after a restart)."""
     buf = io.BytesIO()
     options = {"mpegts_start_pid": str(piece.first_pid), "mpegts_pmt_start_pid": str(piece.pmt_pid)}
+    if piece.pcr_lead is not None:
+        options["max_delay"] = str(round(piece.pcr_lead * 1_000_000))
     tick = PTS_HZ_TESTS // fps
     packets = []
     with av.open(buf, "w", format="mpegts", options=options) as out:
