@@ -92,11 +92,13 @@ def jpeg_number(jpeg: bytes) -> int:
 
 
 piece = st.builds(
-    lambda seconds, kind, start, layout: (seconds, kind, start, layout),
+    lambda seconds, kind, start, layout, split, lag: (seconds, kind, start, layout, split, lag),
     st.sampled_from([0.48, 0.96, 1.44]),
     st.sampled_from(["continue", "back", "forward", "wrap", "anywhere"]),
     st.integers(0, WRAP - 1),
     st.booleans(),
+    st.booleans(),  # pictures and audio frames in two PES each
+    st.sampled_from([0.0, 0.0, 0.4]),  # audio behind the pictures, arriving into the next run
 )
 
 
@@ -105,7 +107,7 @@ piece = st.builds(
 def test_any_sequence_of_pieces_records_its_sum_and_exports(tmp_path, spec):
     pieces = []
     clock = 0
-    for i, (seconds, kind, start, new_layout) in enumerate(spec):
+    for i, (seconds, kind, start, new_layout, split, lag) in enumerate(spec):
         if kind == "back":
             clock = clock // 3
         elif kind == "forward":
@@ -115,7 +117,8 @@ def test_any_sequence_of_pieces_records_its_sum_and_exports(tmp_path, spec):
         elif kind == "anywhere" and (start - clock) % WRAP > 6 * 90_000:  # an encoder restarted elsewhere
             clock = start
         layout = 0x100 + 0x100 * (i % 2) if new_layout else 0x100
-        pieces.append(Piece(seconds, start=clock, first_pid=layout, pmt_pid=0x1000 + layout))
+        pieces.append(Piece(seconds, start=clock, first_pid=layout, pmt_pid=0x1000 + layout, split_pes=split,
+                            audio_lag=lag, late_into_next=bool(lag)))
         clock += round(seconds * 90_000)
     path = tmp_path / f"p{len(list(tmp_path.iterdir()))}.ts"
     path.write_bytes(encode_timeline(pieces))
