@@ -250,3 +250,34 @@ def test_hls_segments_hold_whole_pictures_when_an_encoder_splits_them(tmp_path):
             assert errors == []
             shown += numbers_
         assert shown == list(range(pictures(pieces)))
+
+
+def test_a_damaged_audio_frame_is_left_out_of_the_mp4_not_fatal(tmp_path):
+    """Audio PES of two runs interleaved on one PID (a muxer glitch) across a clock wrap: what
+    comes out of them is not all AAC frames; the MP4 is made without those, with every picture
+    (the MP4 muxer refused the whole file: a 500 on download)."""
+    from streamkeeper.media.testsignal import _after_last_picture, encode_piece
+
+    def spread(data: bytes, late: bytes) -> bytes:
+        packets = [data[o:o + 188] for o in range(0, len(data), 188)]
+        extra = [late[o:o + 188] for o in range(0, len(late), 188)]
+        out = packets[:2]
+        for i, p in enumerate(packets[2:]):
+            out.append(p)
+            if extra and i % 3 == 0:
+                out.append(extra.pop(0))
+        return b"".join(out + extra)
+
+    runs = [Piece(0.48, start=WRAP - 45_000, audio_lag=0.4), Piece(0.48, start=WRAP - 1800, audio_lag=0.4,
+            split_pes=True), Piece(0.48, start=41_400)]
+    out, late = [], b""
+    for n, piece in enumerate(runs):
+        data = encode_piece(piece, first_frame=12 * n)
+        if late:
+            data = spread(data, late)
+        data, late = _after_last_picture(data, 0x101, 0x100) if piece.audio_lag else (data, b"")
+        out.append(data)
+    path = tmp_path / "glitch.ts"
+    path.write_bytes(b"".join(out) + late)
+    mp4 = ts_to_mp4(path, tmp_path / "glitch.mp4")
+    assert numbers(mp4.read_bytes(), "mp4") == list(range(36))

@@ -260,6 +260,8 @@ class _ContentTimeCopier:
 
     def _send(self, packet, mapping, dts: int) -> None:
         st = packet.stream
+        if st.type == "audio" and st.codec_context.name == "aac" and not _whole_adts(packet):
+            return  # a damaged frame: MP4 takes AAC without its ADTS header, which must be readable
         pts = dts + (_ticks(packet.pts - packet.dts, st.time_base) if packet.pts is not None else 0)
         o = mapping[st.index]
         prev = self._last_dts.get(id(o))
@@ -273,6 +275,15 @@ class _ContentTimeCopier:
         packet.dts, packet.pts = dts, max(pts, dts)
         self._muxing = True
         self.out.mux(packet)
+
+
+def _whole_adts(packet) -> bool:
+    """An AAC frame as a transport stream carries it: an ADTS header whose length is the frame's."""
+    b = bytes(packet)
+    if len(b) < 7 or b[0] != 0xFF or b[1] & 0xF6 != 0xF0:
+        return False
+    length = ((b[3] & 0x03) << 11) | (b[4] << 3) | (b[5] >> 5)
+    return length == len(b)
 
 
 def _ticks(value: int, time_base) -> int:
