@@ -576,9 +576,11 @@ class RedisStore(SessionStore):
         """Live sessions of every process per application id, from the per-application indexes
         (one SMEMBERS of the registry, then one pipelined ZCOUNT each); None on Redis Cluster.
 
-        Sessions a process of an older version started or renewed last are not in these indexes
-        until a current process renews or changes them, within one heartbeat interval (the
-        sessions live at the upgrade are put in them at start: :meth:`index_applications`)."""
+        Sessions a process of an older version (a rolling upgrade) started or renewed last are
+        not in these indexes until a current process renews or changes them, within one
+        heartbeat interval, and an application is in the registry once a current process started
+        one of its sessions (the sessions live at the first start of this version are put in both
+        then: :meth:`index_applications`)."""
         if self.index_key is None:
             return None
         client = self.client
