@@ -26,7 +26,8 @@ async def start(client, subject: str, auth) -> str:
 async def test_live_sessions_per_application_follow_every_change(settings, clock):
     running = Running(settings, clock)
     async with running as client:
-        policy = {"id": "one", "tenant": "adobe", "name": "One", "rules": [{"name": "1", "threshold": 1, "conflict": "FIFO"}]}
+        policy = {"id": "one", "tenant": "adobe", "name": "One",
+                  "rules": [{"name": "1", "threshold": 1, "conflict": "FIFO"}]}
         assert (await client.post("/admin/v1/policies", json=policy, headers=KEY)).status_code == 201
         app = {"id": "fifo-app", "tenant": "adobe", "name": "FIFO", "heartbeatInterval": 60, "policies": ["one"]}
         assert (await client.post("/admin/v1/applications", json=app, headers=KEY)).status_code == 201
