@@ -151,7 +151,7 @@ async def test_rows_older_than_30_days_are_pruned(tmp_path, clock):
         assert sum(r["admissions"] for r in rows) == 1
 
 
-async def test_on_redis_the_peak_is_the_deployments_and_per_application_unknown(tmp_path, clock):
+async def test_on_redis_the_peak_is_per_application_and_the_deployments(tmp_path, clock):
     redis_available()
     prefix = redis_prefix_for_test()
     running = Running(make_settings(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix), clock)
@@ -166,11 +166,11 @@ async def _on_redis(running: Running, clock) -> None:
         assert await some_traffic(client, "red", 2) == [202, 202]
         await record(running)
         body = (await client.get("/admin/v1/usage", params={"from": T0, "to": T0 + 60}, headers=KEY)).json()
-        assert [(r["application"], r["admissions"], r["peak"]) for r in body["rows"]] == [("demo-app", 2, None)]
+        assert [(r["application"], r["admissions"], r["peak"]) for r in body["rows"]] == [("demo-app", 2, 2)]
         assert [(t["admissions"], t["peak"]) for t in body["total"]] == [(2, 2)]
         csv_text = (await client.get("/admin/v1/usage", params={"from": T0, "to": T0 + 60, "format": "csv"},
                                      headers=KEY)).text
-        assert csv_text.splitlines()[1].endswith(",demo-app,2,0,0,0,0,")  # an unknown peak: an empty cell
+        assert csv_text.splitlines()[1].endswith(",demo-app,2,0,0,0,0,2")
 
 
 async def test_times_with_an_offset_and_the_default_range(tmp_path, clock):

@@ -266,8 +266,8 @@ class EmbeddedStore(SessionStore):
     async def snapshot(self, key: SubjectKey) -> Mapping[str, StreamSession]:
         return self._subjects.get(key) or _NOTHING  # (replaced on change, never changed in place)
 
-    async def renew(self, key: SubjectKey, sid: str, now: float, *,
-                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+    async def renew(self, key: SubjectKey, sid: str, now: float, *, rate: Rate | None = None,
+                    app_id: str | None = None) -> tuple[bool, StreamSession | None]:
         """See :meth:`SessionStore.renew`: without a view, the new expiry journaled lazily like
         every heartbeat."""
         if rate is not None:
@@ -311,7 +311,7 @@ class EmbeddedStore(SessionStore):
         return sum((await self.live_by_application(now)).values())
 
     async def live_by_application(self, now: float) -> dict[str, int]:
-        """Live sessions per application id (the console's dashboard; Redis keeps no such index).
+        """Live sessions per application id (the usage history and the console's dashboard).
         Counted a slice of viewers per turn of the loop: with 100k sessions one pass takes about
         20 ms, which the requests of that moment would otherwise wait for."""
         out: dict[str, int] = {}

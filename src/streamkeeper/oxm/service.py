@@ -244,7 +244,7 @@ class OxmService:
         judged = self._judged.get((*key, asset, device))
         if judged is None or judged[1] is not enf.catalog:
             return False
-        renewed, _ = await self.store.renew(key, judged[0], now)
+        renewed, _ = await self.store.renew(key, judged[0], now, app_id=key[0])  # (its streams' application)
         return renewed
 
     @staticmethod

@@ -7,8 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..orm import Base
 
-#: The application id of the rows that hold the deployment's live sessions in all (their peak),
-#: which on Redis is known while the per-application count is not. Never a catalog id (see IDENT).
+#: The application id of the rows that hold the deployment's live sessions in all (their peak:
+#: not the sum of the applications' peaks, which may fall at other moments). Never a catalog id
+#: (see IDENT).
 ALL = "*"
 COUNTS = ("admissions", "denials", "evictions", "terminations", "expiries")
 
@@ -28,6 +29,6 @@ class UsageRow(Base):
     evictions: Mapped[int] = mapped_column(BigInteger, default=0)
     terminations: Mapped[int] = mapped_column(BigInteger, default=0)
     expiries: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Most live sessions seen in the minute; NULL when the store could not count them per
-    # application (Redis keeps only a total, recorded under ALL).
+    # Most live sessions seen in the minute; NULL when the store could not count them (Redis
+    # Cluster keeps no live index).
     peak: Mapped[int | None] = mapped_column(Integer, nullable=True)

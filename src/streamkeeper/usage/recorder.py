@@ -6,9 +6,11 @@ difference since its last read is what this process adds to the current minute. 
 workers and servers write the same rows: each upsert adds its deltas to the row
 (`n = usage.n + excluded.n`) and keeps the larger peak, so no process needs to know the others.
 
-The peak of a minute is the most live sessions any sample saw. The embedded store counts them
-per application; Redis counts only the total of the deployment (recorded under `ALL`), the same
-in every process, which is why taking the larger value is right there too.
+The peak of a minute is the most live sessions any sample saw, per application and in all
+(recorded under `ALL`). The embedded store counts its own sessions, which are the deployment's
+(one process per data dir); a single Redis server counts those of the deployment, the same in
+every process, which is why taking the larger value is right there too. Redis Cluster keeps no
+such count: its per-application peaks are NULL, and so is the total.
 """
 
 from __future__ import annotations
