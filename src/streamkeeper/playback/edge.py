@@ -160,3 +160,17 @@ def signed_playlist(playlist: str, asset: str, secret: str, now: float, prefix: 
         at = next(i for i, line in enumerate(out) if line.startswith("#EXT-X-TARGETDURATION:")) + 1
         out[at:at] = ["#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-START:TIME-OFFSET=0"]
     return "\n".join(out) + "\n"
+
+
+def edge_settings_problem(secret: str | None, prefix: str) -> tuple[str, str] | None:
+    """(setting, why) when the edge settings cannot work, else None: the secret goes into an nginx
+    configuration, the prefix into every signed URL."""
+    if secret is not None:
+        try:
+            signed_urls.signature("/x", 0, secret)
+        except signed_urls.SignedUrlError as exc:
+            return "edge_secret", str(exc)
+    parts = prefix.strip("/").split("/")
+    if not prefix.startswith("/") or any(not _SAFE.match(p) for p in parts):
+        return "edge_prefix", f"{prefix!r} is not a plain absolute path such as /hls"
+    return None
