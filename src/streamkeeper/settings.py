@@ -234,7 +234,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("edge_prefix", "path under which an edge serves segment files for signed URLs (nginx secure_link)"),
     Option("edge_secret", "secret shared with an edge that checks signed segment URLs (nginx secure_link_md5), "
            "at least 16 characters", "none: signed URLs off", flag=False),
-    Option("admin_key", ""key of the /admin/v1 API", "generated into <data>/admin.key", flag=False),
+    Option("admin_key", "key of the /admin/v1 API", "generated into <data>/admin.key", flag=False),
     Option("admin_password", "password of the first media-platform administrator (first start only; "
            "later: streamkeeper admin user update admin --password ...)", "generated, printed once", flag=False),
     Option("secret", f"HMAC key of session ids, at least {MIN_SECRET_BYTES} bytes (same on every server)",
