@@ -111,8 +111,9 @@ def features() -> list[Feature]:
     from .hmp.recordings import feature as recordings
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
+    from .playback import feature as playback
 
-    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, console)]
+    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, playback, console)]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:

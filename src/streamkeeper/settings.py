@@ -43,6 +43,7 @@ class Settings:
     admin_key: str | None = None
     admin_password: str | None = None  # first media-platform administrator (generated when unset)
     secret: str | None = None
+    playback_keys: str | None = None  # id:secret,... (the first signs playback tokens); else a file in the data dir
     log_level: str = "info"
     log_format: str = "auto"  # text on a terminal, JSON lines otherwise
     # Request bodies are counted while they are read; past the limit the answer is 413.
@@ -239,6 +240,8 @@ OPTIONS: tuple[Option, ...] = (
            "later: streamkeeper admin user update admin --password ...)", "generated, printed once", flag=False),
     Option("secret", f"HMAC key of session ids, at least {MIN_SECRET_BYTES} bytes (same on every server)",
            "generated into <data>/session.secret", flag=False),
+    Option("playback_keys", "keys of playback tokens, id:secret comma-separated, the signing key first, the "
+           "others still verify (same on every server)", "generated into <data>/playback.keys", flag=False),
 )
 
 

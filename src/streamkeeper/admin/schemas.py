@@ -86,6 +86,7 @@ class ConfigFile(_Strict):
     policies: list[Policy] = Field(default_factory=list)
     applications: list[Application] = Field(default_factory=list)
     oxm: dict | None = Field(default=None, description="Experience API section, read by streamkeeper.oxm.config")
+    playback: dict | None = Field(default=None, description="Enforced playback, read by streamkeeper.playback.config")
 
 
 class AdminErrorBody(BaseModel):
