@@ -70,6 +70,13 @@ def test_segments_that_cannot_be_edge_files_are_refused(segment):
         edge.signed_playlist(VOD.replace("0.ts", segment, 1), "video:42", SECRET, 100.0)
 
 
+def test_lifetime_counts_the_longest_segment_not_the_rounded_target():
+    text = VOD.replace("#EXT-X-TARGETDURATION:2", "#EXT-X-TARGETDURATION:3").replace("#EXTINF:2.000,", "#EXTINF:2.040,")
+    assert edge.segment_duration(text) == 2.04
+    url = [line for line in edge.signed_playlist(text, "video:1", SECRET, 100.0).splitlines() if "md5" in line][0]
+    assert url.endswith("&expires=106")  # 3 x 2.04 s, rounded down; not 3 x 3 s
+
+
 def test_a_playlist_without_target_duration_is_refused():
     with pytest.raises(ValueError):
         edge.signed_playlist("#EXTM3U\n#EXTINF:2,\n0.ts\n", "video:1", SECRET, 0.0)

@@ -24,44 +24,56 @@ from dataclasses import dataclass
 
 from . import signed_urls
 
-# Original-URI headers of the edges we know, first found wins: nginx (as configured in
-# docs/nginx/auth_request.conf), Traefik ForwardAuth and Caddy forward_auth.
-URI_HEADERS = (b"x-original-uri", b"x-forwarded-uri")
+# The original URI of a request, as edges pass it on: nginx (as configured in
+# docs/nginx/auth_request.conf) `X-Original-URI`; Traefik ForwardAuth and Caddy forward_auth
+# `X-Forwarded-Uri`.
 PLAY = "/play/"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 DEFAULT_PREFIX = "/hls"
 
 
+_DIRS: dict[str, str | None] = {}  # asset -> its directory: asked for every request of an edge
+_DIRS_MAX = 100_000
+
+
 def asset_dir(asset: str) -> str | None:
     """The edge directory of an asset ("video:42" -> "video/42"); None for one whose id cannot be
     a plain path segment (such an asset cannot be served by an edge)."""
+    try:
+        return _DIRS[asset]
+    except KeyError:
+        pass
     kind, sep, ident = asset.partition(":")
-    if not sep or not _SAFE.match(kind) or not _SAFE.match(ident):
-        return None
-    return f"{kind}/{ident}"
+    where = f"{kind}/{ident}" if sep and _SAFE.match(kind) and _SAFE.match(ident) else None
+    if len(_DIRS) >= _DIRS_MAX:
+        _DIRS.clear()
+    _DIRS[asset] = where
+    return where
 
 
 def original_uri(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The URI the edge was asked for, from the first header of :data:`URI_HEADERS` present."""
-    found: dict[bytes, bytes] = {}
+    """The URI the edge was asked for: `X-Original-URI`, else `X-Forwarded-Uri` (first of each)."""
+    fallback = None
     for name, value in headers:
-        if name in URI_HEADERS and name not in found:
-            found[name] = value
-    for name in URI_HEADERS:
-        if name in found:
-            return found[name].decode("latin-1")
-    return None
+        if name == b"x-original-uri":
+            return value.decode("latin-1")
+        if name == b"x-forwarded-uri" and fallback is None:
+            fallback = value
+    return fallback.decode("latin-1") if fallback is not None else None
 
 
 def token_of(uri: str) -> str | None:
     """The token of a `/play/<token>/<file>` URI (query ignored); None for any other URI."""
-    path = uri.split("?", 1)[0].split("#", 1)[0]
-    if not path.startswith(PLAY):
+    if not uri.startswith(PLAY):
         return None
-    token, sep, rest = path[len(PLAY):].partition("/")
-    if not token or not sep or not rest:
+    end = uri.find("/", 6)
+    if end <= 6:
         return None
-    return token
+    rest = end + 1
+    if rest >= len(uri) or uri[rest] in "?#":
+        return None
+    token = uri[6:end]
+    return None if "?" in token or "#" in token else token
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +110,26 @@ async def verify(service, headers: list[tuple[bytes, bytes]], now: float) -> Edg
 
 # -- the signed mode's playlist ---------------------------------------------------------------
 
-def target_duration(playlist: str) -> float:
-    """EXT-X-TARGETDURATION of a media playlist (the longest segment, whole seconds)."""
+def segment_duration(playlist: str) -> float:
+    """The longest segment of a media playlist (EXTINF), in seconds: what a signed URL's lifetime
+    is counted in. EXT-X-TARGETDURATION (that rounded up to whole seconds) when no segment is
+    listed; ValueError for a text that is not a media playlist."""
+    longest = 0.0
+    target = None
     for line in playlist.splitlines():
-        if line.startswith("#EXT-X-TARGETDURATION:"):
+        if line.startswith("#EXTINF:"):
             try:
-                value = float(line.partition(":")[2])
+                longest = max(longest, float(line[8:].partition(",")[0]))
             except ValueError:
-                break
-            if value > 0 and math.isfinite(value):
-                return value
-    raise ValueError("not a media playlist: no EXT-X-TARGETDURATION")
+                continue
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            try:
+                target = float(line.partition(":")[2])
+            except ValueError:
+                pass
+    if target is None or not (target > 0 and math.isfinite(target)):
+        raise ValueError("not a media playlist: no EXT-X-TARGETDURATION")
+    return longest if 0 < longest <= target and math.isfinite(longest) else target
 
 
 def edge_path(prefix: str, asset: str, uri: str) -> str | None:
@@ -130,12 +151,11 @@ def edge_path(prefix: str, asset: str, uri: str) -> str | None:
 
 def signed_playlist(playlist: str, asset: str, secret: str, now: float, prefix: str = DEFAULT_PREFIX) -> str:
     """Our media playlist for `asset` with each segment as a signed edge URL (expiry at most
-    three target durations from `now`), made one that players reload: a finished playlist (VOD,
+    three segment durations, the longest listed, from `now`), made one that players reload: a finished playlist (VOD,
     with EXT-X-ENDLIST) becomes an EVENT playlist that starts at its beginning, since signatures
     that die must be renewed by reloads. A live one stays live. ValueError for a segment that
     cannot be an edge file."""
-    duration = target_duration(playlist)
-    expires = signed_urls.expiry(now, duration)
+    expires = signed_urls.expiry(now, segment_duration(playlist))
     out: list[str] = []
     ended = False
     for line in playlist.splitlines():
