@@ -391,6 +391,7 @@ def _catalog(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     from .admin.config_file import load_config
     from .oxm.cli import apply_section
+    from .playback.cli import apply_section as apply_playback
 
     path = Path(args.file)
 
@@ -399,7 +400,7 @@ def _apply(args: argparse.Namespace) -> int:
         done = await _with_admin(settings, lambda admin: admin.apply(config))
         for kind, ident, outcome in done:
             print(f"{outcome:<9} {kind} {ident}")
-        for line in await apply_section(settings, path):
+        for line in await apply_section(settings, path) + await apply_playback(settings, path):
             print(line)
 
     return run_admin(args, run, creates=True)
@@ -446,7 +447,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def _add_admin(sub: argparse._SubParsersAction) -> None:
     admin = command(sub, "admin", "manage the catalog without the API: tenants, policies, applications, "
-                    "media-platform users, groups and roles, viewer token keys; apply a config file; "
+                    "media-platform users, groups and roles, viewer token keys, playback grants and keys; apply a config file; "
                     "print the admin key, mint viewer tokens")
     admin.add_argument("--data-dir", help=f"the server's data dir (default: ./data; {env_name('data_dir')}); "
                        "it must exist (serve creates it), except for apply")
@@ -480,9 +481,11 @@ def _add_admin(sub: argparse._SubParsersAction) -> None:
             parser.set_defaults(func=_catalog, kind=kind)
     from .hmp.accounts.cli import register as register_accounts
     from .oxm.cli import add_commands as register_token_keys
+    from .playback.cli import add_commands as register_playback
 
     register_accounts(kinds)
     register_token_keys(kinds)
+    register_playback(kinds)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,9 +8,12 @@ import asyncio
 import httpx
 import pytest
 
+from streamkeeper.admin.config_file import DEMO
 from streamkeeper.media.testsignal import make_clip
+from streamkeeper.oxm.tokens import mint
 from tests.conftest import ADMIN_KEY, Running, make_settings
 from tests.hmp.conftest import ADMIN_PASSWORD
+from tests.oxm.conftest import ACME_KEY, AUDIENCE, ISSUER, SECRET
 
 APP = "demo-app"  # demo catalog: at most 3 streams per subject, LIFO
 ADMIN = {"X-Admin-Key": ADMIN_KEY}
@@ -42,9 +45,28 @@ class Stage:
             await asyncio.sleep(0.05)
         raise AssertionError("the import did not finish")
 
-    async def grant(self, video: str | None = None, app: str = APP, *, owner: str = "applications") -> None:
-        r = await self.c.put(f"/admin/v1/playback/grants/{owner}/{app}/videos/{video or self.video}", headers=ADMIN)
-        assert r.status_code in (201, 204), r.text
+    async def grant(self, video: str | None = None, app: str = APP, *, owner: str = "application") -> dict:
+        r = await self.c.post("/admin/v1/playback-grants", json={owner: app, "video": video or self.video},
+                              headers=ADMIN)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    async def admin(self, method: str, path: str, json=None) -> httpx.Response:
+        return await self.c.request(method, "/admin/v1" + path, json=json, headers=ADMIN)
+
+    async def fetch(self, url: str) -> httpx.Response:
+        """The playlist, then its first segment; the first refusal or the segment."""
+        r = await self.c.get(url)
+        if r.status_code != 200:
+            return r
+        first = [line for line in r.text.splitlines() if line and not line.startswith("#")][0]
+        return await self.c.get(url.rsplit("/", 1)[0] + "/" + first)
+
+    async def refused(self, url: str) -> str:
+        r = await self.c.get(url)
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"].startswith("text/plain")
+        return r.text
 
     async def start(self, subject: str, app: str = APP, terminate: str | None = None) -> httpx.Response:
         headers = {"X-Terminate": terminate} if terminate else {}
@@ -65,17 +87,48 @@ class Stage:
         return r.json()["path"]
 
 
+CONFIG = DEMO.read_text() + f"""
+[[tenants]]
+id = "acme"
+name = "Acme"
+
+[[oxm.tokenKeys]]
+id = "acme-hs"
+tenant = "acme"
+algorithm = "HS256"
+secret = "{SECRET}"
+issuer = "{ISSUER}"
+audience = "{AUDIENCE}"
+"""
+
+
 @pytest.fixture
-async def stage(tmp_path, clock, store, clip):
-    settings = make_settings(tmp_path, admin_password=ADMIN_PASSWORD, **store)
-    running = Running(settings, clock)
+def wire() -> str:
+    return "asgi"
+
+
+async def open_stage(tmp_path, clock, store: dict, clip, wire: str = "asgi", **settings) -> Stage:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    settings = make_settings(tmp_path, admin_password=ADMIN_PASSWORD, config=config, **store, **settings)
+    running = Running(settings, clock, wire)
     client = await running.__aenter__()
     r = await client.post("/apis/authentication/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert r.status_code == 201, r.text
     s = Stage(running, client, clock)
     s.video = await s.import_video(clip)
     await s.grant()
+    return s
+
+
+@pytest.fixture
+async def stage(tmp_path, clock, store, clip, wire):
+    s = await open_stage(tmp_path, clock, store, clip, wire)
     try:
         yield s
     finally:
-        await running.__aexit__(None, None, None)
+        await s.running.__aexit__(None, None, None)
+
+
+def oxm_auth(clock, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(ACME_KEY, user, now=clock.now, ttl=3600)}"}

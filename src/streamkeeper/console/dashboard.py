@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from ..playback.console import playback_of
 from .timeseries import STEP_SECONDS, History, Ranges, Sample, read_counters
 from .web import Admin, render
 
@@ -95,7 +96,7 @@ async def subject_streams(idp: str, subject: str, request: Request, login=Admin)
             continue
         seen.add(app.tenant)
         running = await service.running(app, idp, subject)
-        streams += [_stream(s, catalog) for s in running.mine]
+        streams += [{**_stream(s, catalog), "playback": playback_of(request.app.state, s)} for s in running.mine]
     return JSONResponse({"idp": idp, "subject": subject, "runningStreams": streams},
                         headers={"Cache-Control": "no-store"})
 

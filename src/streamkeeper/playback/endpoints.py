@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..concurrency.service import ConcurrencyError, ServiceUnavailable
-from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Template, in_task
+from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Template
 from ..ops.middleware import basic_user
 from .grants import ASSET_KINDS, asset_ref
 from .media import play_bytes
@@ -49,7 +49,6 @@ async def play(service: PlaybackService, state: Any, request: HotRequest) -> Ans
     if not verdict.ok:
         return _answer(403, _TEXT, verdict.reason.encode())
     assert verdict.claims is not None
-    await in_task()  # reading media files goes through threads
     return _answer(*await play_bytes(getattr(state, "hmp_media", None), verdict.claims.asset, file))
 
 

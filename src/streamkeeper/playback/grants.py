@@ -42,8 +42,23 @@ class Grant:
     asset_kind: AssetKind
     asset: str
 
+    @property
+    def id(self) -> str:
+        """`application:demo-app@video:<id>`: one path segment ("@" is in no id)."""
+        return f"{self.owner_kind}:{self.owner}@{self.asset_kind}:{self.asset}"
+
+    @classmethod
+    def from_id(cls, text: str) -> "Grant":
+        owner, at, asset = text.partition("@")
+        owner_kind, _, owner_id = owner.partition(":")
+        asset_kind, _, asset_id = asset.partition(":")
+        if not at or owner_kind not in OWNER_KINDS or asset_kind not in ASSET_KINDS or not owner_id or not asset_id:
+            raise NotFound(f"no grant {text!r}")
+        return cls(owner_kind, owner_id, asset_kind, asset_id)  # type: ignore[arg-type]
+
     def to_wire(self) -> dict:
-        return {self.owner_kind: self.owner, self.asset_kind: self.asset}
+        return {"id": self.id, "ownerKind": self.owner_kind, self.owner_kind: self.owner,
+                "assetKind": self.asset_kind, self.asset_kind: self.asset}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +141,42 @@ class GrantService:
             await bump(db)
             await db.commit()
 
+    async def get(self, g: Grant) -> Grant:
+        async with self._sessions() as db:
+            if await db.get(GrantRow, (g.owner_kind, g.owner, g.asset_kind, g.asset)) is None:
+                raise NotFound(f"no grant {g.id!r}")
+        return g
+
+    async def replace(self, old: Grant, new: Grant) -> Grant:
+        """`old` becomes `new`, in one transaction."""
+        async with self._sessions() as db:
+            await self._check_owner(db, new.owner_kind, new.owner)
+            await self._check_asset(db, new.asset_kind, new.asset)
+            row = await db.get(GrantRow, (old.owner_kind, old.owner, old.asset_kind, old.asset))
+            if row is None:
+                raise NotFound(f"no grant {old.id!r}")
+            if new != old:
+                await db.delete(row)
+                await db.flush()
+                if await db.get(GrantRow, (new.owner_kind, new.owner, new.asset_kind, new.asset)) is None:
+                    db.add(GrantRow(owner_kind=new.owner_kind, owner_id=new.owner, asset_kind=new.asset_kind,
+                                    asset_id=new.asset))
+                await bump(db)
+                await db.commit()
+        return new
+
+    async def all_options(self) -> list[dict]:
+        """Every application's playback options, defaults included."""
+        async with self._sessions() as db:
+            apps = (await db.scalars(select(ApplicationRow.id).order_by(ApplicationRow.id))).all()
+            rows = {r.application_id: r.fetch_heartbeat for r in (await db.scalars(select(AppOptionsRow))).all()}
+        return [{"id": a, "fetchHeartbeat": rows.get(a, True)} for a in apps]
+
     async def options(self, app_id: str) -> dict:
         async with self._sessions() as db:
             await self._check_owner(db, "application", app_id)
             row = await db.get(AppOptionsRow, app_id)
-        return {"application": app_id, "fetchHeartbeat": True if row is None else row.fetch_heartbeat}
+        return {"id": app_id, "fetchHeartbeat": True if row is None else row.fetch_heartbeat}
 
     async def set_options(self, app_id: str, *, fetch_heartbeat: bool) -> dict:
         async with self._sessions() as db:
@@ -142,4 +188,4 @@ class GrantService:
             row.fetch_heartbeat = fetch_heartbeat
             await bump(db)
             await db.commit()
-        return {"application": app_id, "fetchHeartbeat": fetch_heartbeat}
+        return {"id": app_id, "fetchHeartbeat": fetch_heartbeat}

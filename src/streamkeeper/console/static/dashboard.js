@@ -58,6 +58,9 @@
   SK.every(5000, () => refresh().catch(e => SK.toast(e.message)));
 
   const result = document.getElementById("subject-result");
+  // enforced playback (a /play token URL): when its last playlist or segment was fetched
+  const playback = p => !p ? '<span class="muted">not enforced</span>'
+    : "enforced" + (p.lastFetch ? `, last fetch ${SK.time(p.lastFetch * 1000)}` : ", nothing fetched yet");
   let current = null;
   async function lookup() {
     if (!current) return;
@@ -66,10 +69,11 @@
     if (!newest()) return;
     if (!r.runningStreams.length) { result.innerHTML = `<p class="muted">No running streams for ${SK.esc(subject)}.</p>`; return; }
     result.innerHTML = `<table id="subject-streams" class="stack-sm"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Expires</th>
-      <th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>
+      <th>Metadata</th><th>Termination code</th><th>Playback</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>
       <td data-label="Session"><code>${SK.esc(s.sessionId)}</code></td><td data-label="Application">${SK.esc(s.applicationId)}</td>
       <td data-label="Started">${SK.time(s.startTime * 1000)}</td><td data-label="Expires">${SK.time(s.expires * 1000)}</td><td data-label="Metadata">${SK.meta(s.metadata)}</td>
       <td data-label="Termination code"><code>${SK.esc(s.terminationCode)}</code></td>
+      <td data-label="Playback" class="playback">${playback(s.playback)}</td>
       <td class="actions"><button class="small danger" data-end="${SK.esc(s.sessionId)}" data-app="${SK.esc(s.applicationId)}">End stream</button></td></tr>`).join("")
       + "</tbody></table>";
   }
