@@ -154,7 +154,8 @@ def import_video(url: str, seconds: int) -> str:
             if time.monotonic() > deadline:
                 raise RunFailed("the import did not finish")
             time.sleep(0.1)
-        r = c.put(f"/admin/v1/playback/grants/applications/{APP}/videos/{video}", headers={"X-Admin-Key": ADMIN_KEY})
+        r = c.post("/admin/v1/playback-grants", json={"application": APP, "video": video},
+                   headers={"X-Admin-Key": ADMIN_KEY})
         if r.status_code not in (201, 204):
             raise RunFailed(f"grant: {r.status_code} {r.text[:200]}")
     return video

@@ -126,7 +126,8 @@ def origin(request, tmp_path_factory):
                 if not c.get(f"/apis/assets/{video}").json()["data"]["importing"]:
                     break
                 time.sleep(0.05)
-            r = c.put(f"/admin/v1/playback/grants/applications/demo-app/videos/{video}", headers={"X-Admin-Key": "k"})
+            r = c.post("/admin/v1/playback-grants", json={"application": "demo-app", "video": video},
+                       headers={"X-Admin-Key": "k"})
             assert r.status_code in (201, 204), r.text
         o = Origin(server, video)
         yield o
