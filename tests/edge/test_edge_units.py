@@ -80,3 +80,25 @@ def test_lifetime_counts_the_longest_segment_not_the_rounded_target():
 def test_a_playlist_without_target_duration_is_refused():
     with pytest.raises(ValueError):
         edge.signed_playlist("#EXTM3U\n#EXTINF:2,\n0.ts\n", "video:1", SECRET, 0.0)
+
+
+@pytest.mark.parametrize("env,named", [
+    ({"STREAMKEEPER_EDGE_SECRET": "short"}, "STREAMKEEPER_EDGE_SECRET"),
+    ({"STREAMKEEPER_EDGE_SECRET": "a secret with spaces in it"}, "STREAMKEEPER_EDGE_SECRET"),
+    ({"STREAMKEEPER_EDGE_SECRET": SECRET, "STREAMKEEPER_EDGE_PREFIX": "hls"}, "STREAMKEEPER_EDGE_PREFIX"),
+    ({"STREAMKEEPER_EDGE_PREFIX": "/hls/../x"}, "STREAMKEEPER_EDGE_PREFIX"),
+])
+def test_edge_settings_that_cannot_work_are_refused_at_start(env, named):
+    from streamkeeper.settings import Settings, SettingsError
+
+    settings = Settings.from_env(env)
+    with pytest.raises(SettingsError) as caught:
+        settings.validate()
+    assert named in str(caught.value)
+
+
+def test_edge_settings_that_work():
+    from streamkeeper.settings import Settings
+
+    Settings.from_env({"STREAMKEEPER_EDGE_SECRET": SECRET, "STREAMKEEPER_EDGE_PREFIX": "/cdn/hls"}).validate()
+    Settings.from_env({}).validate()

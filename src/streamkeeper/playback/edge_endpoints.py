@@ -134,6 +134,7 @@ def openapi_paths() -> dict:
                                   "content": {"application/vnd.apple.mpegurl": {"schema": {"type": "string"}}}},
                           "403": {"description": "Refused: the body says why", "content": text},
                           "404": {"description": "No such playlist, or signed URLs are off", "content": text},
+                          "409": {"description": "The asset's files cannot be served by an edge", "content": text},
                           "503": {"description": "The session store did not answer; retry", "content": text}}}},
     }
 
