@@ -436,8 +436,11 @@ video = "bench-video"
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.5
         end = start + seconds
-        rounds = 0
+        rounds = made = 0
         pending: set[asyncio.Task] = set()
+        from streamkeeper.ops.hot import StepsInline
+
+        inline = isinstance(service.store, StepsInline)
         cpu0 = time.process_time()
 
         own: list[float] = []
@@ -460,12 +463,17 @@ video = "bench-video"
                 if at >= end:
                     break
                 wait = at - loop.time()
-                if wait > 0.001:
+                if wait > 0:  # (the checks made so far run meanwhile)
                     await asyncio.sleep(wait)
+                elif made % 32 == 0:  # behind schedule: still let the checks made so far run
+                    await asyncio.sleep(0)
+                made += 1
+                if inline:  # as the server's lane runs it: no task when the store needs no wait
+                    await check(tokens[i], at)
+                    continue
                 task = asyncio.ensure_future(check(tokens[i], at))
-                if not task.done():
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
+                pending.add(task)
+                task.add_done_callback(pending.discard)
             rounds += 1
         if pending:
             await asyncio.gather(*pending)
