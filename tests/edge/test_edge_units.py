@@ -49,11 +49,11 @@ def test_signed_playlist_of_a_vod_playlist_is_reloaded_and_signed():
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in lines and "#EXT-X-START:TIME-OFFSET=0" in lines
     urls = [line for line in lines if not line.startswith("#")]
     assert [u.split("?")[0] for u in urls] == ["/hls/video/42/0.ts", "/hls/video/42/1.ts", "/hls/video/42/2.ts"]
-    expires = 1_800_000_000 + 6  # three target durations at most
+    expires = 1_800_000_000 + 5  # refused from 006, within three segment durations (006.4)
     for url in urls:
         assert url.endswith(f"&expires={expires}")
         assert signed_urls.verify(url, SECRET, now + 5.5)
-        assert not signed_urls.verify(url, SECRET, expires + 1)
+        assert not signed_urls.verify(url, SECRET, now + 6)
     assert lines.count("#EXTINF:2.000,") == 2
 
 
@@ -74,7 +74,7 @@ def test_lifetime_counts_the_longest_segment_not_the_rounded_target():
     text = VOD.replace("#EXT-X-TARGETDURATION:2", "#EXT-X-TARGETDURATION:3").replace("#EXTINF:2.000,", "#EXTINF:2.040,")
     assert edge.segment_duration(text) == 2.04
     url = [line for line in edge.signed_playlist(text, "video:1", SECRET, 100.0).splitlines() if "md5" in line][0]
-    assert url.endswith("&expires=106")  # 3 x 2.04 s, rounded down; not 3 x 3 s
+    assert url.endswith("&expires=105")  # refused from 106 <= 100 + 3 x 2.04 s; not 3 x 3 s
 
 
 def test_a_playlist_without_target_duration_is_refused():

@@ -28,8 +28,8 @@ def test_signature_is_base64url_md5_without_padding():
 
 def test_verify_accepts_until_expiry_and_refuses_changes():
     url = sign("/hls/movie/3.ts", SECRET, 1000)
-    assert verify(url, SECRET, 999.5) and verify(url, SECRET, 1000)
-    assert not verify(url, SECRET, 1000.5)
+    assert verify(url, SECRET, 999.5) and verify(url, SECRET, 1000.9)  # nginx: whole seconds
+    assert not verify(url, SECRET, 1001)
     assert not verify(url.replace("/3.ts", "/4.ts"), SECRET, 10)
     assert not verify(url.replace("expires=1000", "expires=2000"), SECRET, 10)
     assert not verify(url, "another-secret-of-length", 10)
@@ -38,12 +38,22 @@ def test_verify_accepts_until_expiry_and_refuses_changes():
     assert not verify("/hls/movie/3.ts?md5=x&expires=soon", SECRET, 10)
 
 
+@pytest.mark.parametrize("now", [100.0, 100.9, 1_800_000_000.4])
+@pytest.mark.parametrize("duration", [0.2, 1.0, 2.0, 2.4, 6.006])
+def test_a_signed_url_is_refused_within_three_segment_durations(now, duration):
+    expires = signed_urls.expiry(now, duration)
+    assert expires + 1 <= now + max(3 * duration, 2)  # refused from expires + 1 on (whole seconds)
+    assert expires >= now  # and usable at once
+    url = sign("/hls/a/0.ts", SECRET, expires)
+    assert verify(url, SECRET, now) and not verify(url, SECRET, now + max(3 * duration, 2))
+
+
 def test_lifetime_is_at_most_three_segment_durations():
     assert signed_urls.lifetime(2.0) == 6
     assert signed_urls.lifetime(2.0, segments=10) == 6
-    assert signed_urls.lifetime(6.006) == 18
-    assert signed_urls.lifetime(0.2) == 1
-    assert signed_urls.expiry(100.9, 2.0) == 106
+    assert signed_urls.expiry(100.9, 2.0) == 105
+    assert signed_urls.expiry(100.0, 2.0) == 105
+    assert signed_urls.expiry(100.5, 0.2) == 101
     with pytest.raises(ValueError):
         signed_urls.lifetime(0)
 
@@ -84,7 +94,9 @@ def test_real_nginx_secure_link_checks_our_signatures(nginx, segment_dir):
         assert http.get(other).status_code == 403
         assert http.get(sign(path, "not-the-edge-secret-at-all", int(now) + 6)).status_code == 403
         # Pushing the expiry forward breaks the signature.
-        assert http.get(good.replace(f"expires={int(now) + 6}", f"expires={int(now) + 600}")).status_code == 403
+        expires = good.rsplit("expires=", 1)[1]
+        pushed = good.replace(f"expires={expires}", f"expires={int(expires) + 600}")
+        assert pushed != good and http.get(pushed).status_code == 403
 
         # Expired: refused with a body saying so.
         expired = http.get(sign(path, EDGE_SECRET, int(now) - 1))

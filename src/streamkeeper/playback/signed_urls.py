@@ -55,18 +55,19 @@ def signature(path: str, expires: int, secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def lifetime(segment_duration: float, segments: int = MAX_SEGMENTS_VALID) -> int:
-    """Seconds a signed URL lives: `segments` segment durations, never more than
-    :data:`MAX_SEGMENTS_VALID` of them, and at least one second (nginx compares whole seconds)."""
-    if segment_duration <= 0:
+def lifetime(segment_duration: float, segments: int = MAX_SEGMENTS_VALID) -> float:
+    """Seconds a signed URL may be used: `segments` segment durations, never more than
+    :data:`MAX_SEGMENTS_VALID` of them."""
+    if not segment_duration > 0:
         raise ValueError("segment duration must be positive")
-    segments = min(segments, MAX_SEGMENTS_VALID)
-    return max(1, math.floor(segment_duration * segments))
+    return min(segments, MAX_SEGMENTS_VALID) * segment_duration
 
 
 def expiry(now: float, segment_duration: float, segments: int = MAX_SEGMENTS_VALID) -> int:
-    """The `expires` of a URL signed at `now`. Rounded down, so that it never outlives the bound."""
-    return math.floor(now) + lifetime(segment_duration, segments)
+    """The `expires` of a URL signed at `now`. nginx compares whole seconds and still serves
+    during the second `expires` itself, so the URL is refused from ``expires + 1`` on: that is
+    made no later than ``now + lifetime`` (and at least a second after `now`)."""
+    return max(math.floor(now) + 1, math.floor(now + lifetime(segment_duration, segments)) - 1)
 
 
 def sign(path: str, secret: str, expires: int) -> str:
@@ -81,15 +82,15 @@ def sign_for(path: str, secret: str, now: float, segment_duration: float) -> str
 
 def verify(url: str, secrets: str | list[str], now: float) -> bool:
     """What nginx decides for `url` (path and query): a valid signature under one of `secrets`
-    (the current key first, then the previous one while it rotates out) and not yet expired.
-    nginx refuses a URL when ``now > expires``; so does this."""
+    (the current key first, then the previous one while it rotates out), and not expired: nginx
+    refuses once the whole seconds of its clock are past `expires`, so does this."""
     parts = urlsplit(url)
     args = parse_qs(parts.query)
     try:
         md5, expires = args["md5"][0], int(args["expires"][0])
     except (KeyError, IndexError, ValueError):
         return False
-    if now > expires:
+    if math.floor(now) > expires:
         return False
     for secret in [secrets] if isinstance(secrets, str) else secrets:
         try:
