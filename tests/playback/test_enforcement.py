@@ -223,3 +223,42 @@ def _admin_token(clock) -> str:
     from tests.oxm.conftest import ACME_KEY
 
     return mint(ACME_KEY, "boss", now=clock.now, ttl=3600, admin=True)
+
+
+async def test_deleting_the_application_cuts_its_players_off(stage):
+    r = await stage.admin("POST", "/applications", {"id": "kiosk", "tenant": "adobe", "name": "Kiosk"})
+    assert r.status_code == 201, r.text
+    await stage.grant(app="kiosk")
+    sid = await stage.session("bob", app="kiosk")
+    url = await stage.url("bob", sid, app="kiosk")
+    assert (await stage.fetch(url)).status_code == 200
+    assert (await stage.admin("DELETE", "/applications/kiosk")).status_code == 204
+    assert await stage.refused(url) == "application deleted"
+
+
+async def test_grants_are_checked_and_listed_as_the_console_edits_them(stage):
+    for body, status in (({"application": APP, "video": stage.video, "source": "s"}, 400),
+                         ({"video": stage.video}, 400),
+                         ({"application": "nope", "video": stage.video}, 404),
+                         ({"tenant": "adobe", "video": "no-such-video"}, 404),
+                         ({"application": APP, "video": stage.video}, 200),  # granted already
+                         ({"ownerKind": "tenant", "application": APP, "tenant": "acme", "assetKind": "video",
+                           "video": stage.video, "source": ""}, 201)):
+        r = await stage.admin("POST", "/playback-grants", body)
+        assert r.status_code == status, (body, r.text)
+    grant = r.json()
+    assert grant == {"id": f"tenant:acme@video:{stage.video}", "ownerKind": "tenant", "tenant": "acme",
+                     "assetKind": "video", "video": stage.video}
+    assert (await stage.admin("GET", f"/playback-grants/{grant['id']}")).json() == grant
+    assert (await stage.admin("GET", "/playback-grants/tenant:acme@video:other")).status_code == 404
+    assert (await stage.admin("GET", "/playback-grants/not-an-id")).status_code == 404
+    r = await stage.admin("PUT", f"/playback-grants/{grant['id']}", {"tenant": "adobe", "video": stage.video})
+    assert r.status_code == 200 and r.json()["tenant"] == "adobe"
+    assert (await stage.admin("GET", f"/playback-grants/{grant['id']}")).status_code == 404
+    options = (await stage.admin("GET", "/playback-applications")).json()
+    assert {"id": APP, "fetchHeartbeat": True} in options
+    assert (await stage.admin("GET", "/playback-applications/nope")).status_code == 404
+    r = await stage.c.get("/admin/v1/playback-grants")  # the admin's console cookie works too
+    assert r.status_code == 200
+    stage.c.cookies.clear()
+    assert (await stage.c.get("/admin/v1/playback-grants")).status_code == 401

@@ -4,8 +4,8 @@ the `/play/<token>/...` files (a hot route: checked and served in front of the f
 
 - `POST /v2/sessions/{idp}/{subject}/{sessionId}/playback`: the application's Basic credentials,
   form `video=<id>` or `source=<id>`, optional `ttl` (seconds).
-- `POST /oxm/v1/streams/{assetID}/playback`: the viewer's Bearer token, query or form `device`
-  (as `streaming`), `video`/`source` (default: the video `assetID`), optional `ttl`.
+- `POST /oxm/v1/streams/{assetID}/playback`: the viewer's Bearer token, query `device` (as
+  `streaming`), `source` (default: the video `assetID`), optional `ttl`.
 
 Both answer 201 `{url, path, token, asset, sessionId, expires}`; `url` plays in any HLS player.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..concurrency.service import ConcurrencyError, ServiceUnavailable
@@ -22,7 +22,8 @@ from ..ops.hot import Answer, Claim, HotRequest, HotRoutes, StepsInline, Templat
 from ..ops.middleware import basic_user
 from .grants import ASSET_KINDS, asset_ref
 from .media import play_bytes
-from .service import PlaybackRefused, PlaybackService
+from ..oxm.service import ID_PATTERN
+from .service import DEFAULT_TTL, MAX_TTL, PlaybackRefused, PlaybackService
 
 PREFIX = "/play/"
 TEMPLATE = Template("/play/{token}/{file}")
@@ -129,12 +130,29 @@ _ISSUE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@issue.post("/v2/sessions/{idp}/{subject}/{sessionId}/playback", responses=_ISSUE_RESPONSES, status_code=201,
-            openapi_extra={"security": [{"cmBasic": []}]})
+_ASSET_FORM = {
+    "type": "object",
+    "properties": {
+        "video": {"type": "string", "minLength": 1, "maxLength": 128, "description": "A video id (/apis/assets)"},
+        "source": {"type": "string", "minLength": 1, "maxLength": 128,
+                   "description": "A live source id (/apis/sources)"},
+        "ttl": {"type": "integer", "minimum": 1, "maximum": MAX_TTL,
+                "description": f"Seconds the URL lasts (default {DEFAULT_TTL})"},
+    },
+    "additionalProperties": False,
+    "oneOf": [{"required": ["video"], "not": {"required": ["source"]}},
+              {"required": ["source"], "not": {"required": ["video"]}}],
+}
+
+
+@issue.post("/v2/sessions/{idp}/{subject}/{sessionId}/playback", status_code=201,
+            responses={**_ISSUE_RESPONSES, 413: {"description": "The body is over the limit"}},
+            openapi_extra={"security": [{"cmBasic": []}], "requestBody": {
+                "required": True, "content": {"application/x-www-form-urlencoded": {"schema": _ASSET_FORM}}}})
 async def v2_playback(request: Request, idp: str = Path(max_length=256), subject: str = Path(max_length=256),
                       sessionId: str = Path(max_length=64)) -> Response:
-    """A playback URL for a live `/v2` session: form `video=<id>` or `source=<id>`, optional `ttl`
-    (seconds, default 6 h). Every fetch under it is refused with 403 once the session ends."""
+    """A playback URL for a live `/v2` session: form (or query) `video=<id>` or `source=<id>`,
+    optional `ttl` (seconds). Every fetch under it is refused with 403 once the session ends."""
     from ..cm.rendering import advice_body, error_answer
 
     service: PlaybackService = request.app.state.playback
@@ -158,9 +176,16 @@ async def v2_playback(request: Request, idp: str = Path(max_length=256), subject
 
 @issue.post("/oxm/v1/streams/{assetID}/playback", responses=_ISSUE_RESPONSES, status_code=201,
             openapi_extra={"security": [{"oxmBearer": []}]})
-async def oxm_playback(request: Request, assetID: str = Path(max_length=256)) -> Response:
+async def oxm_playback(request: Request, assetID: str = Path(min_length=1, max_length=256, pattern=ID_PATTERN),
+                       device: str | None = Query(None, min_length=1, max_length=256, pattern=ID_PATTERN,
+                                                  description="The device of the stream (default: your address, "
+                                                              "as for `streaming`)"),
+                       source: str | None = Query(None, min_length=1, max_length=128,
+                                                  description="Play this live source instead of the video "
+                                                              "`assetID`"),
+                       ttl: int | None = Query(None, ge=1, le=MAX_TTL, description="Seconds the URL lasts")) -> Response:
     """A playback URL for the viewer's live stream of `assetID` on `device` (started with
-    `streaming`): plays the video `assetID` unless `video` or `source` names another."""
+    `streaming`): plays the video `assetID`, or the live source `source`."""
     from ..client_address import address_of, trusted_networks
     from ..oxm import errors
     from ..oxm.errors import OxmError
@@ -168,11 +193,11 @@ async def oxm_playback(request: Request, assetID: str = Path(max_length=256)) ->
     service: PlaybackService = request.app.state.playback
     try:
         who = request.app.state.oxm.authenticate(request.headers.get("authorization"))
-        fields = await _fields(request)
-        device = fields.get("device") or address_of(
-            request.client.host if request.client else "", request.headers.getlist("x-forwarded-for"),
-            trusted_networks(request.app.state))
-        issued = await service.issue_oxm(who.tenant, who.user, assetID, device, _ref(fields, assetID), _ttl(fields))
+        if device is None:
+            device = address_of(request.client.host if request.client else "",
+                                request.headers.getlist("x-forwarded-for"), trusted_networks(request.app.state))
+        ref = asset_ref("source", source) if source else asset_ref("video", assetID)
+        issued = await service.issue_oxm(who.tenant, who.user, assetID, device, ref, ttl)
     except OxmError as exc:
         return exc.response()
     except PlaybackRefused as exc:

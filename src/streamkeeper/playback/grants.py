@@ -6,6 +6,7 @@ change bumps the catalog version, so every process reloads its :class:`Grants` w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,10 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..admin.models import ApplicationRow, TenantRow
+from ..admin.schemas import IDENT
 from ..admin.service import Invalid, NotFound
 from ..catalog_version import bump
 from .models import AppOptionsRow, GrantRow
 
+_IDENT = re.compile(IDENT)
 OwnerKind = Literal["application", "tenant"]
 AssetKind = Literal["source", "video"]
 OWNER_KINDS = ("application", "tenant")
@@ -52,8 +55,9 @@ class Grant:
         owner, at, asset = text.partition("@")
         owner_kind, _, owner_id = owner.partition(":")
         asset_kind, _, asset_id = asset.partition(":")
-        if not at or owner_kind not in OWNER_KINDS or asset_kind not in ASSET_KINDS or not owner_id or not asset_id:
-            raise NotFound(f"no grant {text!r}")
+        if (not at or owner_kind not in OWNER_KINDS or asset_kind not in ASSET_KINDS
+                or not _IDENT.match(owner_id) or not _IDENT.match(asset_id)):
+            raise NotFound(f"no grant {text[:300]!r}")
         return cls(owner_kind, owner_id, asset_kind, asset_id)  # type: ignore[arg-type]
 
     def to_wire(self) -> dict:

@@ -209,6 +209,8 @@ class PlaybackService:
             judge = (enf.catalog, enf.app) if enf is not None else None
             beat = True
         sid = claims.session
+        if sid not in self.fetched:
+            make_room(self.fetched, JUDGED_MAX)
         self.fetched[sid] = now
         write = now - self._written.get(sid, 0.0) >= self.renew_every
         why = await self.store.transact(claims.key, self._looker(sid, now, judge, write, beat))
