@@ -126,3 +126,11 @@ def test_signed_playlist_needs_the_edge_secret(origin):
     r = origin.http.get(signed)
     assert r.status_code == 200 and "?md5=" in r.text
     assert origin.http.get(signed.replace("/play/", "/play/A", 1)).status_code == 403
+
+
+def test_auth_request_fails_closed_when_the_server_does_not_answer(nginx, segment_dir):
+    (segment_dir / "hls" / "video" / "1" / "track-1").mkdir(parents=True)
+    (segment_dir / "hls" / "video" / "1" / "track-1" / "0.ts").write_bytes(b"\x47" * 188)
+    edge = nginx("auth_request.conf", {"127.0.0.1:8000": "127.0.0.1:9", "/srv/streamkeeper": str(segment_dir)})
+    r = httpx.get(f"{edge.url}/play/{'A' * 80}/track-1/0.ts", timeout=10)
+    assert r.status_code == 500 and r.content != b"\x47" * 188
