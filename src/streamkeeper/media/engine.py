@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .hls import FileSegments, LivePackager
+from .hls import CUT_SEGMENTS, FileSegments, LivePackager
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, recover, save_json
 from .remux import download_entries, probe, to_ts, zip_stream
@@ -285,6 +285,7 @@ class MediaEngine:
         directory = Path(media_path) if media_path else self.videos / asset_id
         for path in [p for p in self._file_segments if p.parent == self.video_dir(asset_id)]:
             del self._file_segments[path]
+            CUT_SEGMENTS.forget(path)
         if directory.is_dir() and self.root in directory.resolve().parents:
             shutil.rmtree(directory, ignore_errors=True)
 

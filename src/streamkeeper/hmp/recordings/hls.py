@@ -106,7 +106,8 @@ async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, se
     if seq >= len(cut):
         return None
     _, first, end = cut[seq]
-    return await asyncio.to_thread(segments.read, first, end)
+    data = segments.cached(first, end)
+    return data if data is not None else await asyncio.to_thread(segments.read, first, end)
 
 
 SOURCE_ID = Path(description="Source id")
