@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv serve test bench clean chromium jq axe
+.PHONY: venv serve test bench clean chromium jq axe nginx
 
 venv: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 serve: venv
 	$(BIN)/streamkeeper serve
 
-test: venv chromium jq axe
+test: venv chromium jq axe nginx
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # Debian package $(1) for $(2), when the command $(3) is missing: installed as root with apt
@@ -42,6 +42,10 @@ chromium:
 # The README's examples, which tests/test_readme.py runs, read answers with jq.
 jq:
 	$(call apt_tool,jq,the README's examples,jq,tests/test_readme.py will fail)
+
+# The edge tests (tests/edge/) start Debian's nginx in front of the server (auth_request, secure_link).
+nginx:
+	$(call apt_tool,nginx,the edge tests,/usr/sbin/nginx,edge tests will be skipped (and fail with CI=true))
 
 # axe-core (accessibility checks of the console's browser tests), pinned, from the npm registry into the venv.
 AXE_VERSION := 4.14.1

@@ -111,8 +111,11 @@ def features() -> list[Feature]:
     from .hmp.recordings import feature as recordings
     from .ops import endpoints as ops
     from .oxm import endpoints as oxm
+    from .playback import edge_endpoints as edge
+    from .playback import feature as playback
 
-    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, console)]
+    # `edge` before `playback`: its hot paths under /play/ are more specific than /play/<token>/<file>.
+    return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, edge, playback, console)]
 
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:

@@ -50,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
     log.info("data dir %s (%s)", settings.data_dir.resolve(), _data_dir_source(settings))
     try:
         sock = _listen_socket(settings)
-        _prepare(settings)
+        data_dir_lock = _prepare(settings)
     except StartFailure as exc:
         log.error("cannot start: %s", exc)
         return STARTUP_FAILED
@@ -58,11 +58,17 @@ def _serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("listening on %s://%s:%d", scheme, host, sock.getsockname()[1])
     os.environ.update(settings.to_env())
+    if settings.workers > 1:
+        _share_metrics()
     os.environ.pop(env_name("config"), None)  # applied once above, not again by each process
     if settings.server == "granian":
         from .ops.servers import run_granian
 
         sock.close()  # granian binds its own; the port was free a moment ago
+        if data_dir_lock is not None:  # granian's worker process takes it for the app's store
+            from .concurrency.embedded import DataDirLock
+
+            DataDirLock.release(data_dir_lock)
         tls = (settings.tls_cert, settings.tls_key) if settings.tls_cert else None
         return run_granian(settings, logging_config, tls=tls)
     import uvicorn
@@ -93,6 +99,20 @@ def _serve(args: argparse.Namespace) -> int:
     return _run_uvicorn(config, sock)
 
 
+def _share_metrics() -> None:
+    """A directory of this server's own where its workers leave their counters, so that any
+    of them answers /metrics for all (ops/metrics.py: SharedCounters); removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from .ops.metrics import WORKERS_DIR_ENV
+
+    where = tempfile.mkdtemp(prefix="streamkeeper-metrics-")
+    atexit.register(shutil.rmtree, where, ignore_errors=True)
+    os.environ[WORKERS_DIR_ENV] = where
+
+
 def _run_uvicorn(config, sock: socket.socket) -> int:
     """uvicorn.run on our bound socket, except that a worker that failed to start makes the exit
     status non-zero (uvicorn's supervisor stops then, but returns as after a clean shutdown)."""
@@ -114,6 +134,22 @@ def _run_uvicorn(config, sock: socket.socket) -> int:
     return 0
 
 
+def _hold_data_dir(settings: Settings) -> Path | None:
+    """Without Redis the sessions live in this process and its data dir's journal: refuse to
+    start when another server holds that data dir (the lock is kept for the life of the process,
+    shared with the app's store, and dropped by the kernel when the process ends)."""
+    if settings.redis_url:
+        return None
+    from .concurrency.embedded import DataDirInUse, DataDirLock
+
+    try:
+        return DataDirLock.acquire(settings.data_dir)
+    except DataDirInUse as exc:
+        raise StartFailure(str(exc)) from None
+    except OSError as exc:
+        raise StartFailure(f"cannot write to the data dir {settings.data_dir}: {exc.strerror or exc}") from None
+
+
 def _listen_socket(settings: Settings) -> socket.socket:
     """The server's socket, bound now so that a port in use is reported before anything else."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
@@ -130,11 +166,12 @@ def _listen_socket(settings: Settings) -> socket.socket:
     return sock
 
 
-def _prepare(settings: Settings) -> None:
+def _prepare(settings: Settings) -> Path | None:
     """Check what the server needs and do the one-time set-up once, before the server (or N
     workers) start: Redis answers, generated secrets, then the set-up (schema, configuration
     file or demo catalog, default roles, first administrator). Each process runs the set-up
-    again under its lock, finding it done. A failure is a StartFailure naming its cause."""
+    again under its lock, finding it done. A failure is a StartFailure naming its cause.
+    Without Redis the data dir is taken for this process first (returned: see _hold_data_dir)."""
     if settings.config is not None:
         from .admin.config_file import ConfigFileError, load_config
 
@@ -144,6 +181,7 @@ def _prepare(settings: Settings) -> None:
             raise StartFailure(str(exc)) from None
     if settings.redis_url:
         asyncio.run(_check_redis(settings.redis_url))
+    held = _hold_data_dir(settings)
     try:
         settings.session_secret()
         key, generated = settings.resolve_admin_key()
@@ -152,6 +190,7 @@ def _prepare(settings: Settings) -> None:
     if generated:
         log.warning("generated admin API key (stored in %s): %s", settings.data_dir / "admin.key", key)
     asyncio.run(_setup(settings))
+    return held
 
 
 # Kept under its old name for callers that prepare a data dir for workers.
@@ -391,6 +430,7 @@ def _catalog(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     from .admin.config_file import load_config
     from .oxm.cli import apply_section
+    from .playback.cli import apply_section as apply_playback
 
     path = Path(args.file)
 
@@ -399,7 +439,7 @@ def _apply(args: argparse.Namespace) -> int:
         done = await _with_admin(settings, lambda admin: admin.apply(config))
         for kind, ident, outcome in done:
             print(f"{outcome:<9} {kind} {ident}")
-        for line in await apply_section(settings, path):
+        for line in await apply_section(settings, path) + await apply_playback(settings, path):
             print(line)
 
     return run_admin(args, run, creates=True)
@@ -446,7 +486,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def _add_admin(sub: argparse._SubParsersAction) -> None:
     admin = command(sub, "admin", "manage the catalog without the API: tenants, policies, applications, "
-                    "media-platform users, groups and roles, viewer token keys; apply a config file; "
+                    "media-platform users, groups and roles, viewer token keys, playback grants and keys; apply a config file; "
                     "print the admin key, mint viewer tokens")
     admin.add_argument("--data-dir", help=f"the server's data dir (default: ./data; {env_name('data_dir')}); "
                        "it must exist (serve creates it), except for apply")
@@ -480,9 +520,11 @@ def _add_admin(sub: argparse._SubParsersAction) -> None:
             parser.set_defaults(func=_catalog, kind=kind)
     from .hmp.accounts.cli import register as register_accounts
     from .oxm.cli import add_commands as register_token_keys
+    from .playback.cli import add_commands as register_playback
 
     register_accounts(kinds)
     register_token_keys(kinds)
+    register_playback(kinds)
 
 
 def build_parser() -> argparse.ArgumentParser:

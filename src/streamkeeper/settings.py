@@ -45,11 +45,16 @@ class Settings:
     admin_key: str | None = None
     admin_password: str | None = None  # first media-platform administrator (generated when unset)
     secret: str | None = None
+    playback_keys: str | None = None  # id:secret,... (the first signs playback tokens); else a file in the data dir
     log_level: str = "info"
     log_format: str = "auto"  # text on a terminal, JSON lines otherwise
     # Request bodies are counted while they are read; past the limit the answer is 413.
     max_body_bytes: int = 1 << 20  # JSON, forms and everything else
     max_upload_bytes: int = 16 << 30  # upload endpoints (media import), streamed to disk
+    # Enforced playback at an edge that checks signed URLs itself (nginx secure_link): the shared
+    # secret (none: the signed mode is off) and the path under which the edge serves the files.
+    edge_secret: str | None = None
+    edge_prefix: str = "/hls"
     extra: dict = field(default_factory=dict)
     # Where each value came from ("--flag", "STREAMKEEPER_X"; absent: the default), for messages.
     sources: dict = field(default_factory=dict)
@@ -112,6 +117,12 @@ class Settings:
         if self.secret is not None and len(self.secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"{self.origin('secret')} is too short: {len(self.secret.encode())} bytes, "
                                 f"at least {MIN_SECRET_BYTES} are needed")
+        if self.edge_secret is not None or self.edge_prefix != "/hls":
+            from .playback.edge import edge_settings_problem
+
+            why = edge_settings_problem(self.edge_secret, self.edge_prefix)
+            if why is not None:
+                raise SettingsError(f"{self.origin(why[0])}: {why[1]}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("--tls-cert and --tls-key go together")
         if _listen_address(self.media_listen) is None:
@@ -259,11 +270,16 @@ OPTIONS: tuple[Option, ...] = (
            "stderr is a terminal, else json", choices=LOG_FORMATS),
     Option("max_body_bytes", "largest request body, except uploads"),
     Option("max_upload_bytes", "largest upload (POST /apis/assets/import)"),
+    Option("edge_prefix", "path under which an edge serves segment files for signed URLs (nginx secure_link)"),
+    Option("edge_secret", "secret shared with an edge that checks signed segment URLs (nginx secure_link_md5), "
+           "at least 16 characters", "none: signed URLs off", flag=False),
     Option("admin_key", "key of the /admin/v1 API", "generated into <data>/admin.key", flag=False),
     Option("admin_password", "password of the first media-platform administrator (first start only; "
            "later: streamkeeper admin user update admin --password ...)", "generated, printed once", flag=False),
     Option("secret", f"HMAC key of session ids, at least {MIN_SECRET_BYTES} bytes (same on every server)",
            "generated into <data>/session.secret", flag=False),
+    Option("playback_keys", "keys of playback tokens, id:secret comma-separated, the signing key first, the "
+           "others still verify (same on every server)", "generated into <data>/playback.keys", flag=False),
 )
 
 

@@ -161,3 +161,20 @@ def test_kept_metadata_shares_short_values_and_copies_the_rest():
     second = shared_values({"channel": "".join(["n", "ews"]), "title": "t" * (SHARED_VALUE + 1)})
     assert first == second == {"channel": "news", "title": "t" * (SHARED_VALUE + 1)}
     assert first["channel"] is second["channel"]
+
+
+def test_survivors_after_a_policy_is_tightened_keep_the_oldest_under_lifo_and_the_newest_under_fifo():
+    from streamkeeper.concurrency.engine import survivors
+
+    live = [session(i) for i in (3, 1, 0, 2)]  # in any order: judged in the order they started
+    for conflict, kept in (("LIFO", {"s0", "s1"}), ("FIFO", {"s2", "s3"})):
+        cat = catalog(Rule("two", 2, conflict=conflict))
+        app = cat.applications["app"]
+        assert survivors(cat, lambda s: app, live) == kept
+    # per channel: each channel keeps its own
+    live = [session(0, channel="a"), session(1, channel="b"), session(2, channel="a")]
+    cat = catalog(Rule("one per channel", 1, scope=("channel",), conflict="FIFO"))
+    assert survivors(cat, lambda s: cat.applications["app"], live) == {"s1", "s2"}
+    # an application gone from the catalog is not the policy's business: its stream is kept
+    cat = catalog(Rule("none", 0))
+    assert survivors(cat, lambda s: None, live) == {s.id for s in live}

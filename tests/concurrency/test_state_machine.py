@@ -260,6 +260,16 @@ class EngineMachine(RuleBasedStateMachine):
             assert len([s for s in live if s["meta"].get("channel") == channel]) <= 2
         assert len({s["meta"]["deviceId"] for s in live if s["app"] == "mobile"}) <= 2
 
+    @invariant()
+    def same_live_sessions_per_application(self):
+        """What the usage history and the dashboard read (Redis: its per-application indexes)."""
+        now = self.clock.now
+        expected: dict[str, int] = {}
+        for s in self.model.live(now):
+            expected[s["app"]] = expected.get(s["app"], 0) + 1
+        assert self.run(self.store.live_by_application(now)) == expected
+        assert self.run(self.store.count_live(now)) == sum(expected.values())
+
 
 EngineMachine.TestCase.settings = settings(
     max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]

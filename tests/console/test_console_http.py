@@ -130,8 +130,8 @@ def test_history_keeps_a_day_of_minutes_and_has_no_values_before_it_started():
     assert out["admissions"][:57] == [None] * 57 and sum(out["admissions"][57:]) == 2
 
 
-async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
-    """Redis keeps no per-application index: the total is shown, per application n/a (null)."""
+async def test_dashboard_on_redis_counts_the_total_and_per_application(tmp_path, clock):
+    """Redis counts live sessions in all and per application (its per-application indexes)."""
     from tests.conftest import (REDIS_URL, Running, drop_redis_keys, make_settings, redis_available,
                                 redis_prefix_for_test)
 
@@ -145,7 +145,7 @@ async def test_dashboard_on_redis_counts_the_total(tmp_path, clock):
             assert (await client.post("/v2/sessions/adobe/red", auth=basic("demo-app"))).status_code == 202
             stats = (await client.get("/console/api/stats")).json()
             row = next(a for a in stats["applications"] if a["application"] == "demo-app")
-            assert stats["live"] == 1 and row["live"] is None and row["admissions"] == 1
+            assert stats["live"] == 1 and row["live"] == 1 and row["admissions"] == 1
             assert len((await client.get("/console/api/subjects/adobe/red")).json()["runningStreams"]) == 1
     finally:
         await drop_redis_keys(REDIS_URL, prefix)

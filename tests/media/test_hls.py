@@ -277,3 +277,33 @@ def test_live_packaging_stops_when_nobody_asks_and_numbering_goes_on(clip, tmp_p
     assert dropped == [packager]
     later = LivePackager(again, tmp_path / "live.json")  # asked for again: numbering goes on
     assert later.next_seq == packager.next_seq and later.next_seq >= 2
+
+
+def test_a_finished_segment_is_cut_once_and_served_from_memory(tmp_path):
+    """Many players fetch the same segment: it is cut from the file once. A segment whose streams
+    ran on past the bytes written so far is not kept (the file may still grow)."""
+    from streamkeeper.media.hls import CUT_SEGMENTS
+
+    clip = make_clip(tmp_path / "clip.ts", seconds=7)
+    segs = FileSegments(clip)
+    segs.refresh()
+    cut = segs.segments(True)
+    assert len(cut) >= 3
+    _, first, end = cut[0]
+    assert segs.cached(first, end) is None
+    data = segs.read(first, end)
+    assert segs.cached(first, end) == data
+    # the copy in memory is what a fresh cut gives
+    CUT_SEGMENTS.forget(segs.path)
+    assert segs.cached(first, end) is None and segs.read(first, end) == data
+    # a file cut short in the middle of the second segment: that segment is not kept
+    short = tmp_path / "short.ts"
+    raw = clip.read_bytes()
+    short.write_bytes(raw[: segs.keyframes[cut[1][2]].offset - 188 * 10])
+    growing = FileSegments(short)
+    growing.refresh()
+    _, first, end = growing.segments(False)[0]
+    growing.read(first, end)
+    tail = growing.segments(True)[-1]
+    growing.read(tail[1], tail[2])
+    assert growing.cached(tail[1], tail[2]) is None

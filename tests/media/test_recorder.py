@@ -274,3 +274,26 @@ def test_full_disk_stops_the_track_cleanly(clip):
     feed_datagrams(data, an, writer, 60 * DGRAM, 120 * DGRAM)  # later batches are ignored, no exception
     with pytest.raises(OSError):
         writer.close()
+
+
+def test_pause_and_finalisation_cut_between_pictures_carried_in_two_pes(tmp_path):
+    """An encoder that carries each picture in two PES: pausing stops before a picture, not in the
+    middle of one, and the end of the file is trimmed to a whole picture too."""
+    from streamkeeper.media.testsignal import Piece, encode_timeline
+
+    from .test_restream import decode_strictly
+
+    data = encode_timeline([Piece(3.0, bframes=2, split_pes=True)], width=640, height=480)
+    an = Analyzer()
+    writer = TrackWriter(tmp_path / "t.ts", an)
+    pause_at, resume_at = 150 * DGRAM + 5 * 188, 300 * DGRAM
+    feed_datagrams(data, an, writer, 0, pause_at)
+    writer.pause()
+    feed_datagrams(data, an, writer, pause_at, resume_at)
+    writer.resume()
+    cut = len(data) - 40 * 188 - (len(data) // 3) % DGRAM  # the source stops mid-picture
+    feed_datagrams(data, an, writer, resume_at, cut)
+    writer.close()
+    shown, errors = decode_strictly((tmp_path / "t.ts").read_bytes())
+    assert errors == []
+    assert shown == sorted(shown) and len(shown) > 30

@@ -199,3 +199,33 @@ async def test_import_reports_its_progress_until_done(api):
     assert [p["bytes"] for p in seen] == sorted(p["bytes"] for p in seen)
     listed = (await c.get("/apis/assets")).json()["data"]
     assert all("importProgress" not in v for v in listed)
+
+
+@pytest.mark.parametrize("name", ["restart back", "33-bit wrap", "PID change", "late audio"])
+async def test_a_seek_over_http_lands_on_the_picture_asked_for(api, name):
+    """A paused re-stream sought to a time between two keyframes, then played: the receiver's
+    first picture is the one on screen at that time, and every picture after it follows, across
+    the timeline's jumps; past the true end answers 400."""
+    from .test_restream import Receiver, decode_strictly
+
+    c = api.admin
+    pieces = CASES[name]
+    video = await imported(c, encode_timeline(pieces))
+    want, n = content_seconds(pieces), pictures(pieces)
+    rx = Receiver()
+    r = await c.post(f"/apis/assets/{video['id']}/streams",
+                     json={"address": "127.0.0.1", "port": rx.port, "state": "paused"})
+    assert r.status_code == 201, r.text
+    stream = r.json()["data"]["id"]
+    assert (await c.post(f"/apis/streams/{stream}/seek", json={"time": want + 0.01})).status_code == 400
+    at = round(want * 0.6, 2) + 0.13  # between keyframes (every 0.48 s)
+    assert (await c.post(f"/apis/streams/{stream}/seek", json={"time": at})).status_code == 200
+    assert (await c.put(f"/apis/streams/{stream}", json={"state": "playing"})).status_code == 200
+    for _ in range(400):  # a stream that reached its end is gone
+        if (await c.get(f"/apis/streams/{stream}")).status_code == 404:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
+    shown, errors = decode_strictly(rx.close())
+    assert errors == []
+    assert shown == list(range(int(at * 25 + 1e-6), n))

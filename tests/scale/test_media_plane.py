@@ -253,6 +253,16 @@ def test_every_media_call_answers_the_same_on_every_process(fleet, clip):
                                lambda a: (a.status, a.body[:1])) == (200, b"G")
         assert same_everywhere(fleet, cookie, f"/apis/assets/{rec}/hls/index.m3u8",
                                lambda a: (a.status, b"#EXT-X-PLAYLIST-TYPE:EVENT" in a.body)) == (200, True)
+        # Enforced playback of the live source (`/play`, a hot route) from any process.
+        r = httpx.post(f"{fleet[0].url}/admin/v1/playback-grants", json={"application": "demo-app", "source": source},
+                       headers={"X-Admin-Key": "k" * 32}, timeout=30)
+        assert r.status_code == 201, r.text
+        r = httpx.post(f"{fleet[0].url}/v2/sessions/adobe/viewer", auth=("demo-app", ""), timeout=30)
+        assert r.status_code == 202, r.text
+        r = httpx.post(f"{fleet[-1].url}/v2/sessions/adobe/viewer/{r.headers['Location']}/playback",
+                       auth=("demo-app", ""), data={"source": source}, timeout=30)
+        assert r.status_code == 201, r.text
+        assert same_everywhere(fleet, cookie, r.json()["path"], lambda a: (a.status, a.body[:7])) == (200, b"#EXTM3U")
         time.sleep(2)
         assert ask(fleet[0], cookie, "DELETE", f"/apis/recordings/{rec}").status == 200
     assert same_everywhere(fleet, cookie, f"/apis/recordings/{rec}", lambda a: a.status) == 404

@@ -92,3 +92,8 @@ async def test_concurrency_api_on_redis_cluster(cluster, tmp_path, clock):
         running = (await client.get(f"/v2/runningStreams/adobe/{owner}", auth=DEMO)).json()["runningStreams"]
         assert len(running) == 2 and sid not in {s["sessionId"] for s in running}
         assert (await client.get("/readyz")).json()["checks"]["redis"] == "ok"
+        # No live index spans the cluster's slots: the live counts are not known (documented).
+        store = client._transport.app.state.concurrency.store
+        assert await store.count_live(clock()) is None and await store.live_by_application(clock()) is None
+        for p in cluster:
+            assert _cli(p, "KEYS", "skc:live*").strip() == ""

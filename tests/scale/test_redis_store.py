@@ -131,8 +131,9 @@ async def test_memory_per_active_session_stays_under_one_kib(redis_settings, clo
         for path in started:
             assert (await client.post(path, auth=DEMO)).status_code == 202
     usage: dict[str, int] = {}
+    prefix = redis_settings.redis_prefix.encode()
     async for key in redis_client.scan_iter(match=redis_settings.redis_prefix + "*"):
-        kind = "rate" if b":rate:" in key else "index" if key.endswith(b"live") else "viewer"
+        kind = "rate" if b":rate:" in key else "index" if key.startswith(prefix + b"live") else "viewer"
         usage[kind] = usage.get(kind, 0) + await redis_client.memory_usage(key, samples=0)
     sessions = viewers * per_viewer
     per_session = sum(usage.values()) / sessions
@@ -315,3 +316,32 @@ def test_a_record_holds_the_fields_its_layout_names_where_it_names_them():
     assert record == [expected[name] for name in FIELDS]
     assert decode(("i", "u"), "s1", encode(s)) == s
     assert lua_positions("expires") == f"local EXPIRES = {FIELDS.index('expires') + 1}\n"
+
+
+async def test_sessions_live_before_the_per_application_indexes_are_indexed_once_at_start(
+        redis_settings, clock, redis_client):
+    """A keyspace written by a version without per-application indexes: the sessions live in it
+    are put into them at start (several processes at once), ended and expired ones are not, and
+    a later start skips the walk."""
+    prefix = redis_settings.redis_prefix
+    async with Running(redis_settings, clock) as client:
+        for subject in ("old-1", "old-2"):
+            assert (await client.post(f"/v2/sessions/adobe/{subject}", auth=DEMO)).status_code == 202
+        stopped = (await client.post("/v2/sessions/adobe/old-1", auth=DEMO)).headers["location"]
+        assert (await client.delete(f"/v2/sessions/adobe/old-1/{stopped}", auth=DEMO)).status_code == 202
+        clock.advance(80)
+        assert (await client.post("/v2/sessions/adobe/old-3", auth=DEMO)).status_code == 202
+        clock.advance(20)  # the first two are past their expiry and grace
+        assert (await client.post("/v2/sessions/adobe/old-4", auth=DEMO)).status_code == 202
+    store = RedisStore(REDIS_URL, prefix=prefix, clock=clock)
+    await redis_client.delete(store.apps_key, store.app_index_key("demo-app"), store.indexes_key)
+
+    processes = [RedisStore(REDIS_URL, prefix=prefix, clock=clock) for _ in range(3)]
+    await asyncio.gather(*(p.start() for p in processes))
+    try:
+        assert await processes[0].live_by_application(clock.now) == {"demo-app": 2}
+        assert await redis_client.zcard(store.app_index_key("demo-app")) == 2
+        assert await processes[0].index_applications() == 0  # done once
+    finally:
+        for p in processes:
+            await p.close()

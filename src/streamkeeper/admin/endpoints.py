@@ -3,7 +3,7 @@ the `/apis` login cookie of a user with the Administrator role (the console)."""
 
 import hmac
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -107,6 +107,45 @@ def _crud(plural: str, singular: str, model: type, body_model: type) -> None:
 _crud("tenants", "tenant", schemas.Tenant, schemas.TenantBody)
 _crud("policies", "policy", schemas.Policy, schemas.PolicyBody)
 _crud("applications", "application", schemas.Application, schemas.ApplicationBody)
+
+
+_USAGE_ERRORS = {400: _err("A bad `from`, `to` or `step`"), 404: _err("No such application")}
+
+
+@router.get("/usage", name="usage_report", response_model=None, responses={
+    200: {"description": "Usage per application and step (JSON), or the same rows as CSV",
+          "model": schemas.UsageReport, "content": {"text/csv": {"schema": {"type": "string"}}}},
+    **_USAGE_ERRORS})
+async def usage_report(
+    request: Request,
+    start: str | None = Query(None, alias="from", max_length=40,
+                              description="ISO 8601 (UTC when without offset) or epoch seconds; default: `to` - 24 h"),
+    to: str | None = Query(None, max_length=40, description="End (excluded), as `from`; default: the end of the step now running"),
+    step: str | None = Query(None, max_length=12, description="Seconds per point, a multiple of 60 (60, 300, "
+                             "3600, 86400...); counts are summed, the peak is the largest; default 60"),
+    application: str | None = Query(None, pattern=schemas.IDENT, max_length=128,
+                                    description="One application; default: every one"),
+    format: str | None = Query(None, pattern="^(json|csv)$", description="csv: the rows as CSV (as `Accept: text/csv`)"),
+    admin: AdminService = Admin,
+) -> Response:
+    """Admissions, denials, evictions, terminations, expiries and peak live sessions, per
+    application and minute, of every worker and server, kept 30 days."""
+    from ..usage.report import BadQuery, as_csv, as_json, known, make_query, report
+    from .service import NotFound
+
+    ctx = request.app.state.ctx
+    try:
+        q = make_query(ctx.clock(), start, to, step, application)
+        if q.application is not None and q.application not in ctx.concurrency.catalog.applications \
+                and not await known(ctx.engine, q.application):
+            raise NotFound(f"no application {q.application!r}")
+        found = await report(ctx.engine, q)
+    except BadQuery as exc:
+        raise AdminError(str(exc)) from None
+    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
+        return Response(as_csv(q, found), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="usage.csv"', "Vary": "Accept"})
+    return Response(as_json(q, found), media_type="application/json", headers={"Vary": "Accept"})
 
 
 def install(app) -> None:

@@ -86,8 +86,35 @@ class ConfigFile(_Strict):
     policies: list[Policy] = Field(default_factory=list)
     applications: list[Application] = Field(default_factory=list)
     oxm: dict | None = Field(default=None, description="Experience API section, read by streamkeeper.oxm.config")
+    playback: dict | None = Field(default=None, description="Enforced playback, read by streamkeeper.playback.config")
 
 
 class AdminErrorBody(BaseModel):
     code: str
     message: str
+
+
+class UsageCounts(BaseModel):
+    time: str = Field(description="Start of the step, UTC (ISO 8601)")
+    admissions: int
+    denials: int
+    evictions: int
+    terminations: int
+    expiries: int
+    peak: int | None = Field(description="Most live sessions seen in the step; null where not counted "
+                                         "(per application on Redis)")
+
+
+class UsageRowOut(UsageCounts):
+    application: str
+
+
+class UsageReport(BaseModel):
+    """Usage per step: `rows` per application (steps with activity only), `total` every step."""
+
+    start: str = Field(alias="from")
+    to: str
+    step: int
+    application: str | None
+    rows: list[UsageRowOut]
+    total: list[UsageCounts]

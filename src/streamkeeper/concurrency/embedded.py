@@ -10,7 +10,10 @@ is read back, so a server killed with ``kill -9`` restarts knowing every acknowl
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import logging
+import os
 import time
 from itertools import chain
 from pathlib import Path
@@ -39,6 +42,61 @@ async def _slices(items: list) -> AsyncIterator[list]:
         if start:
             await asyncio.sleep(0)
         yield items[start:start + SWEEP_SLICE]
+
+
+LOCK_FILE = "sessions.lock"
+
+
+class DataDirInUse(RuntimeError):
+    """Another process serves the embedded store of this data dir."""
+
+
+class DataDirLock:
+    """Only one process may serve a data dir's embedded store: two would each keep their own
+    sessions in memory and append to one journal (the second then refused every start). An
+    exclusive `flock` on `<data>/sessions.lock`, held while the process lives, marks the owner;
+    the kernel drops it when the process ends, `kill -9` included, so no stale lock outlives it.
+
+    Within one process the lock is shared (the `serve` command holds it before the app starts,
+    and tests run several apps in turn on one data dir): each `acquire` is matched by a
+    `release`, and the file is closed, releasing the lock, at the last one."""
+
+    _held: dict[Path, list[int]] = {}  # resolved dir -> [fd, holders]
+
+    @classmethod
+    def acquire(cls, data_dir: Path) -> Path:
+        where = data_dir.resolve()
+        held = cls._held.get(where)
+        if held is not None:
+            held[1] += 1
+            return where
+        where.mkdir(parents=True, exist_ok=True)
+        fd = os.open(where / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            pid = f" (pid {owner})" if owner.isdigit() else ""
+            raise DataDirInUse(
+                f"the data dir {where} is in use by another server{pid}: give each server its own "
+                f"--data-dir, or share sessions through Redis (--redis-url)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        cls._held[where] = [fd, 1]
+        return where
+
+    @classmethod
+    def release(cls, where: Path) -> None:
+        held = cls._held.get(where)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del cls._held[where]
+            os.close(held[0])  # closing the file releases the lock
 
 
 def _forget(view: SubjectView, now: float) -> int:
@@ -82,10 +140,17 @@ class EmbeddedStore(SessionStore):
         self._buckets: dict[tuple[SubjectKey, str], tuple[float, int]] = {}
         self._journal: Journal | None = None
         self._sweeper: asyncio.Task | None = None
+        self._lock: Path | None = None
 
     async def start(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal, sessions = await SqliteJournal.open(self._path, self._clock(), self._lazy_flush_seconds)
+        """Take the data dir (DataDirInUse if another process serves it), read the journal back."""
+        self._lock = DataDirLock.acquire(self._path.parent)
+        try:
+            self._journal, sessions = await SqliteJournal.open(self._path, self._clock(), self._lazy_flush_seconds)
+        except BaseException:
+            DataDirLock.release(self._lock)
+            self._lock = None
+            raise
         for session in sessions:
             kept = self._ended if session.ended is not None else self._subjects
             kept.setdefault((session.idp, session.subject), {})[session.id] = session
@@ -133,6 +198,9 @@ class EmbeddedStore(SessionStore):
                 journal.abandon()
             else:
                 journal.close()
+        if self._lock is not None:
+            DataDirLock.release(self._lock)
+            self._lock = None
 
     async def flush_deferred(self) -> None:
         """Write deferred heartbeats now instead of at the journal's next interval."""
@@ -198,8 +266,8 @@ class EmbeddedStore(SessionStore):
     async def snapshot(self, key: SubjectKey) -> Mapping[str, StreamSession]:
         return self._subjects.get(key) or _NOTHING  # (replaced on change, never changed in place)
 
-    async def renew(self, key: SubjectKey, sid: str, now: float, *,
-                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+    async def renew(self, key: SubjectKey, sid: str, now: float, *, rate: Rate | None = None,
+                    app_id: str | None = None) -> tuple[bool, StreamSession | None]:
         """See :meth:`SessionStore.renew`: without a view, the new expiry journaled lazily like
         every heartbeat."""
         if rate is not None:
@@ -243,7 +311,7 @@ class EmbeddedStore(SessionStore):
         return sum((await self.live_by_application(now)).values())
 
     async def live_by_application(self, now: float) -> dict[str, int]:
-        """Live sessions per application id (the console's dashboard; Redis keeps no such index).
+        """Live sessions per application id (the usage history and the console's dashboard).
         Counted a slice of viewers per turn of the loop: with 100k sessions one pass takes about
         20 ms, which the requests of that moment would otherwise wait for."""
         out: dict[str, int] = {}

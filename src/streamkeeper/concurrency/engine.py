@@ -6,7 +6,7 @@ Pure functions over plain data; the stores make them atomic, the APIs render the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .policy import Application, Policy, PolicyCatalog, Rule
 from .session import StreamSession, started_order
@@ -144,3 +144,28 @@ def evaluate(
     if denials:
         return Decision((), denials, [])
     return Decision((), denials, evictions)
+
+
+def survivors(catalog: PolicyCatalog, app_of: Callable[[StreamSession], Application | None],
+              live: Sequence[StreamSession]) -> set[str]:
+    """The ids of `live` that a policy would keep if the viewer's streams started again, in the
+    order they started, under `catalog`: what remains once a policy has been tightened.
+
+    Each stream is judged as a new one beside those kept so far: a LIFO refusal drops the
+    stream itself, a FIFO rule drops the oldest it would evict. A stream whose application is
+    gone (`app_of` gives None) is kept here: that is the catalog's business, not the policy's.
+    Missing metadata do not count against a stream that was admitted once."""
+    kept: list[StreamSession] = []
+    for s in _oldest_first(live):
+        app = app_of(s)
+        if app is None:
+            kept.append(s)
+            continue
+        decision = evaluate(catalog, app, s.metadata, kept)
+        if decision.denials:
+            continue
+        if decision.evictions:
+            gone = {e.id for e, _ in decision.evictions}
+            kept = [k for k in kept if k.id not in gone]
+        kept.append(s)
+    return {s.id for s in kept}

@@ -8,6 +8,22 @@ Lua scripts find the fields they read through :func:`lua_positions`, made from t
 
 Older layouts are converted at start by :func:`upgrade` (redis_store.py runs the migration);
 nothing reads them afterwards.
+
+The keys records live in, under the store's prefix `P` (built by the `RedisStore` methods named):
+
+- `P{idp\0subject}` (`viewer_key`): a hash, a viewer's sessions that have not ended (field: the
+  session id, value: its record) and the version (field ""); `...:ended` and `...:forget`
+  (`ended_keys`) its ended sessions and when each can be forgotten; `...:rate:<bucket>:<window>`
+  (`rate_key`) rate counters. One hash tag per viewer: all on one Redis Cluster node.
+- On a single Redis server only (they span hash slots): `Plive` (`index_key`), a sorted set of the
+  live sessions (member: session id, score: the time it stops being live, expiry plus grace);
+  `Plive:app:<application id>` (`app_index_key`), the same for one application's sessions; and
+  `Plive:apps` (`apps_key`), a set of the application ids that had a live session, which is where
+  the per-application counts find their keys (an application deleted since is counted 0). The
+  COMMIT and RENEW scripts keep the three beside the records; members past their score are
+  trimmed at the next commit of their index. `Pindexes` (`indexes_key`) says the indexes were
+  filled from the records written before they existed, `Playout` (`layout_key`) the same of the
+  migration.
 """
 
 from __future__ import annotations

@@ -47,20 +47,28 @@ MAX_CONNECTIONS = 64
 # Decoded records remembered by their bytes (a few hundred bytes each, plus the session).
 DECODED_MAX = 20_000
 VERSION_FIELD = b""
+#: The indexes every record is in (see `indexes_key`): "apps", the per-application live indexes.
+INDEXES = "apps"
 # Idle keys live this much longer than the last moment their content can matter.
 TTL_MARGIN = 60
 
 # KEYS[1] viewer hash, KEYS[2] its ended sessions, KEYS[3] their ids by the time they can be
-# forgotten, KEYS[4] (optional) live-session index.
-# ARGV: expected version, ttl seconds, now, ttl of the ended keys, number of puts, then per put
-# (id, body, live until or 0 when not live, forget at or 0 when not ended), then the ids to drop.
+# forgotten; on a single Redis server (not a cluster) also KEYS[4] the live-session index,
+# KEYS[5] the registry of applications and KEYS[6..] the live index of each application the
+# commit touches.
+# ARGV: expected version, ttl seconds, now, ttl of the ended keys, number of puts, number of
+# application indexes (KEYS[6..]) followed by their application ids in the same order, then per put
+# (id, body, live until or 0 when not live, forget at or 0 when not ended, application: the place
+# of its index after KEYS[5], negated for a session this commit creates, 0 without indexes), then
+# per id to drop (id, application place or 0).
 COMMIT = """
 local cur = redis.call('HGET', KEYS[1], '')
 if not cur then cur = '0' end
 if cur ~= ARGV[1] then return 0 end
 local index = KEYS[4]
 local n = tonumber(ARGV[5])
-local i = 6
+local apps = tonumber(ARGV[6])
+local i = 7 + apps
 local ended = false
 for _ = 1, n do
   local id = ARGV[i]
@@ -73,20 +81,29 @@ for _ = 1, n do
     ended = true
   end
   if index then
+    local a = tonumber(ARGV[i + 4])
+    local by_app = KEYS[5 + math.abs(a)]
     if ARGV[i + 2] == '0' then
       redis.call('ZREM', index, id)
+      redis.call('ZREM', by_app, id)
     else
       redis.call('ZADD', index, ARGV[i + 2], id)
+      redis.call('ZADD', by_app, ARGV[i + 2], id)
+      if a < 0 then redis.call('SADD', KEYS[5], ARGV[6 - a]) end
     end
   end
-  i = i + 4
+  i = i + 5
 end
 while i <= #ARGV do
   redis.call('HDEL', KEYS[1], ARGV[i])
   redis.call('HDEL', KEYS[2], ARGV[i])
   redis.call('ZREM', KEYS[3], ARGV[i])
-  if index then redis.call('ZREM', index, ARGV[i]) end
-  i = i + 1
+  if index then
+    redis.call('ZREM', index, ARGV[i])
+    local a = tonumber(ARGV[i + 1])
+    if a ~= 0 then redis.call('ZREM', KEYS[5 + a], ARGV[i]) end
+  end
+  i = i + 2
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3])) do
   redis.call('HDEL', KEYS[2], id)
@@ -98,7 +115,10 @@ if ended then
 end
 redis.call('HSET', KEYS[1], '', tonumber(cur) + 1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-if index then redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. ARGV[3]) end
+if index then
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. ARGV[3])
+  for k = 6, #KEYS do redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. ARGV[3]) end
+end
 return 1
 """
 
@@ -127,7 +147,8 @@ return out
 """
 
 # A heartbeat without metadata in one round trip: rate limit, session check and renewal.
-# KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] ended sessions, KEYS[4] (optional) live index.
+# KEYS[1] viewer hash, KEYS[2] rate counter, KEYS[3] ended sessions, KEYS[4] and KEYS[5] (optional,
+# together) the live index and the live index of the session's application.
 # ARGV: session id, now, limit (0: not counted), counter lifetime (ms), grace, retention, ttl margin.
 # Returns {-1} over the limit; {1, new body} renewed; {0, body or nothing} not renewable (missing,
 # ended or expired): the caller says why from it (an ended session's body comes from KEYS[3]).
@@ -155,8 +176,30 @@ redis.call('HSET', KEYS[1], ARGV[1], renewed)
 redis.call('HINCRBY', KEYS[1], '', 1)
 local ttl = math.ceil(expires + grace - now + tonumber(ARGV[6])) + tonumber(ARGV[7])
 if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
-if KEYS[4] then redis.call('ZADD', KEYS[4], string.format('%.17g', expires + grace), ARGV[1]) end
+if KEYS[4] then
+  local live_until = string.format('%.17g', expires + grace)
+  redis.call('ZADD', KEYS[4], live_until, ARGV[1])
+  redis.call('ZADD', KEYS[5], live_until, ARGV[1])
+end
 return {1, renewed}
+"""
+
+# The per-application indexes' first filling (index_applications), by compare-and-set: KEYS[1] a
+# viewer hash, KEYS[2] the registry of applications, KEYS[3..] application indexes; ARGV: their
+# number, their application ids, then (id, body read, place of its index after KEYS[2], live until)
+# per live session. A session is indexed only if its record is still the one read (one changed
+# meanwhile was indexed by whoever changed it). Returns how many were.
+INDEX_APPS = """
+local apps = tonumber(ARGV[1])
+for k = 1, apps do redis.call('SADD', KEYS[2], ARGV[1 + k]) end
+local n = 0
+for i = 2 + apps, #ARGV, 4 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZADD', KEYS[2 + tonumber(ARGV[i + 2])], ARGV[i + 3], ARGV[i])
+    n = n + 1
+  end
+end
+return n
 """
 
 # The migration's compare-and-set: KEYS[1] a hash; ARGV (field, body read, body in the current
@@ -239,10 +282,17 @@ class RedisStore(SessionStore):
         self._decoded: dict[tuple[SubjectKey, str], tuple[bytes, StreamSession]] = {}
         self._scripts = {name: Script(source) for name, source in
                          (("commit", COMMIT), ("hit", HIT), ("read_limited", READ_LIMITED), ("read_all", READ_ALL),
-                          ("renew", RENEW), ("upgrade", UPGRADE))}
-        # A global index of live sessions (for the active-sessions gauge) would span hash
-        # slots, so it exists only on a single Redis server.
+                          ("renew", RENEW), ("upgrade", UPGRADE), ("index_apps", INDEX_APPS))}
+        # A global index of live sessions (for the active-sessions gauge) and one per application
+        # (for the usage history and the dashboard) would span hash slots, so they exist only on
+        # a single Redis server.
         self.index_key = None if self.cluster else f"{self.prefix}live"
+        self.apps_key = f"{self.prefix}live:apps"
+
+    def app_index_key(self, app_id: str) -> str:
+        """The live sessions of one application: a sorted set like the global index (member the
+        session id, score the time it stops being live), kept by the same scripts beside it."""
+        return f"{self.prefix}live:app:{app_id}"
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -266,6 +316,7 @@ class RedisStore(SessionStore):
                 for script in self._scripts.values():
                     await self._client.script_load(script.source)
             await self.migrate()
+            await self.index_applications()
         except RedisError as exc:
             await self.close()
             raise RuntimeError(f"cannot reach Redis at {_redacted(self.url)}: {exc}") from exc
@@ -301,6 +352,44 @@ class RedisStore(SessionStore):
         if converted:
             log.info("converted %d session records in Redis to layout %d", converted, LAYOUT)
         return converted
+
+    @property
+    def indexes_key(self) -> str:
+        """Set to :data:`INDEXES` once the indexes it names were filled from every record."""
+        return f"{self.prefix}indexes"
+
+    async def index_applications(self) -> int:
+        """Put the live sessions of a keyspace written by an older version (which kept no
+        per-application indexes) into them, once, as :meth:`migrate` does: skipped on a cluster
+        and when the indexes key says it was done; safe in several processes at once. Returns
+        how many sessions this process indexed."""
+        if self.index_key is None:
+            return 0
+        client = self.client
+        if await client.get(self.indexes_key) == INDEXES.encode():
+            return 0
+        indexed = 0
+        pattern = _glob_escaped(self.prefix) + "{*"
+        async for hkey in client.scan_iter(match=pattern, _type="HASH", count=1000):
+            if hkey.endswith(b":ended"):
+                continue
+            now = self._clock()
+            places: dict[str, int] = {}
+            entries: list = []
+            for field, body in (await client.hgetall(hkey)).items():
+                if field == VERSION_FIELD:
+                    continue
+                s = decode(("", ""), field.decode(), body)
+                if s.is_live(now):
+                    place = places.setdefault(s.app_id, len(places) + 1)
+                    entries += (field, body, place, repr(s.expires + GRACE_SECONDS))
+            if entries:
+                keys = [hkey, self.apps_key, *map(self.app_index_key, places)]
+                indexed += await self._registered["index_apps"](keys=keys, args=[len(places), *places, *entries])
+        await client.set(self.indexes_key, INDEXES)
+        if indexed:
+            log.info("put %d live sessions in Redis into their application's live index", indexed)
+        return indexed
 
     # Hot-path commands share one pipelined connection (see redis_pipe.py) where possible.
     pipelined = True
@@ -356,7 +445,6 @@ class RedisStore(SessionStore):
         leaves out the sessions that have ended (one hash read instead of two)."""
         hkey = self.viewer_key(key)
         ended_keys = self.ended_keys(hkey)
-        keys = [hkey, *ended_keys] if self.index_key is None else [hkey, *ended_keys, self.index_key]
         try:
             for attempt in range(MAX_ATTEMPTS):
                 if rate is not None and attempt == 0:
@@ -381,7 +469,7 @@ class RedisStore(SessionStore):
                 result = fn(view)
                 if not view.changed:
                     return result
-                committed = await self._run("commit", keys, self._commit_args(view))
+                committed = await self._run("commit", *self._commit_args(hkey, ended_keys, view))
                 if committed:
                     if self.observer is not None:
                         self.observer(view)
@@ -410,23 +498,42 @@ class RedisStore(SessionStore):
             known[(key, sid)] = (body, session)
         return sessions
 
-    def _commit_args(self, view: SubjectView) -> list:
+    def _commit_args(self, hkey: str, ended_keys: list[str], view: SubjectView) -> tuple[list, list]:
+        """The COMMIT script's keys and arguments for what `view` changed."""
         now = self._clock()
         horizon = max((_last_relevant(s) for s in view.sessions.values()), default=now)
         ttl = max(TTL_MARGIN, math.ceil(horizon - now + RETENTION_SECONDS) + TTL_MARGIN)
         puts = {**view.touched, **view.written}
-        args: list = [view.version, ttl, repr(now), int(RETENTION_SECONDS) + TTL_MARGIN, len(puts)]
+        keys = [hkey, *ended_keys]
+        indexed = self.index_key is not None
+        places: dict[str, int] = {}  # application -> place of its index after KEYS[5]
+        if indexed:
+            for s in puts.values():
+                places.setdefault(s.app_id, len(places) + 1)
+            for sid in view.dropped:
+                before = view.previous.get(sid)
+                if before is not None:
+                    places.setdefault(before.app_id, len(places) + 1)
+            keys += (self.index_key, self.apps_key, *map(self.app_index_key, places))
+        args: list = [view.version, ttl, repr(now), int(RETENTION_SECONDS) + TTL_MARGIN, len(puts), len(places),
+                      *places]
         for sid, s in puts.items():
+            place = places.get(s.app_id, 0)
             if s.ended is None:
-                args += (sid, encode(s), repr(s.expires + GRACE_SECONDS), 0)
+                if view.previous.get(sid) is None:
+                    place = -place  # a new session: its application goes into the registry
+                args += (sid, encode(s), repr(s.expires + GRACE_SECONDS), 0, place)
             else:  # moves to the ended hash until it can be forgotten
-                args += (sid, encode(s), 0, repr(s.ended.at + RETENTION_SECONDS))
-        args.extend(view.dropped)
-        return args
+                args += (sid, encode(s), 0, repr(s.ended.at + RETENTION_SECONDS), place)
+        for sid in view.dropped:
+            before = view.previous.get(sid)
+            args += (sid, places[before.app_id] if indexed and before is not None else 0)
+        return keys, args
 
-    async def renew(self, key: SubjectKey, sid: str, now: float, *,
-                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
-        """See :meth:`SessionStore.renew`: in one round trip (the RENEW script)."""
+    async def renew(self, key: SubjectKey, sid: str, now: float, *, rate: Rate | None = None,
+                    app_id: str | None = None) -> tuple[bool, StreamSession | None]:
+        """See :meth:`SessionStore.renew`: in one round trip (the RENEW script), given `app_id`
+        on a single Redis server (it names the application's live index)."""
         hkey = self.viewer_key(key)
         if rate is None:
             start, limit, window = now, 0, 0.0
@@ -437,7 +544,9 @@ class RedisStore(SessionStore):
             keys = [hkey, _rate_key(hkey, bucket, start)]
         keys.append(self.ended_keys(hkey)[0])
         if self.index_key is not None:
-            keys.append(self.index_key)
+            if app_id is None:  # the application's index cannot be named: the general way
+                return await super().renew(key, sid, now, rate=rate)
+            keys += (self.index_key, self.app_index_key(app_id))
         try:
             reply = await self._run("renew", keys, [sid, repr(now), limit, int(window * 2000), GRACE_SECONDS,
                                                     RETENTION_SECONDS, TTL_MARGIN])
@@ -462,6 +571,28 @@ class RedisStore(SessionStore):
         if self.index_key is None:
             return None
         return await self.client.zcount(self.index_key, f"({now!r}", "+inf")
+
+    async def live_by_application(self, now: float) -> dict[str, int] | None:
+        """Live sessions of every process per application id, from the per-application indexes
+        (one SMEMBERS of the registry, then one pipelined ZCOUNT each); None on Redis Cluster.
+
+        Sessions a process of an older version (a rolling upgrade) started or renewed last are
+        not in these indexes until a current process renews or changes them, within one
+        heartbeat interval, and an application is in the registry once a current process started
+        one of its sessions (the sessions live at the first start of this version are put in both
+        then: :meth:`index_applications`)."""
+        if self.index_key is None:
+            return None
+        client = self.client
+        apps = [app.decode() for app in await client.smembers(self.apps_key)]
+        if not apps:
+            return {}
+        low = f"({now!r}"
+        async with client.pipeline(transaction=False) as pipe:
+            for app_id in apps:
+                pipe.zcount(self.app_index_key(app_id), low, "+inf")
+            counts = await pipe.execute()
+        return {app_id: n for app_id, n in zip(apps, counts) if n}
 
     # -- housekeeping -------------------------------------------------------------------
 

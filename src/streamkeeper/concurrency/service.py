@@ -221,7 +221,7 @@ class ConcurrencyService:
         now = self.clock()
         rate: Rate = (f"hb\x00{sid}", RATE_LIMIT, RATE_WINDOW, now)
         if not metadata:  # only the expiry moves: the store renews in one step
-            renewed, session = await self.store.renew((idp, subject), sid, now, rate=rate)
+            renewed, session = await self.store.renew((idp, subject), sid, now, rate=rate, app_id=app.id)
             if renewed:
                 return session
             self._check_active(session, now)  # raises why it is not renewable

@@ -144,11 +144,12 @@ class SessionStore(ABC):
         """Count one call against the viewer's `rate.bucket`; over the limit in the current
         window, return when calls are accepted again, else None."""
 
-    async def renew(self, key: SubjectKey, sid: str, now: float, *,
-                    rate: Rate | None = None) -> tuple[bool, StreamSession | None]:
+    async def renew(self, key: SubjectKey, sid: str, now: float, *, rate: Rate | None = None,
+                    app_id: str | None = None) -> tuple[bool, StreamSession | None]:
         """A heartbeat that changes nothing but the expiry: (True, the renewed session) while the
         session is live, else (False, its record as it is, or None) for the caller to say why.
-        Counted against `rate` first when given. The new expiry may be written lazily."""
+        Counted against `rate` first when given. The new expiry may be written lazily. `app_id`
+        is the session's application when the caller knows it (Redis names an index by it)."""
 
         def renewing(view: SubjectView) -> tuple[bool, StreamSession | None]:
             session = view.sessions.get(sid)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..hmp.permissions.rights import ACTIONS, AREAS
 from ..oxm.keys import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+from ..playback.console import KINDS as PLAYBACK_KINDS
 from .web import Admin, render
 
 router = APIRouter(include_in_schema=False)
@@ -124,6 +125,7 @@ KINDS: dict[str, dict] = {
                    _f("audience", "Audience (aud)", default=DEFAULT_AUDIENCE)],
         "empty": "No token keys yet. Add one for each tenant whose viewers call /oxm/v1 with a token.",
     },
+    **PLAYBACK_KINDS,
 }
 
 

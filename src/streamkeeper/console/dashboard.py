@@ -8,7 +8,8 @@ import logging
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from .timeseries import STEP_SECONDS, History, Ranges, Sample, read_counters
+from ..playback.console import playback_of
+from .timeseries import DAY, STEP_SECONDS, History, Ranges, Sample, Usage, read_counters
 from .web import Admin, render
 
 log = logging.getLogger(__name__)
@@ -24,17 +25,24 @@ async def _live(request_app, now: float) -> tuple[int | None, dict[str, int] | N
     return total, by_app
 
 
-async def sample(app) -> Sample:
+async def sample(app, reuse: bool = False) -> Sample:
+    """The counters now; with `reuse`, the live count the usage recorder took in the last step
+    if there is one (each is a walk over every session on the embedded store)."""
     now = app.state.ctx.clock()
     metrics = getattr(app.state, "metrics", None)
-    total = await app.state.ctx.concurrency.store.count_live(now)
+    recorder = getattr(app.state, "usage", None)
+    last = recorder.last_live if reuse and recorder is not None else None
+    if last is not None and 0 <= now - last[0] < STEP_SECONDS:
+        total = last[1]
+    else:
+        total = await app.state.ctx.concurrency.store.count_live(now)
     return Sample(now, read_counters(metrics) if metrics else {}, total)
 
 
 async def _sampler(app, history: History) -> None:
     while True:
         try:
-            history.add(await sample(app))
+            history.add(await sample(app, reuse=True))
         except Exception:  # noqa: BLE001 - the chart misses a point; the server goes on
             log.warning("console: could not sample the session counters", exc_info=True)
         await asyncio.sleep(STEP_SECONDS)
@@ -66,15 +74,37 @@ async def stats(request: Request, login=Admin) -> Response:
     application = request.query_params.get("application") or None
     catalog = app.state.ctx.concurrency.catalog
     total, by_app = await _live(app, current.at)
+    counts, usage = await _counts(app, current)
     rows = []
     for a in sorted(catalog.applications.values(), key=lambda a: (a.tenant, a.id)):
-        totals = {o: current.counts.get(o, {}).get(a.id, 0) for o in current.counts}
+        totals = {o: counts.get(o, {}).get(a.id, 0) for o in counts}
         rows.append({"tenant": a.tenant, "application": a.id, "name": a.name, "enabled": a.enabled,
                      "live": by_app.get(a.id, 0) if by_app is not None else None, **totals})
-    series = Ranges(app.state.console_history).series(request.query_params.get("range", "1h"), current.at,
-                                                      current, application)
+    series = await Ranges(app.state.console_history, usage).read(request.query_params.get("range", "1h"),
+                                                                 current.at, current, application)
     return JSONResponse({"now": current.at, "live": total, "applications": rows, "series": series},
                         headers={"Cache-Control": "no-store"})
+
+
+async def _counts(app, current: Sample) -> tuple[dict[str, dict[str, int]], Usage | None]:
+    """Outcomes per application over the last 24 hours, of every worker and server (the usage
+    history, plus what this process has not written yet); this process's counters when there is
+    no recorder."""
+    recorder = getattr(app.state, "usage", None)
+    if recorder is None:
+        return current.counts, None
+    from ..usage.report import sums
+
+    ctx = app.state.ctx
+    minute = int(current.at // 60) * 60
+    async with recorder.steady:
+        counts = await sums(ctx.engine, minute + 60 - int(DAY), minute + 60)
+        unflushed = recorder.unflushed()
+    for outcome, per_app in unflushed.items():
+        mine = counts.setdefault(outcome, {})
+        for app_id, n in per_app.items():
+            mine[app_id] = mine.get(app_id, 0) + n
+    return counts, Usage(ctx.engine, recorder, bool(ctx.settings.redis_url))
 
 
 def _stream(s, catalog) -> dict:
@@ -95,7 +125,7 @@ async def subject_streams(idp: str, subject: str, request: Request, login=Admin)
             continue
         seen.add(app.tenant)
         running = await service.running(app, idp, subject)
-        streams += [_stream(s, catalog) for s in running.mine]
+        streams += [{**_stream(s, catalog), "playback": playback_of(request.app.state, s)} for s in running.mine]
     return JSONResponse({"idp": idp, "subject": subject, "runningStreams": streams},
                         headers={"Cache-Control": "no-store"})
 

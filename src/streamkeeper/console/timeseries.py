@@ -6,8 +6,11 @@ background task samples the same counters every few seconds. The last hour is ke
 all. Counters start at zero with the process, so a time before the first sample has no value
 (the chart shows a gap, not a flat zero).
 
-The usage history of the server (`GET /admin/v1/usage`, kept across restarts) does not exist
-yet: when it does, `Ranges` is the one place to read the 1 h and 24 h ranges from it instead.
+That history is this process's own. The 1 h and 24 h ranges are read instead from the usage
+history (usage/, the table behind `GET /admin/v1/usage`): every worker and server adds to it and it
+survives restarts. The 5-minute range, at 5 s a point, stays on the samples where this process is
+the whole deployment (the embedded store: one process per data dir); on Redis it too is read from
+the usage history, a point a minute. `Ranges` is where that choice is made.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 OUTCOMES = ("admissions", "denials", "evictions", "terminations", "expiries")
 STEP_SECONDS = 5.0
@@ -106,12 +110,56 @@ class History:
         return self.series(now, current, application, span=60.0 * minutes, step=60.0)
 
 
-class Ranges:
-    """The dashboard's ranges, read from the in-process history (see the module's note)."""
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Where the deployment's history is: the catalog engine, this process's recorder (for what it
+    has not written yet), and whether other processes may be serving too (Redis)."""
 
-    def __init__(self, history: History) -> None:
+    engine: Any
+    recorder: Any
+    shared: bool
+
+
+class Ranges:
+    """The dashboard's ranges: from the usage history when given (see the module's note), else
+    from the in-process samples."""
+
+    def __init__(self, history: History, usage: Usage | None = None) -> None:
         self.history = history
+        self.usage = usage
 
     def series(self, label: str, now: float, current: Sample, application: str | None) -> dict:
+        """From the in-process samples."""
         r = RANGES.get(label) or RANGES["1h"]
-        return {"range": r.label, **self.history.series(now, current, application, span=r.span, step=r.step)}
+        return {"range": r.label, "source": "process",
+                **self.history.series(now, current, application, span=r.span, step=r.step)}
+
+    async def read(self, label: str, now: float, current: Sample, application: str | None) -> dict:
+        r = RANGES.get(label) or RANGES["1h"]
+        if self.usage is None or (r.label == "5m" and not self.usage.shared):
+            return self.series(label, now, current, application)
+        from ..usage.report import Query, first_minute, report
+
+        step = max(int(r.step), 60)
+        end = -int(-now // step) * step
+        q = Query(end - int(r.span) // step * step, end, step, application)
+        async with self.usage.recorder.steady:
+            found = await report(self.usage.engine, q)
+            mine = self.usage.recorder.unflushed()  # this process's last seconds, in the last step
+        since = await first_minute(self.usage.engine)
+        series: dict[str, list] = {o: [] for o in (*OUTCOMES, "live")}
+        for i, point in enumerate(found["total"]):
+            # the step before the first one recorded is a zero (the chart's line starts from it)
+            known = since is not None and point["time"] + 2 * step > since
+            for outcome in OUTCOMES:
+                n = point[outcome] if known else None
+                if i == q.steps - 1:
+                    per_app = mine.get(outcome, {})
+                    extra = per_app.get(application, 0) if application else sum(per_app.values())
+                    n = (n or 0) + extra if (n is not None or extra) else None
+                series[outcome].append(n)
+            series["live"].append(point["peak"])
+        if series["live"] and current.live is not None and application is None:
+            series["live"][-1] = max(series["live"][-1] or 0, current.live)
+        return {"range": r.label, "source": "deployment", "times": [float(t) for t in range(q.start + step, q.end + 1, step)],
+                "step": float(step), "since": float(since if since is not None else now), **series}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .hls import FileSegments, LivePackager
+from .hls import CUT_SEGMENTS, FileSegments, LivePackager
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import (
     MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, prepare_append, recover, save_json,
@@ -298,6 +298,7 @@ class MediaEngine:
         directory = Path(media_path) if media_path else self.videos / asset_id
         for path in [p for p in self._file_segments if p.parent == self.video_dir(asset_id)]:
             del self._file_segments[path]
+            CUT_SEGMENTS.forget(path)
         if directory.is_dir() and self.root in directory.resolve().parents:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -391,6 +392,17 @@ class MediaEngine:
                                             "username": username, "title": title, "ctime": active.ctime})
         self.recordings[asset_id] = active
         return active
+
+    def being_recorded(self, asset_id: str) -> bool:
+        """Whether a recording of this video is in progress here or in another process (its
+        manifest, in the shared media directory, is not stopped yet)."""
+        if asset_id in self.recordings:
+            return True
+        try:
+            state = json.loads((self.video_dir(asset_id) / Recording.MANIFEST).read_text()).get("state")
+        except (OSError, ValueError, AttributeError):
+            return False
+        return state in ("recording", "paused")
 
     def unfinished(self) -> list[str]:
         """Videos whose recording a process left unfinished (killed, or its lease lost)."""

@@ -123,8 +123,20 @@ class FileSegments:
                                 discontinuity=kfs[i].jump, disc_seq=disc), i, -1))
         return out
 
+    def cached(self, first: int, cut: int) -> bytes | None:
+        """The segment's bytes if they were cut already (no file read, no thread needed)."""
+        return CUT_SEGMENTS.get((self.path, first, cut))
+
     def read(self, first: int, cut: int) -> bytes:
-        """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end)."""
+        """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end).
+
+        A segment whose every stream was closed before the bytes read ran out cannot change any
+        more (even while the file grows): it is kept in :data:`CUT_SEGMENTS`, so a segment that
+        many players fetch is cut once, not once per request."""
+        key = (self.path, first, cut)
+        data = CUT_SEGMENTS.get(key)
+        if data is not None:
+            return data
         kf = self.keyframes[first]
         end = self.keyframes[cut].offset if cut >= 0 else None
         psi = self.index.psi_bytes(kf)
@@ -133,13 +145,63 @@ class FileSegments:
             limit = None if end is None else end - kf.offset + TAIL_SLACK
             data = f.read() if limit is None else f.read(limit)
         data = data[: len(data) - len(data) % PACKET_SIZE]
-        return psi + cut_at_pes(data, self.pes_pids, None if end is None else end - kf.offset)
+        body, final = _cut_at_pes(data, self.pes_pids, None if end is None else end - kf.offset)
+        out = psi + body
+        if final:
+            CUT_SEGMENTS.put(key, out)
+        return out
+
+
+class SegmentCache:
+    """Segments already cut from track files, the most recently used kept within a byte budget.
+    Shared by every track of the process; safe from worker threads."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._items: dict[tuple, bytes] = {}  # insertion order = use order (moved on a hit)
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            data = self._items.pop(key, None)
+            if data is not None:
+                self._items[key] = data
+            return data
+
+    def put(self, key: tuple, data: bytes) -> None:
+        if len(data) > self.budget // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old)
+            self._items[key] = data
+            self.size += len(data)
+            while self.size > self.budget:
+                self.size -= len(self._items.pop(next(iter(self._items))))
+
+    def forget(self, path: Path) -> None:
+        """Drop a file's segments (the file was deleted or replaced)."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] == path]:
+                self.size -= len(self._items.pop(key))
+
+
+#: Cut segments of every track file (about 30 segments of 2 s at 8 Mbit/s).
+CUT_SEGMENTS = SegmentCache(64 << 20)
 
 
 def cut_at_pes(data: bytes, pes_pids: Iterable[int], end: int | None) -> bytes:
     """Packets of ``data`` (which starts at a keyframe) that belong to the segment ending at
     ``end``: each elementary stream from its first PES start to its first PES start at or after
     ``end``; other packets (PSI, PCR) before ``end``; null packets dropped."""
+    return _cut_at_pes(data, pes_pids, end)[0]
+
+
+def _cut_at_pes(data: bytes, pes_pids: Iterable[int], end: int | None) -> tuple[bytes, bool]:
+    """:func:`cut_at_pes`, and whether every stream was closed within ``data`` (more bytes after
+    it could not change the segment)."""
     pes = set(pes_pids)
     started: set[int] = set()
     closed: set[int] = set()
@@ -157,10 +219,10 @@ def cut_at_pes(data: bytes, pes_pids: Iterable[int], end: int | None) -> bytes:
             if pid in started and pid not in closed:
                 out += data[off:off + PACKET_SIZE]
             if past and started <= closed:
-                break
+                return bytes(out), True
         elif not past and pid != 0x1FFF:
             out += data[off:off + PACKET_SIZE]
-    return bytes(out)
+    return bytes(out), False
 
 
 # -- live ----------------------------------------------------------------------------------------

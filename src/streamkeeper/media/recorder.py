@@ -25,7 +25,7 @@ from typing import Callable
 from .timeline import Timeline, index_track, main_pid
 from .ts import (
     PACKET_SIZE, PAT_PID, PTS_WRAP, Analyzer, analyze_file, decode_timestamp, encode_pcr,
-    encode_timestamp, packet_pcr,
+    encode_timestamp, packet_pcr, starts_access_unit,
 )
 
 MIN_FREE_BYTES = 256 * 1024 * 1024
@@ -106,6 +106,7 @@ class TrackWriter:
         self._cc_rebind: dict[int, int] | None = None
         self._psi_version = -1
         self._pids: tuple = (None, set(), set())
+        self._main_type: int | None = None  # stream_type of the main stream
         self.timeline = Timeline()  # content time of what was written (main stream, after the pause shift)
         self._main_followed: int | None = None
         self._gap_pts: int | None = None  # last written main PTS when pausing
@@ -137,6 +138,7 @@ class TrackWriter:
             self._psi_version = self.psi.psi_version
             self._pids = (self._main_pid(), {p.pmt_pid for p in self.psi.programs.values()},
                           {s.pid for s in self.psi.streams})
+            self._main_type = next((s.stream_type for s in self.psi.streams if s.pid == self._pids[0]), None)
         main, pmt_pids, es_pids = self._pids
         n = len(data) - len(data) % PACKET_SIZE
         ranges: list[tuple[int, int]] = []
@@ -152,9 +154,10 @@ class TrackWriter:
                     self._see_main_pts(data, off)
                 continue
             if state == self.PAUSING:
-                if not (pid == main and b1 & 0x40):
+                if not (pid == main and starts_access_unit(data, off, self._main_type)):
                     continue
-                # The frame in progress is complete: stop in front of the next one.
+                # The frame in progress is complete: stop in front of the next one (a PES start
+                # may be the rest of the same picture).
                 ranges.append((begin, off))
                 begin = None
                 self.state = self.PAUSED
@@ -439,12 +442,12 @@ def _last_video_start(f, end: int) -> int | None:
         f.seek(0)
         head = f.read(PACKET_SIZE * 64)
         an.feed(head[: len(head) - len(head) % PACKET_SIZE])
-    video = {s.pid for s in an.streams if s.kind == "video"}
+    video = {s.pid: s.stream_type for s in an.streams if s.kind == "video"}
     if not video:
         return None
     for off in range(window - PACKET_SIZE, -1, -PACKET_SIZE):
         pid = ((tail[off + 1] & 0x1F) << 8) | tail[off + 2]
-        if tail[off + 1] & 0x40 and pid in video:
+        if pid in video and starts_access_unit(tail, off, video[pid]):
             return end - window + off
     return None
 

@@ -8,6 +8,7 @@ whole into memory.
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import tempfile
@@ -19,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 import av
 
 from .timeline import Timeline, index_track
-from .ts import PTS_HZ, PTS_WRAP
+from .ts import PACKET_SIZE, PTS_HZ, PTS_WRAP
 
 CHUNK = 1024 * 1024
 
@@ -44,11 +45,12 @@ def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
     try:
         with av.open(tmp, "w", format="mp4", options={"avoid_negative_ts": "make_non_negative"}) as out:
             copier = _ContentTimeCopier(out)
-            ends = index.layouts[1:] + [index.pos]
-            for start, end in zip(index.layouts, ends):
-                if end <= start:
-                    continue  # a layout with no bytes after it (or an empty file)
-                with _open_probed(_FileRange(src, start, end)) as inp:
+            layouts = layout_ranges(src, index.layouts, index.layout_pids, index.pos)
+            for ranges in layouts:  # every layout's tracks first: an MP4 takes none once written
+                with _open_probed(_FileRange(src, ranges)) as inp:
+                    copier.declare(inp)
+            for ranges in layouts:
+                with _open_probed(_FileRange(src, ranges)) as inp:
                     copier.copy(inp)
             if not copier.outputs:
                 raise NothingToExport(f"{src.name} holds no audio or video to put in an MP4")
@@ -60,13 +62,81 @@ def ts_to_mp4(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
-class _FileRange(io.RawIOBase):
-    """A byte range of a file as a read-only seekable file (one PID layout of a track)."""
+LATE_BYTES = 32 * 1024 * 1024  # how far into the next layout an old layout's late packets are looked for
 
-    def __init__(self, path: Path, start: int, end: int) -> None:
+
+def layout_ranges(path: Path, layouts: list[int], layout_pids: list[set[int]], size: int
+                  ) -> list[list[tuple[int, int]]]:
+    """The bytes of each PID layout, as (offset, length) ranges of the file.
+
+    A source restarted with another layout may still be delivering the old one's audio (it lags
+    the pictures): packets of PIDs only the old layout has, found after the new layout began,
+    are the old layout's, and are left out of the new one."""
+    ends = layouts[1:] + [size]
+    out = []
+    for k, (start, end) in enumerate(zip(layouts, ends)):
+        if end <= start:
+            continue  # a layout with no bytes after it (or an empty file)
+        if k + 1 < len(layouts):
+            own = layout_pids[k] - set().union(*layout_pids[k + 1:])
+            late = _packets_of(path, end, min(size, end + LATE_BYTES), own)
+            out.append([(start, end - start)] + late)
+        else:
+            out.append([(start, end - start)])
+        if k > 0:
+            gone = set().union(*layout_pids[:k]) - set().union(*layout_pids[k:])
+            out[-1] = _without(path, out[-1], gone)
+    return out
+
+
+def _packets_of(path: Path, start: int, end: int, pids: set[int]) -> list[tuple[int, int]]:
+    """Ranges of the packets of ``pids`` between two offsets, consecutive ones merged."""
+    ranges: list[tuple[int, int]] = []
+    if not pids:
+        return ranges
+    with open(path, "rb") as f:
+        f.seek(start)
+        pos = start
+        while pos < end and (block := f.read(min(CHUNK, end - pos))):
+            for off in range(0, len(block) - len(block) % PACKET_SIZE, PACKET_SIZE):
+                if ((block[off + 1] & 0x1F) << 8 | block[off + 2]) in pids:
+                    at = pos + off
+                    if ranges and ranges[-1][0] + ranges[-1][1] == at:
+                        ranges[-1] = (ranges[-1][0], ranges[-1][1] + PACKET_SIZE)
+                    else:
+                        ranges.append((at, PACKET_SIZE))
+            pos += len(block)
+    return ranges
+
+
+def _without(path: Path, ranges: list[tuple[int, int]], pids: set[int]) -> list[tuple[int, int]]:
+    """``ranges`` less the packets of ``pids`` within the first :data:`LATE_BYTES` of them."""
+    if not pids:
+        return ranges
+    start, length = ranges[0]
+    head = min(length, LATE_BYTES)
+    kept, at = [], start
+    for off, n in _packets_of(path, start, start + head, pids):
+        if off > at:
+            kept.append((at, off - at))
+        at = off + n
+    if start + length > at:
+        kept.append((at, start + length - at))
+    return kept + ranges[1:]
+
+
+class _FileRange(io.RawIOBase):
+    """Byte ranges of a file as one read-only seekable file (one PID layout of a track)."""
+
+    def __init__(self, path: Path, ranges: list[tuple[int, int]]) -> None:
         self._f = open(path, "rb")
-        self._start, self._end = start, end
-        self._f.seek(start)
+        self._ranges = [r for r in ranges if r[1] > 0]
+        self._starts = []  # where each range begins in the joined file
+        total = 0
+        for _, n in self._ranges:
+            self._starts.append(total)
+            total += n
+        self._size, self._pos = total, 0
 
     def readable(self) -> bool:
         return True
@@ -75,16 +145,29 @@ class _FileRange(io.RawIOBase):
         return True
 
     def read(self, n: int = -1) -> bytes:
-        left = self._end - self._f.tell()
-        return self._f.read(left if n < 0 else max(0, min(n, left)))
+        want = self._size - self._pos if n < 0 else max(0, min(n, self._size - self._pos))
+        out = bytearray()
+        while want > 0:
+            i = bisect.bisect_right(self._starts, self._pos) - 1
+            off, length = self._ranges[i]
+            inside = self._pos - self._starts[i]
+            take = min(want, length - inside)
+            self._f.seek(off + inside)
+            data = self._f.read(take)
+            if not data:
+                break
+            out += data
+            self._pos += len(data)
+            want -= len(data)
+        return bytes(out)
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: self._start, 1: self._f.tell(), 2: self._end}[whence]
-        self._f.seek(min(self._end, max(self._start, base + offset)))
-        return self.tell()
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = min(self._size, max(0, base + offset))
+        return self._pos
 
     def tell(self) -> int:
-        return self._f.tell() - self._start
+        return self._pos
 
     def close(self) -> None:
         self._f.close()
@@ -118,25 +201,41 @@ class _ContentTimeCopier:
         self.main_kind: str | None = None
         self._last_dts: dict[int, int] = {}
         self._waiting: list = []
+        self._muxing = False  # the MP4 header is written: no track can be added
 
-    def copy(self, inp) -> None:
-        streams = [s for s in inp.streams if s.type in ("video", "audio") and _usable(s)]
-        if not streams:
-            return
-        mapping = {}
+    @staticmethod
+    def _keyed(inp) -> list[tuple[str, object]]:
+        """A layout's usable streams with the MP4 track each goes to: "video", "audio-0", ..."""
+        out = []
         audio_n = 0
-        for s in streams:
+        for s in inp.streams:
+            if s.type not in ("video", "audio") or not _usable(s):
+                continue
             key = s.type
             if s.type == "audio":
                 key, audio_n = f"audio-{audio_n}", audio_n + 1
-            if key not in self.outputs:
+            out.append((key, s))
+        return out
+
+    def declare(self, inp) -> None:
+        """Make the MP4 tracks a layout needs (before anything is written)."""
+        for key, s in self._keyed(inp):
+            if key not in self.outputs and not self._muxing:
                 self.outputs[key] = self.out.add_stream_from_template(s)
-            mapping[s.index] = self.outputs[key]
+
+    def copy(self, inp) -> None:
+        keyed = self._keyed(inp)
+        streams = [s for _, s in keyed]
+        if not streams:
+            return
+        self.declare(inp)
+        mapping = {s.index: self.outputs[key] for key, s in keyed if key in self.outputs}
         if self.main_kind is None:
             self.main_kind = "video" if any(s.type == "video" for s in streams) else "audio"
         main = next((s for s in streams if s.type == self.main_kind), None)
         self.timeline.restart()
         self._main_started = False  # this layout's other streams wait for its first picture
+        streams = [s for s in streams if s.index in mapping]
         for packet in inp.demux(*streams):
             if packet.dts is None or packet.size == 0:
                 continue  # flush packets and frames without timing
@@ -161,6 +260,8 @@ class _ContentTimeCopier:
 
     def _send(self, packet, mapping, dts: int) -> None:
         st = packet.stream
+        if st.type == "audio" and st.codec_context.name == "aac" and not _whole_adts(packet):
+            return  # a damaged frame: MP4 takes AAC without its ADTS header, which must be readable
         pts = dts + (_ticks(packet.pts - packet.dts, st.time_base) if packet.pts is not None else 0)
         o = mapping[st.index]
         prev = self._last_dts.get(id(o))
@@ -172,7 +273,17 @@ class _ContentTimeCopier:
         packet.stream = o
         packet.time_base = Fraction(1, PTS_HZ)
         packet.dts, packet.pts = dts, max(pts, dts)
+        self._muxing = True
         self.out.mux(packet)
+
+
+def _whole_adts(packet) -> bool:
+    """An AAC frame as a transport stream carries it: an ADTS header whose length is the frame's."""
+    b = bytes(packet)
+    if len(b) < 7 or b[0] != 0xFF or b[1] & 0xF6 != 0xF0:
+        return False
+    length = ((b[3] & 0x03) << 11) | (b[4] << 3) | (b[5] >> 5)
+    return length == len(b)
 
 
 def _ticks(value: int, time_base) -> int:

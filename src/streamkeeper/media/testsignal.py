@@ -196,6 +196,10 @@ class Piece:
     audio_lag: float = 0.0
     first_frame: int | None = None
     bframes: int = 0  # B-frames between references: decoding order differs from presentation order
+    open_gop: bool = False  # keyframes are I-pictures that B-pictures of the previous group still use
+    split_pes: bool = False  # each picture (and audio PES) in two PES, cut mid-slice (legal; some encoders do it)
+    late_into_next: bool = False  # its audio that comes after its last picture arrives in the next run
+    pcr_lead: float | None = None  # seconds its clock (PCR) runs ahead of the decoding times
 
 
 def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: int = 192,
@@ -203,6 +207,8 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
     """One encoder run as MPEG-TS bytes (continuity counters from zero, as after a restart)."""
     buf = io.BytesIO()
     options = {"mpegts_start_pid": str(piece.first_pid), "mpegts_pmt_start_pid": str(piece.pmt_pid)}
+    if piece.pcr_lead is not None:
+        options["max_delay"] = str(round(piece.pcr_lead * 1_000_000))
     tick = PTS_HZ_TESTS // fps
     packets = []
     with av.open(buf, "w", format="mpegts", options=options) as out:
@@ -213,6 +219,8 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
             v.bit_rate = 400_000
             v.options = {"preset": "ultrafast", "g": str(fps // 2), "keyint_min": str(fps // 2),
                          "sc_threshold": "0", "bf": str(piece.bframes)}
+            if piece.open_gop:
+                v.options["x264-params"] = "open-gop=1"
         if piece.audio:
             a = out.add_stream("aac", rate=48_000, layout="mono")
             a.bit_rate = 48_000
@@ -248,12 +256,99 @@ def encode_piece(piece: Piece, *, first_frame: int = 0, fps: int = 25, width: in
         for _, _, p in packets:
             out.mux(p)
     data = buf.getvalue()
+    if piece.split_pes:  # the muxer numbers the streams from first_pid: video, then audio
+        for pid in range(piece.first_pid, piece.first_pid + piece.video + piece.audio):
+            data = split_pes(data, pid)
     if piece.audio_lag and piece.video and piece.audio:
         data = _delay_pid(data, piece.first_pid + 1, round(piece.audio_lag * PTS_HZ_TESTS), piece.first_pid)
     return data
 
 
 PTS_HZ_TESTS = 90_000
+
+
+def split_pes(data: bytes, pid: int) -> bytes:
+    """Carry each PES of ``pid`` as two: the first with the timestamps and the picture's first
+    bytes, the second (no timestamps) with the rest, cut in the middle of a slice.
+
+    Encoders that bound their PES size do this; a reader that takes a PES start for the start
+    of a picture cuts pictures. The packets of a PES take the places of the original ones, any
+    extra packet right after them; the first keeps its adaptation field (PCR, random access)."""
+    packets = [data[off:off + 188] for off in range(0, len(data) - len(data) % 188, 188)]
+    groups: list[list[int]] = []  # packet indices of each PES of ``pid``
+    for i, pkt in enumerate(packets):
+        if ((pkt[1] & 0x1F) << 8) | pkt[2] != pid:
+            continue
+        if pkt[1] & 0x40 or not groups:
+            groups.append([])
+        groups[-1].append(i)
+    replaced: dict[int, list[bytes]] = {}
+    for group in groups:
+        first = packets[group[0]]
+        af = first[4:5 + first[4]] if first[3] & 0x20 else b""
+        pes = b"".join(_payload(packets[i]) for i in group)
+        body_at = 9 + pes[8]
+        header, body = pes[:body_at], pes[body_at:]
+        cut = max(1, len(body) // 2 + 7)
+        second = body[cut:]
+        parts = [_with_length(header + body[:cut])]
+        if second:
+            parts.append(_with_length(bytes((0, 0, 1, pes[3], 0, 0, 0x80, 0, 0)) + second))
+        out = []
+        for n, part in enumerate(parts):
+            out += _packetize(pid, part, af if n == 0 else b"")
+        replaced[group[0]] = out
+    # each PES's packets take its places in the multiplex, the extra ones right after its last
+    out: list[bytes] = list(packets)
+    extra: dict[int, list[bytes]] = {}
+    cc = 0
+    for group in groups:
+        numbered = []
+        for pkt in replaced[group[0]]:
+            numbered.append(pkt[:3] + bytes([(pkt[3] & 0xF0) | cc]) + pkt[4:])
+            cc = (cc + 1) & 0x0F
+        for k, i in enumerate(group):
+            out[i] = numbered[k] if k < len(numbered) else b""
+        extra[group[-1]] = numbered[len(group):]
+    for i in sorted(extra, reverse=True):
+        out[i + 1:i + 1] = extra[i]
+    return b"".join(out)
+
+
+def _payload(pkt: bytes) -> bytes:
+    start = 5 + pkt[4] if pkt[3] & 0x20 else 4
+    return pkt[start:] if pkt[3] & 0x10 else b""
+
+
+def _with_length(pes: bytes) -> bytes:
+    n = len(pes) - 6
+    n = n if n <= 0xFFFF else 0
+    return pes[:4] + bytes((n >> 8, n & 0xFF)) + pes[6:]
+
+
+def _packetize(pid: int, pes: bytes, af: bytes) -> list[bytes]:
+    """TS packets (counters left at 0) carrying one PES; ``af`` is the first packet's
+    adaptation field, length byte included; the last packet is stuffed through its own."""
+    out = []
+    pos, first = 0, True
+    while pos < len(pes) or first:
+        head = bytes((0x47, (0x40 if first else 0) | (pid >> 8), pid & 0xFF))
+        field = af if first and af else b""
+        room = 184 - len(field)
+        chunk = pes[pos:pos + room]
+        if len(chunk) < room:  # stuff: grow (or add) the adaptation field
+            need = room - len(chunk)
+            if field:
+                field = bytes([field[0] + need]) + field[1:] + b"\xff" * need
+            elif need == 1:
+                field = b"\x00"
+            else:
+                field = bytes([need - 1, 0]) + b"\xff" * (need - 2)
+        afc = 0x30 if field else 0x10
+        out.append(head + bytes([afc]) + field + chunk)
+        pos += len(chunk)
+        first = False
+    return out
 
 
 def _delay_pid(data: bytes, pid: int, ticks: int, clock_pid: int) -> bytes:
@@ -278,11 +373,42 @@ def encode_timeline(pieces: list[Piece], **kw) -> bytes:
     """Several encoder runs one after the other, frame numbers counting on across them."""
     out = []
     frame = 0
+    carried = b""
     for piece in pieces:
         first = piece.first_frame if piece.first_frame is not None else frame
-        out.append(encode_piece(piece, first_frame=first, **kw))
+        data = encode_piece(piece, first_frame=first, **kw)
+        if carried:
+            data, carried = _interleave(data, carried), b""
+        if piece.late_into_next and piece.video and piece.audio:
+            data, carried = _after_last_picture(data, piece.first_pid + 1, piece.first_pid)
+        out.append(data)
         frame = first + int(round(piece.seconds * kw.get("fps", 25)))
-    return b"".join(out)
+    return b"".join(out) + carried
+
+
+def _after_last_picture(data: bytes, pid: int, video_pid: int) -> tuple[bytes, bytes]:
+    """(the stream without its ``pid`` packets after the last ``video_pid`` packet, those packets)."""
+    packets = [data[off:off + 188] for off in range(0, len(data), 188)]
+    last = max(i for i, p in enumerate(packets) if ((p[1] & 0x1F) << 8) | p[2] == video_pid)
+    late = [p for p in packets[last + 1:] if ((p[1] & 0x1F) << 8) | p[2] == pid]
+    rest = packets[:last + 1] + [p for p in packets[last + 1:] if ((p[1] & 0x1F) << 8) | p[2] != pid]
+    return b"".join(rest), b"".join(late)
+
+
+def _interleave(data: bytes, late: bytes) -> bytes:
+    """``late`` packets spread among the first packets of ``data`` (after its PAT and PMT); in
+    one block there if ``data`` has packets on their PID (a PID carries one PES at a time)."""
+    packets = [data[off:off + 188] for off in range(0, len(data), 188)]
+    extra = [late[off:off + 188] for off in range(0, len(late), 188)]
+    pid = ((late[1] & 0x1F) << 8) | late[2] if late else None
+    if any(((p[1] & 0x1F) << 8) | p[2] == pid for p in packets):
+        return b"".join(packets[:2] + extra + packets[2:])
+    out = packets[:2]
+    for i, p in enumerate(packets[2:]):
+        out.append(p)
+        if extra and i % 3 == 0:
+            out.append(extra.pop(0))
+    return b"".join(out + extra)
 
 
 def numbered_frame(width: int, height: int, number: int) -> av.VideoFrame:

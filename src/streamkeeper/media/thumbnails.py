@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 
 from .timeline import TrackIndex, index_track
-from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer
+from .ts import PACKET_SIZE, PAT_PID, PTS_HZ, PTS_WRAP, Analyzer, starts_access_unit
 
 MAX_GOP_BYTES = 8 * 1024 * 1024
 
@@ -86,7 +86,11 @@ def thumbnail_at(index: TrackIndex, at: float = 0.0, width: int | None = None,
                 if frame.pts is None:
                     continue
                 if start is None:
+                    if not frame.key_frame:
+                        continue  # an open group's pictures shown before its keyframe
                     start = frame.pts
+                elif (frame.pts - start) % PTS_WRAP >= PTS_WRAP // 2:
+                    continue
                 t = first.time + ((frame.pts - start) % PTS_WRAP) * float(frame.time_base)
                 if best is not None and t > at + 1e-6:
                     break  # ``best`` is the picture on screen at ``at``
@@ -122,7 +126,7 @@ class LiveThumbnails:
         self._complete = b""  # PSI + the newest keyframe known to be whole
 
     def __call__(self, data: bytes) -> None:
-        video = {s.pid for s in self.psi.streams if s.kind == "video"}
+        video = {s.pid: s.stream_type for s in self.psi.streams if s.kind == "video"}
         pmt = {p.pmt_pid for p in self.psi.programs.values()}
         cap = self._capture
         seg = 0 if cap is not None else None
@@ -131,7 +135,8 @@ class LiveThumbnails:
             pid = ((b1 & 0x1F) << 8) | data[off + 2]
             if pid == PAT_PID or pid in pmt:
                 self._psi_packets[pid] = data[off:off + PACKET_SIZE]
-            elif b1 & 0x40 and pid in video:
+            elif b1 & 0x40 and pid in video and starts_access_unit(data, off, video[pid]):
+                # (a PES start may be the rest of the same picture: see starts_access_unit)
                 if cap is not None:
                     # the next frame starts, so the keyframe before it is whole
                     cap += data[seg:off]

@@ -204,8 +204,10 @@ class TrackIndex:
         self.timeline = Timeline()
         self.cuts: list[CutPoint] = []
         self.pes_pids: set[int] = set()  # every elementary stream of every layout
+        self.stream_types: dict[int, int] = {}  # their stream_type (the newest layout's, for a reused PID)
         self.video = False  # the main stream is video
         self.layouts: list[int] = [0]  # file offsets where each PID layout begins (its PAT)
+        self.layout_pids: list[set[int]] = [set()]  # the elementary PIDs of each layout
         self._an = Analyzer()
         self._psi_at: dict[int, int] = {}
         self._version = -1
@@ -215,6 +217,7 @@ class TrackIndex:
         self._starts: re.Pattern | None = None
         self._jumped = False
         self._seen_discontinuities = 0
+        self._reorder: int | None = None  # PTS - DTS of the main stream's first unit
 
     def refresh(self) -> "TrackIndex":
         """Read what was appended to the file since the last call (whole packets only)."""
@@ -244,13 +247,16 @@ class TrackIndex:
         an = self._an
         self._version = an.psi_version
         self.pes_pids.update(s.pid for s in an.streams)
+        self.stream_types.update((s.pid, s.stream_type) for s in an.streams)
         main = main_pid(an)
         pmt = {p.pmt_pid for p in an.programs.values()}
         if main is not None:
             if self._followed is not None and main != self._followed:
                 self.timeline.restart()  # another layout: a new piece begins at its first cut point
                 self.layouts.append(self._psi_at.get(PAT_PID, self.pos))
+                self.layout_pids.append(set())
             self._followed = main
+            self.layout_pids[-1].update(s.pid for s in an.streams)
         self._main, self._pmt = main, pmt
         self.video = any(s.kind == "video" and s.pid == main for s in an.streams)
         self._starts = _unit_starts({PAT_PID, main, *pmt}) if main is not None and pmt else None
@@ -283,6 +289,16 @@ class TrackIndex:
         if has_discontinuity_flag(block, off):
             self.timeline.restart()  # the writer said the clock jumps here (a recording taken over)
         t = self.timeline.add(pts if dts is None else dts)
+        if dts is not None:
+            # a cut point's time is when its picture is shown: its decoding time plus how much
+            # later than the stream's first picture it is shown (an open group's keyframe waits
+            # longer for the pictures shown before it)
+            reorder = pts_delta(pts, dts)
+            if self._reorder is None:
+                self._reorder = reorder
+            t += (reorder - self._reorder) / PTS_HZ
+        elif self._reorder is None:
+            self._reorder = 0
         if len(self.timeline.discontinuities) != self._seen_discontinuities:
             self._seen_discontinuities = len(self.timeline.discontinuities)
             self._jumped = True

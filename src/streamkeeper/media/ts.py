@@ -534,3 +534,55 @@ def analyze_file(path, chunk: int = PACKET_SIZE * 7 * 64, progress=None) -> Anal
     an.feed(rs.flush())
     an.skipped_bytes = rs.skipped_bytes
     return an
+
+
+# -- where a stream may be cut -------------------------------------------------------------------
+
+H264, HEVC = 0x1B, 0x24
+MPEG_VIDEO = {0x01, 0x02}
+_H264_AU_FIRST = {6, 7, 8, 9}  # SEI, SPS, PPS, access unit delimiter
+_HEVC_AU_FIRST = {32, 33, 34, 35, 39}  # VPS, SPS, PPS, AUD, prefix SEI
+
+
+def starts_access_unit(buf, off: int, stream_type: int | None = None) -> bool:
+    """Does the packet at ``off`` begin a new unit of its elementary stream (a whole picture or
+    audio frame), so that a stream may be cut right before it?
+
+    A PES start is not always one: an encoder may carry one picture in several PES, or begin a
+    PES in the middle of a slice. A unit begins at a PES start that carries a PTS (H.222 puts it
+    on the PES holding the first byte of an access unit) and, for video whose syntax we know,
+    whose data begins with what only the first NAL unit / start code of a picture can be. A
+    payload that is not a PES (PSI-like data in a PMT-listed PID) begins at each unit start."""
+    b1 = buf[off + 1]
+    if not b1 & 0x40 or b1 & 0x80 or not buf[off + 3] & 0x10:
+        return False
+    start = off + 5 + buf[off + 4] if buf[off + 3] & 0x20 else off + 4
+    end = off + PACKET_SIZE
+    if end - start < 9 or buf[start] or buf[start + 1] or buf[start + 2] != 1:
+        return True  # not a PES: sections or other private data
+    stream_id = buf[start + 3]
+    if stream_id in (0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xF2, 0xF8, 0xFF):
+        return True
+    if not buf[start + 7] & 0x80:
+        return False  # no PTS: the rest of a unit begun in an earlier PES
+    es = start + 9 + buf[start + 8]
+    if stream_type not in MPEG_VIDEO and stream_type not in (H264, HEVC):
+        return True
+    # skip to the first start code of the elementary stream
+    i = es
+    while i < end and buf[i] == 0:
+        i += 1
+    if i >= end - 2 or i - es < 2 or buf[i] != 1:
+        return i >= end - 2  # the header fills the packet: trust the PTS
+    code = i + 1
+    if stream_type == H264:
+        nal = buf[code] & 0x1F
+        if nal in _H264_AU_FIRST:
+            return True
+        return nal in (1, 5) and code + 1 < end and bool(buf[code + 1] & 0x80)  # first_mb_in_slice == 0
+    if stream_type == HEVC:
+        nal = (buf[code] >> 1) & 0x3F
+        if nal in _HEVC_AU_FIRST:
+            return True
+        return nal < 32 and code + 2 < end and bool(buf[code + 2] & 0x80)  # first slice segment
+    return buf[code] in (0xB3, 0xB8, 0x00)  # sequence header, GOP, picture

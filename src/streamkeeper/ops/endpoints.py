@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.responses import Response
 
-from .metrics import Metrics
+from .metrics import SHARE_SECONDS, Metrics, SharedCounters, workers_dir
 from .middleware import OpsMiddleware
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,47 @@ def install(app: FastAPI) -> None:
 
 
 async def startup(app: FastAPI, ctx) -> None:
-    """Count session outcomes on the store the concurrency service uses."""
-    ctx.concurrency.store.observer = app.state.metrics.observe_view
+    """Count session outcomes on the store the concurrency service uses, and add them to the
+    usage history (usage/recorder.py) every few seconds."""
+    from ..usage.recorder import UsageRecorder
+
+    store = ctx.concurrency.store
+    store.observer = app.state.metrics.observe_view
+
+    async def live(now: float):
+        by_app = await store.live_by_application(now)
+        return (sum(by_app.values()) if by_app is not None else await store.count_live(now)), by_app
+
+    app.state.usage = UsageRecorder(ctx.engine, app.state.metrics.sessions.totals, live, ctx.clock)
+    app.state.usage.start()
+    shared_dir = workers_dir()
+    app.state.shared_metrics = None
+    if shared_dir is not None:
+        shared = app.state.shared_metrics = SharedCounters(app.state.metrics, shared_dir)
+        app.state.metrics_sharer = asyncio.create_task(_share(shared), name="metrics-sharer")
+
+
+async def _share(shared: SharedCounters) -> None:
+    while True:
+        try:
+            shared.write()
+        except OSError:
+            log.warning("could not write this worker's metrics to %s", shared.directory, exc_info=True)
+        await asyncio.sleep(SHARE_SECONDS)
+
+
+async def shutdown(app: FastAPI, ctx) -> None:
+    recorder = getattr(app.state, "usage", None)
+    if recorder is not None:
+        await recorder.stop()
+    task = getattr(app.state, "metrics_sharer", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        try:
+            app.state.shared_metrics.write()
+        except OSError:
+            pass
 
 
 @router.get("/healthz", summary="Liveness: the process runs and serves HTTP")
@@ -68,7 +107,8 @@ async def readyz(request: Request) -> Response:
                          {"Cache-Control": "no-store"})
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process", response_class=Response,
+@router.get("/metrics", summary="Prometheus metrics of this server (every worker's counters summed)",
+            response_class=Response,
             responses={200: {"description": "Prometheus text exposition format",
                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(request: Request) -> Response:
@@ -80,9 +120,12 @@ async def metrics(request: Request) -> Response:
             registry.active.set(live)
     except Exception:  # noqa: BLE001 - a scrape must still answer when the store does not
         log.warning("could not count active sessions", exc_info=True)
+    shared: SharedCounters | None = request.app.state.shared_metrics
+    if shared is not None:
+        return Response(shared.render(), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 from ..feature import Feature  # noqa: E402 - the declaration closes the module
 
-feature = Feature("ops", router=router, install=install, startup=startup)
+feature = Feature("ops", router=router, install=install, startup=startup, shutdown=shutdown)

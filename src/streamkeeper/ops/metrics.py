@@ -8,10 +8,14 @@ change, are counted from `/v2` init answers.
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+import orjson
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
 from ..concurrency.store import SubjectView
@@ -129,6 +133,83 @@ class Metrics:
         if view.previous:
             for outcome, app_id in outcomes(view):
                 self.count(outcome, app_id)
+
+
+#: Set by `serve --workers N` for its workers: the directory where each writes its counters.
+WORKERS_DIR_ENV = "STREAMKEEPER_METRICS_DIR"
+SHARE_SECONDS = 1.0
+
+
+class SharedCounters:
+    """One scrape for all the workers of a server. Each worker writes its running totals to
+    `<dir>/<pid>.json` every SHARE_SECONDS (and at scrape and at exit), the same plain numbers
+    the collectors keep, so the request path does nothing more; a scrape sums every file. A
+    worker that died leaves its last totals, so the sums never go down while the server runs;
+    the directory is made empty by `serve` at each start.
+
+    The other workers' part of a scrape is up to SHARE_SECONDS old."""
+
+    def __init__(self, metrics: "Metrics", directory: Path) -> None:
+        self.metrics = metrics
+        self.directory = directory
+        self.path = directory / f"{os.getpid()}.json"
+
+    def write(self) -> None:
+        m = self.metrics
+        state = {
+            "requests": [[*key, n] for key, (n,) in list(m.http.counts.items())],
+            "latency": [[*key, hist] for key, hist in list(m.http.latency.items())],
+            "sessions": [[*key, n] for key, n in list(m.sessions.counts.items())],
+        }
+        partial = self.path.with_suffix(".tmp")
+        partial.write_bytes(orjson.dumps(state))
+        partial.replace(self.path)  # readers see the old file or the new one, never half of one
+
+    def merged(self) -> tuple["_HttpCollector", "_SessionCounters"]:
+        """Every worker's totals summed (this one's written first, so they are current)."""
+        self.write()
+        http, sessions = _HttpCollector(), _SessionCounters(most=1 << 62)
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                state = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                continue  # a worker's file that vanished, or one from something else
+            for method, route, status, n in state.get("requests", ()):
+                count = http.counts.setdefault((method, route, status), [0])
+                count[0] += n
+            for method, route, hist in state.get("latency", ()):
+                mine = http.latency.get((method, route))
+                if mine is None:
+                    http.latency[(method, route)] = list(hist)
+                else:
+                    http.latency[(method, route)] = [a + b for a, b in zip(mine, hist)]
+            for outcome, app_id, n in state.get("sessions", ()):
+                sessions.counts[(outcome, app_id)] = sessions.counts.get((outcome, app_id), 0) + n
+        return http, sessions
+
+    def render(self) -> bytes:
+        http, sessions = self.merged()
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(http)
+        registry.register(sessions)
+        registry.register(_Single(self.metrics.active))
+        return generate_latest(registry)
+
+
+class _Single:
+    """Re-exposes one metric of another registry."""
+
+    def __init__(self, metric) -> None:
+        self.metric = metric
+
+    def collect(self):
+        return self.metric.collect()
+
+
+def workers_dir() -> Path | None:
+    """The directory of `SharedCounters` when this process is one of several workers."""
+    where = os.environ.get(WORKERS_DIR_ENV)
+    return Path(where) if where else None
 
 
 def outcomes(view: SubjectView) -> list[tuple[str, str]]:

@@ -119,6 +119,10 @@ class OxmService:
         judged = self._judged.get(_identity(stream))
         return judged is not None and judged[0] == stream.id and judged[1] is catalog
 
+    def enforcement_of(self, tenant: str) -> Enforcement:
+        """The tenant's stream policy as the engine applies it (enforced playback judges with it)."""
+        return self._enforce(tenant)
+
     def _enforce(self, tenant: str) -> Enforcement:
         found = self._enforcement.get(tenant)
         if found is None:
@@ -240,7 +244,7 @@ class OxmService:
         judged = self._judged.get((*key, asset, device))
         if judged is None or judged[1] is not enf.catalog:
             return False
-        renewed, _ = await self.store.renew(key, judged[0], now)
+        renewed, _ = await self.store.renew(key, judged[0], now, app_id=key[0])  # (its streams' application)
         return renewed
 
     @staticmethod

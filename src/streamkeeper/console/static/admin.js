@@ -227,7 +227,7 @@
     const first = form.querySelector("input:not([readonly]), select, textarea"); if (first) first.focus();
     editor.scrollIntoView({ block: "nearest" });
   }
-  form.addEventListener("change", ev => { if (ev.target.closest('[data-field="tenant"], [data-field="algorithm"]')) refreshDependents(); });
+  form.addEventListener("change", ev => { if (ev.target.closest('[data-field="tenant"], [data-field="algorithm"], [data-field="ownerKind"], [data-field="assetKind"]')) refreshDependents(); });
   form.addEventListener("click", ev => {
     const add = ev.target.closest("[data-add-rule]"), rm = ev.target.closest("[data-remove-rule]");
     if (add) { const w = add.closest(".field"); addRule(w); const rows = $$(".rule", w); rows[rows.length - 1].querySelector("input").focus(); }

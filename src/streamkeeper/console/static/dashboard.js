@@ -42,8 +42,14 @@
       chosen = true; pick(document.querySelector('[data-range="5m"]')); return;
     }
     chosen = true;
-    document.getElementById("chart-title").textContent = TITLES[s.series.range] || TITLES["1h"];
-    document.getElementById("chart-since").textContent = `Counted by this server process since ${SK.dateTime(s.series.since * 1000)}; earlier times are left blank.`;
+    const perMinute = s.series.range === "5m" && s.series.step >= 60;
+    document.getElementById("chart-title").textContent = perMinute ? "Last 5 minutes, per minute" : (TITLES[s.series.range] || TITLES["1h"]);
+    const who = s.series.source === "deployment" ? "every worker and server" : "this server process";
+    document.getElementById("chart-since").textContent = `Counted by ${who} since ${SK.dateTime(s.series.since * 1000)}; earlier times are left blank.`;
+    const app = appSelect.value ? "&application=" + encodeURIComponent(appSelect.value) : "";
+    const month = new Date((s.now - 30 * 86400) * 1000).toISOString().slice(0, 19) + "Z";
+    document.getElementById("csv-day").href = "/admin/v1/usage?format=csv" + app;
+    document.getElementById("csv-month").href = "/admin/v1/usage?format=csv&step=3600&from=" + month + app;
     const xs = s.series.times.map(t => Math.round(t));
     for (const [name, color] of Object.entries(OUTCOMES)) chart(name, color, xs, s.series[name]);
   }
@@ -58,6 +64,9 @@
   SK.every(5000, () => refresh().catch(e => SK.toast(e.message)));
 
   const result = document.getElementById("subject-result");
+  // enforced playback (a /play token URL): when its last playlist or segment was fetched
+  const playback = p => !p ? '<span class="muted">not enforced</span>'
+    : "enforced" + (p.lastFetch ? `, last fetch ${SK.time(p.lastFetch * 1000)}` : ", nothing fetched yet");
   let current = null;
   async function lookup() {
     if (!current) return;
@@ -66,10 +75,11 @@
     if (!newest()) return;
     if (!r.runningStreams.length) { result.innerHTML = `<p class="muted">No running streams for ${SK.esc(subject)}.</p>`; return; }
     result.innerHTML = `<table id="subject-streams" class="stack-sm"><thead><tr><th>Session</th><th>Application</th><th>Started</th><th>Expires</th>
-      <th>Metadata</th><th>Termination code</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>
+      <th>Metadata</th><th>Termination code</th><th>Playback</th><th></th></tr></thead><tbody>` + r.runningStreams.map(s => `<tr>
       <td data-label="Session"><code>${SK.esc(s.sessionId)}</code></td><td data-label="Application">${SK.esc(s.applicationId)}</td>
       <td data-label="Started">${SK.time(s.startTime * 1000)}</td><td data-label="Expires">${SK.time(s.expires * 1000)}</td><td data-label="Metadata">${SK.meta(s.metadata)}</td>
       <td data-label="Termination code"><code>${SK.esc(s.terminationCode)}</code></td>
+      <td data-label="Playback" class="playback">${playback(s.playback)}</td>
       <td class="actions"><button class="small danger" data-end="${SK.esc(s.sessionId)}" data-app="${SK.esc(s.applicationId)}">End stream</button></td></tr>`).join("")
       + "</tbody></table>";
   }

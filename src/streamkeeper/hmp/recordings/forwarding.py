@@ -217,6 +217,47 @@ def _publishing(send, plane):
     return wrapped
 
 
+async def forward_hot(state, request) -> tuple | None:
+    """The same forwarding for a hot route (answered in front of the framework, so the middleware
+    never sees it, e.g. `/play/...`): the owner's answer when this process is not the owner, None
+    to answer here. One line at the top of the hot handler:
+    ``if (answer := await forward_hot(state, request)) is not None: return answer``."""
+    plane = getattr(state, "media_plane", None)
+    if plane is None or not plane.shared:
+        return None
+    headers = [(k.lower(), v) for k, v in request.headers]
+    marked = [v for k, v in headers if k == HEADER]
+    forwarded = len(marked) == 1 and hmac.compare_digest(marked[0], plane.token)
+    if plane.owner:
+        return None
+    if forwarded:
+        body = b"the media owner is changing; try again"
+        return 503, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Retry-After", RETRY_AFTER.encode()),
+                     (MOVED.encode(), b"1"), (b"Content-Length", b"%d" % len(body))], body
+    sent = [(k, v) for k, v in headers if k not in _HOP] + [(HEADER, plane.token)]
+    target = request.path + ("?" + request.query.decode("latin-1") if request.query else "")
+    for attempt in range(2):
+        url = await plane.owner_url(refresh=attempt > 0)
+        if url is None:
+            break
+        try:
+            response = await plane.client.request(request.method, url + target, headers=sent)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue
+        except httpx.HTTPError as exc:
+            log.warning("media owner at %s did not answer %s %s: %s", url, request.method, request.path, exc)
+            break
+        if response.status_code == 503 and attempt == 0 and response.headers.get(MOVED):
+            continue
+        back = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
+                if k.lower() not in _HOP_BACK and k.lower() not in ("content-length", "content-encoding")]
+        body = response.content
+        return response.status_code, [*back, (b"Content-Length", b"%d" % len(body))], body
+    body = b"the media owner cannot be reached (it may be changing); try again"
+    return 503, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Retry-After", RETRY_AFTER.encode()),
+                 (b"Content-Length", b"%d" % len(body))], body
+
+
 def install(app) -> None:
     """Innermost of the app's middleware: inside the operations middleware (one access log line
     and one request id per hop) and the body limit (a body is counted before it is sent on)."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from importlib import resources
+from typing import Callable
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...media.engine import MediaEngine, NotActive, TrackNotFound
-from ...media.hls import TARGET, DateRange, media_playlist
+from ...media.hls import TARGET, DateRange, Segment, media_playlist
 from ..assets import service as assets
 from ..deps import Db, User, end_transaction, json_only
 from ..errors import (
@@ -56,6 +57,59 @@ def _engine(request: Request) -> MediaEngine:
     return engine
 
 
+# -- packaging, shared with enforced playback (playback/media.py): no HTTP, no permissions --------
+
+NO_LIVE_SEGMENT = "no such segment (live segments are kept for a short while)"
+
+
+class MediaUnavailable(Exception):
+    """Nothing to play yet: the source is not being received, or no picture to cut a segment from."""
+
+
+async def live_playlist_text(engine: MediaEngine, source_id: str, uri: Callable[[Segment], str]) -> str:
+    """The sliding playlist of a live source (packaging starts with the first request); waits a
+    little for the first segment of a source just asked for."""
+    try:
+        packager = engine.live_packager(source_id)
+    except NotActive:
+        raise MediaUnavailable("the source is not being received") from None
+    packager.last_access = engine.clock()
+    deadline = asyncio.get_running_loop().time() + FIRST_SEGMENT_WAIT
+    while not packager.segments and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    if not packager.segments:
+        raise MediaUnavailable("no picture received yet to cut a segment from")
+    return media_playlist(packager.listed(), uri, ended=False)
+
+
+def live_segment_bytes(engine: MediaEngine, source_id: str, seq: int) -> bytes | None:
+    """A live segment still in memory, else None."""
+    packager = engine.packagers.get(source_id)
+    segment = packager.segment(seq) if packager is not None else None
+    return segment.data if segment is not None else None
+
+
+async def video_playlist_text(engine: MediaEngine, asset_id: str, track: int, uri: Callable[[Segment], str], *,
+                              program_start: float | None = None, marks: list[DateRange] | None = None) -> str:
+    """A VOD playlist of a video's track, EVENT while it is being recorded; TrackNotFound."""
+    recording = engine.being_recorded(asset_id)  # perhaps by another process: from the shared files
+    segments = engine.track_segments(asset_id, track)
+    cut = await asyncio.to_thread(segments.segments, not recording)
+    return media_playlist([s for s, _, _ in cut], uri, ended=not recording, kind="EVENT" if recording else "VOD",
+                          program_start=program_start, marks=marks or ())
+
+
+async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, seq: int) -> bytes | None:
+    """Segment `seq` of a video's track (None past the end); TrackNotFound."""
+    segments = engine.track_segments(asset_id, track)
+    cut = segments.segments(not engine.being_recorded(asset_id))
+    if seq >= len(cut):
+        return None
+    _, first, end = cut[seq]
+    data = segments.cached(first, end)
+    return data if data is not None else await asyncio.to_thread(segments.read, first, end)
+
+
 SOURCE_ID = Path(description="Source id")
 ASSET_ID = Path(description="Video id")
 
@@ -73,16 +127,10 @@ async def live_playlist(request: Request, object_id: str = SOURCE_ID, user: Prin
     await end_transaction(db)  # the wait below must not hold the database
     engine = _engine(request)
     try:
-        packager = engine.live_packager(object_id)
-    except NotActive:
-        raise HmpError(SERVICE_UNAVAILABLE, "the source is not being received", {"Retry-After": "2"}) from None
-    packager.last_access = engine.clock()
-    deadline = asyncio.get_running_loop().time() + FIRST_SEGMENT_WAIT
-    while not packager.segments and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)
-    if not packager.segments:
-        raise HmpError(SERVICE_UNAVAILABLE, "no picture received yet to cut a segment from", {"Retry-After": "2"})
-    return _playlist(media_playlist(packager.listed(), lambda s: f"{s.seq}.ts", ended=False))
+        text = await live_playlist_text(engine, object_id, lambda s: f"{s.seq}.ts")
+    except MediaUnavailable as exc:
+        raise HmpError(SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "2"}) from None
+    return _playlist(text)
 
 
 @api.get("/sources/{object_id}/hls/{seq}.ts", response_class=Response,
@@ -92,11 +140,10 @@ async def live_segment(request: Request, object_id: str = SOURCE_ID,
                        seq: int = Path(ge=0, description="Media sequence number"), user: Principal = User,
                        db: AsyncSession = Db):
     await load(db, user, sources.KIND, object_id, "WATCH")
-    packager = _engine(request).packagers.get(object_id)
-    segment = packager.segment(seq) if packager is not None else None
-    if segment is None or segment.data is None:
-        raise HmpError(NOT_FOUND, "no such segment (live segments are kept for a short while)")
-    return Response(segment.data, media_type=SEGMENT, headers={"Cache-Control": "max-age=60"})
+    data = live_segment_bytes(_engine(request), object_id, seq)
+    if data is None:
+        raise HmpError(NOT_FOUND, NO_LIVE_SEGMENT)
+    return Response(data, media_type=SEGMENT, headers={"Cache-Control": "max-age=60"})
 
 
 # -- videos --------------------------------------------------------------------------------------
@@ -106,13 +153,6 @@ async def _video(request: Request, db: AsyncSession, user: Principal, asset_id: 
     if row.state not in ("ready", "recording"):
         raise HmpError(BEING_PROCESSED)
     return row
-
-
-def _track(engine: MediaEngine, asset_id: str, track_id: int):
-    try:
-        return engine.track_segments(asset_id, track_id)
-    except TrackNotFound:
-        raise HmpError(TRACK_NOT_FOUND) from None
 
 
 @api.get("/assets/{object_id}/hls/index.m3u8", response_class=Response,
@@ -126,14 +166,14 @@ async def video_playlist(request: Request, object_id: str = ASSET_ID,
     `com.streamkeeper.hotmark`, `X-TITLE`) dated from EXT-X-PROGRAM-DATE-TIME."""
     row = await _video(request, db, user, object_id)
     engine = _engine(request)
-    recording = row.state == "recording"  # as the catalog says: the recording may be another process's
     marks = [DateRange(m["id"], m["timestamp"] / 1000, m.get("title") or "")
              for m in await assets.hotmarks(db, row)]
     await end_transaction(db)
-    segments = _track(engine, object_id, trackId)
-    cut = await asyncio.to_thread(segments.segments, not recording)
-    text = media_playlist([s for s, _, _ in cut], lambda s: f"track-{trackId}/{s.seq}.ts", ended=not recording,
-                          kind="EVENT" if recording else "VOD", program_start=float(row.ctime), marks=marks)
+    try:
+        text = await video_playlist_text(engine, object_id, trackId, lambda s: f"track-{trackId}/{s.seq}.ts",
+                                         program_start=float(row.ctime), marks=marks)
+    except TrackNotFound:
+        raise HmpError(TRACK_NOT_FOUND) from None
     return _playlist(text)
 
 
@@ -145,15 +185,14 @@ async def video_segment(request: Request, object_id: str = ASSET_ID,
                         track_id: int = Path(ge=1, le=64, description="Track (source) of the video, from 1"),
                         seq: int = Path(ge=0, description="Segment number in the playlist"),
                         user: Principal = User, db: AsyncSession = Db):
-    row = await _video(request, db, user, object_id)
+    await _video(request, db, user, object_id)
     await end_transaction(db)
-    engine = _engine(request)
-    segments = _track(engine, object_id, track_id)
-    cut = segments.segments(row.state != "recording")
-    if seq >= len(cut):
+    try:
+        data = await video_segment_bytes(_engine(request), object_id, track_id, seq)
+    except TrackNotFound:
+        raise HmpError(TRACK_NOT_FOUND) from None
+    if data is None:
         raise HmpError(NOT_FOUND, "no such segment")
-    _, first, end = cut[seq]
-    data = await asyncio.to_thread(segments.read, first, end)
     return Response(data, media_type=SEGMENT)
 
 
