@@ -296,14 +296,24 @@ def test_a_finished_segment_is_cut_once_and_served_from_memory(tmp_path):
     # the copy in memory is what a fresh cut gives
     CUT_SEGMENTS.forget(segs.path)
     assert segs.cached(first, end) is None and segs.read(first, end) == data
-    # a file cut short in the middle of the second segment: that segment is not kept
+    # a file cut short just after the second segment's end: its audio may still run on, so it is not kept
     short = tmp_path / "short.ts"
     raw = clip.read_bytes()
-    short.write_bytes(raw[: segs.keyframes[cut[1][2]].offset - 188 * 10])
+    short.write_bytes(raw[: segs.keyframes[cut[1][2]].offset + 188 * 2])  # just past its end keyframe
     growing = FileSegments(short)
     growing.refresh()
     _, first, end = growing.segments(False)[0]
     growing.read(first, end)
+    second = growing.segments(True)[1]
+    assert second[2] >= 0, "the second segment ends at a keyframe"
+    growing.read(second[1], second[2])
+    assert growing.cached(second[1], second[2]) is None
+    # the segment that runs to the end is kept under that end, and is another once the file grows
     tail = growing.segments(True)[-1]
-    growing.read(tail[1], tail[2])
-    assert growing.cached(tail[1], tail[2]) is None
+    assert tail[2] == -1
+    first_tail = growing.read(tail[1], -1)
+    assert growing.cached(tail[1], -1) == first_tail
+    short.write_bytes(raw)
+    growing.refresh()
+    assert growing.cached(tail[1], -1) is None
+    assert len(growing.read(tail[1], -1)) > len(first_tail)

@@ -86,7 +86,10 @@ class FileSegments:
     def refresh(self) -> None:
         """Read what was appended to the file since the last call (whole packets only)."""
         with self._lock:
+            before = self.index.pos
             self.index.refresh()
+            if self.index.pos < before:  # cut back (a recording finalised): cut segments again
+                CUT_SEGMENTS.forget(self.path)
 
     @property
     def keyframes(self) -> list[CutPoint]:
@@ -123,17 +126,23 @@ class FileSegments:
                                 discontinuity=kfs[i].jump, disc_seq=disc), i, -1))
         return out
 
+    def _key(self, first: int, cut: int) -> tuple:
+        # A segment running to the file's end is named with the end: it is another once the file grows.
+        return (self.path, first, cut, self.index.pos if cut < 0 else 0)
+
     def cached(self, first: int, cut: int) -> bytes | None:
         """The segment's bytes if they were cut already (no file read, no thread needed)."""
-        return CUT_SEGMENTS.get((self.path, first, cut))
+        return CUT_SEGMENTS.get(self._key(first, cut))
 
     def read(self, first: int, cut: int) -> bytes:
-        """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end).
+        """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end of
+        what is indexed).
 
-        A segment whose every stream was closed before the bytes read ran out cannot change any
-        more (even while the file grows): it is kept in :data:`CUT_SEGMENTS`, so a segment that
-        many players fetch is cut once, not once per request."""
-        key = (self.path, first, cut)
+        A segment that cannot change any more is kept in :data:`CUT_SEGMENTS`, so one that many
+        players fetch is cut once, not once per request: one whose every stream was closed
+        before the bytes read ran out (even while the file grows), or one that runs to the end
+        (named with that end)."""
+        key = self._key(first, cut)
         data = CUT_SEGMENTS.get(key)
         if data is not None:
             return data
@@ -142,12 +151,12 @@ class FileSegments:
         psi = self.index.psi_bytes(kf)
         with open(self.path, "rb") as f:
             f.seek(kf.offset)
-            limit = None if end is None else end - kf.offset + TAIL_SLACK
-            data = f.read() if limit is None else f.read(limit)
+            limit = end - kf.offset + TAIL_SLACK if end is not None else key[3] - kf.offset
+            data = f.read(limit)
         data = data[: len(data) - len(data) % PACKET_SIZE]
         body, final = _cut_at_pes(data, self.pes_pids, None if end is None else end - kf.offset)
         out = psi + body
-        if final:
+        if final or end is None:
             CUT_SEGMENTS.put(key, out)
         return out
 

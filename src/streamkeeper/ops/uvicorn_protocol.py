@@ -29,6 +29,8 @@ log = logging.getLogger("streamkeeper.lane")
 
 CONTENT_LENGTH = b"content-length"
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+# Bodies past this size (media segments) are written apart from their head instead of joined to it.
+LARGE_BODY = 64 * 1024
 
 #: What this module uses of uvicorn: methods of the protocol it overrides or calls (with their
 #: parameters), attributes of a protocol once connected and a message begun, attributes of a
@@ -317,15 +319,18 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         if not keep_alive and not has_connection:
             content.append(b"Connection: close\r\n")
         content.append(b"\r\n")
-        if body and cycle.method != "HEAD":
+        large = len(body) > LARGE_BODY and cycle.method != "HEAD"
+        if body and cycle.method != "HEAD" and not large:
             content.append(body)
         transport = self.transport
         if not transport.is_closing():
-            if keep_alive and not self.pipeline:
+            if keep_alive and not self.pipeline and not large:
                 self._writes.add(self.loop, transport, b"".join(content))
             else:  # goes out before a close or a queued answer: after the earlier ones, now
                 self._writes.flush()
                 transport.write(b"".join(content))
+                if large:  # a media segment: handed to the transport as it is, not copied
+                    transport.write(body)
         cycle.response_complete = True
         self._recorder.record(cycle.method, cycle.path, cycle.claim.template.path, status,  # type: ignore[union-attr]
                               time.perf_counter() - cycle.began, cycle.rid_text, cycle.headers)
