@@ -359,3 +359,35 @@ def test_the_receiving_server_killed_mid_recording_is_taken_over(clip, tmp_path)
         assert ts_frames >= (before + 3) * 25 and abs(mp4_frames - ts_frames) <= 2, (ts_frames, mp4_frames)
     finally:
         cleanup()
+
+
+def _requests_counted(servers: list[Server], route: str, status: int) -> int:
+    """GET `route` answers with `status` counted by /metrics, summed over the servers (each one scrape)."""
+    total = 0
+    for s in servers:
+        text = httpx.get(f"{s.url}/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith("streamkeeper_http_requests_total{") and f'route="{route}"' in line \
+                    and 'method="GET"' in line and f'status="{status}"' in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_a_forwarded_media_call_is_counted_once_in_metrics(fleet):
+    """The process a client reached counts the request; the media owner it was forwarded to does
+    not count it again (the scrape sums every worker)."""
+    cookie = login(fleet[0])
+    route = "/apis/streams"  # a media route: answered by the owner (404 NoResults: no re-stream)
+    before = _requests_counted(fleet, route, 404)
+    everyone = set().union(*(worker_pids(s) for s in fleet))
+    pids: set = set()
+    sent = 0
+    while sent < 12 or (pids < everyone and sent < 80):  # until every process answered some
+        answer = ask(fleet[sent % len(fleet)], cookie, "GET", route)
+        assert answer.status == 404 and answer.json()["name"] == "NoResults", answer
+        pids.add(answer.pid)
+        sent += 1
+    assert pids >= everyone, "some process never answered"
+    wait_for(lambda: _requests_counted(fleet, route, 404) - before >= sent, timeout=10)
+    time.sleep(1.5)  # every worker has written its counters again: nothing more comes
+    assert _requests_counted(fleet, route, 404) - before == sent

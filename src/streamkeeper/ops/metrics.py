@@ -125,6 +125,9 @@ class Metrics:
         r.register(self.sessions)
         self.active = Gauge("streamkeeper_active_sessions", "Sessions live right now (all processes)", registry=r)
         self.observe_request = self.http.observe
+        #: Set when requests may arrive forwarded from another process of the deployment (the
+        #: value of their forwarding header): that process counted them already.
+        self.forward_token: bytes | None = None
         #: One more of a session counter (`admissions`, `denials`, ...) for an application.
         self.count = self.sessions.count
 

@@ -95,19 +95,36 @@ def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
     return new_request_id()
 
 
+#: The header of a request another process of the deployment forwarded here (its value is
+#: ``Metrics.forward_token``); the ASGI path marks such a request with :data:`FORWARDED_SCOPE`.
+FORWARDED_HEADER = b"x-streamkeeper-media"
+FORWARDED_SCOPE = "streamkeeper.forwarded"
+
+
+def _carries(headers: list[tuple[bytes, bytes]], token: bytes) -> bool:
+    for name, value in headers:
+        if name == FORWARDED_HEADER:
+            return value == token
+    return False
+
+
 class RequestRecorder:
-    """What every answered request leaves behind: its metrics and one access log line."""
+    """What every answered request leaves behind: its metrics and one access log line. A request
+    forwarded from another process is logged but not counted: the process it reached first
+    counts it (the aggregated /metrics would count it twice)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     def record(self, method: str, path: str, template: str, status: int, elapsed: float, rid: str,
-               headers: list[tuple[bytes, bytes]]) -> None:
+               headers: list[tuple[bytes, bytes]], forwarded: bool = False) -> None:
         if method not in METHODS:
             method = "OTHER"
-        self.metrics.observe_request(method, template, status, elapsed)
-        if status == 409 and template == INIT_ROUTE and method == "POST":
-            self.metrics.count("denials", _basic_user(headers) or "<unknown>")
+        token = self.metrics.forward_token
+        if not forwarded and (token is None or not _carries(headers, token)):
+            self.metrics.observe_request(method, template, status, elapsed)
+            if status == 409 and template == INIT_ROUTE and method == "POST":
+                self.metrics.count("denials", _basic_user(headers) or "<unknown>")
         if access_log.isEnabledFor(logging.INFO):
             access_log.info("%s %s %d", method, path, status, extra={
                 "method": method, "path": path, "route": template, "status": status,
@@ -161,5 +178,6 @@ class OpsMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             self.recorder.record(scope["method"], scope["path"], self._template(scope), status,
-                                 time.perf_counter() - started, rid_text, scope["headers"])
+                                 time.perf_counter() - started, rid_text, scope["headers"],
+                                 scope.get(FORWARDED_SCOPE, False))
             request_id.reset(token)

@@ -24,10 +24,11 @@ import httpx
 from starlette.routing import compile_path
 
 from ...feature import Problem
+from ...ops.middleware import FORWARDED_HEADER, FORWARDED_SCOPE
 
 log = logging.getLogger(__name__)
 
-HEADER = b"x-streamkeeper-media"
+HEADER = FORWARDED_HEADER  # named in ops/middleware.py, which leaves such requests out of the metrics
 CLIENT = b"x-streamkeeper-client"  # the original client's address, believed with HEADER only
 RETRY_AFTER = "2"
 
@@ -139,6 +140,8 @@ class MediaForwarding:
         ok = len(found) == 1 and hmac.compare_digest(found[0], token)
         client = next((v for k, v in headers if k == CLIENT), None)
         scope["headers"] = [(k, v) for k, v in headers if k not in (HEADER, CLIENT)]
+        if ok:
+            scope[FORWARDED_SCOPE] = True  # counted by the process that forwarded it
         if ok and client:
             host, _, port = client.decode("latin-1").rpartition(":")
             if host and port.isdigit():

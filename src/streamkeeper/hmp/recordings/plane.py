@@ -49,7 +49,16 @@ class MediaPlane:
             from .forwarding import forward_token
 
             self.token = forward_token(settings.session_secret())
-            self.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            app.state.metrics.forward_token = self.token
+            from ...concurrency.redis_store import parse_url
+
+            url, cluster = parse_url(settings.redis_url)  # the session store's URL, cluster scheme included
+            if cluster:  # the lease and the status are single keys: any node of a cluster holds them
+                from redis.asyncio.cluster import RedisCluster
+
+                self.redis = RedisCluster.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            else:
+                self.redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
             prefix = settings.redis_prefix or "sk:"
             self.lease = Lease(self.redis, f"{prefix}media:owner")
             self.board = StatusBoard(self.redis, f"{prefix}media:status")
