@@ -18,7 +18,7 @@ serve: venv
 	$(BIN)/streamkeeper serve
 
 test: venv chromium jq axe nginx
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 3 --dist loadgroup -q
 
 # Debian package $(1) for $(2), when the command $(3) is missing: installed as root with apt
 # (apt-get update only if the first try fails); otherwise a message saying $(4).

@@ -61,8 +61,8 @@ def all_up(servers: list[Server]) -> None:
         assert "startup failed" not in s.log.read_text()
 
 
-def test_ten_fresh_starts_with_two_workers_on_new_databases(tmp_path, fresh_databases, redis_env):
-    for n in range(10):
+def test_repeated_fresh_starts_with_two_workers_on_new_databases(tmp_path, fresh_databases, redis_env):
+    for n in range(6):  # six starts from nothing: a start-up race shows as one failing
         env = {**redis_env, "STREAMKEEPER_DATABASE_URL": fresh_databases()}
         server = Server(tmp_path / f"data{n}", env, workers=2).spawn()
         try:
