@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -118,6 +119,23 @@ def features() -> list[Feature]:
     return [module.feature for module in (cm, limits, admin, ops, oxm, recordings, hmp, edge, playback, console)]
 
 
+#: How long one feature may take to stop before the server goes on stopping without it.
+SHUTDOWN_SECONDS = 20.0
+
+
+async def _shut_down(feature: Feature, app: FastAPI, ctx) -> None:
+    """A feature's shutdown, bounded: one that hangs (a peer that never answers) is logged by
+    name and left behind, so that the others, the session store and the database still close and
+    the process exits."""
+    try:
+        await asyncio.wait_for(feature.shutdown(app, ctx), SHUTDOWN_SECONDS)
+    except asyncio.TimeoutError:
+        log.error("the %s feature did not stop within %.0f s; stopping without it", feature.name,
+                  SHUTDOWN_SECONDS)
+    except Exception:  # noqa: BLE001 - the rest must still stop
+        log.exception("the %s feature failed to stop", feature.name)
+
+
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
     settings = settings or Settings.from_env()
     mounted = features()
@@ -161,7 +179,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             await watcher.close()
             for feature in reversed(started):
                 if feature.shutdown is not None:
-                    await feature.shutdown(app, ctx)
+                    await _shut_down(feature, app, ctx)
             if store_started:
                 await store.close()
             await engine.dispose()
