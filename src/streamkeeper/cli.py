@@ -454,14 +454,9 @@ def _key(args: argparse.Namespace) -> int:
 
 async def _with_admin(settings: Settings, fn) -> Any:
     from .admin.service import AdminService
-    from .database import create_engine, migrate, sessionmaker
+    from .database import on_catalog
 
-    engine = create_engine(settings)
-    try:
-        await migrate(engine)
-        return await fn(AdminService(sessionmaker(engine)))
-    finally:
-        await engine.dispose()
+    return await on_catalog(settings, lambda sessions: fn(AdminService(sessions)))
 
 
 # -- the parser ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import os
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from .settings import Settings
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UNREACHABLE = "the catalog database cannot be reached; try again"
@@ -157,3 +159,17 @@ async def migrate(engine: AsyncEngine) -> None:
             # Several processes may start at once on one schema: one migrates, the others wait.
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
         await conn.run_sync(upgrade)
+
+
+async def on_catalog(settings: Settings, fn: Callable[[async_sessionmaker], Awaitable[T]], *,
+                     migrated: bool = True) -> T:
+    """``fn(sessions)`` on the catalog database, for a command run outside the server: the engine
+    is made for the call (the schema brought up to date first, unless ``migrated`` is False) and
+    disposed of after it."""
+    engine = create_engine(settings)
+    try:
+        if migrated:
+            await migrate(engine)
+        return await fn(sessionmaker(engine))
+    finally:
+        await engine.dispose()

@@ -39,30 +39,21 @@ def add_commands(kinds: argparse._SubParsersAction) -> None:
 
 
 async def _with_keys(settings: Settings, fn) -> Any:
-    from ..database import create_engine, migrate, sessionmaker
+    from ..database import on_catalog
     from .keys import TokenKeys
 
-    engine = create_engine(settings)
-    try:
-        await migrate(engine)
-        return await fn(TokenKeys(sessionmaker(engine)))
-    finally:
-        await engine.dispose()
+    return await on_catalog(settings, lambda sessions: fn(TokenKeys(sessions)))
 
 
 async def apply_section(settings: Settings, path: Path) -> list[str]:
     """The `[oxm]` section of a config file, for `streamkeeper admin apply`: what it applied."""
-    from ..database import create_engine, sessionmaker
+    from ..database import on_catalog
     from .config import apply_config_file, read_section
 
     keys, policies = read_section(path)
     if not keys and not policies:
         return []
-    engine = create_engine(settings)
-    try:
-        await apply_config_file(sessionmaker(engine), path)
-    finally:
-        await engine.dispose()
+    await on_catalog(settings, lambda sessions: apply_config_file(sessions, path), migrated=False)
     return [f"applied   token-key {spec.id}" for spec in keys] + \
            [f"applied   stream-policy {tenant}" for tenant, _ in policies]
 

@@ -40,30 +40,21 @@ def add_commands(kinds: argparse._SubParsersAction) -> None:
 
 
 async def _with_grants(settings: Settings, fn) -> Any:
-    from ..database import create_engine, migrate, sessionmaker
+    from ..database import on_catalog
     from .grants import GrantService
 
-    engine = create_engine(settings)
-    try:
-        await migrate(engine)
-        return await fn(GrantService(sessionmaker(engine)))
-    finally:
-        await engine.dispose()
+    return await on_catalog(settings, lambda sessions: fn(GrantService(sessions)))
 
 
 async def apply_section(settings: Settings, path: Path) -> list[str]:
     """The `[playback]` section of a config file, for `streamkeeper admin apply`."""
-    from ..database import create_engine, sessionmaker
+    from ..database import on_catalog
     from .config import apply_config_file, read_section
 
     section = read_section(path)
     if not section.grants and not section.applications:
         return []
-    engine = create_engine(settings)
-    try:
-        await apply_config_file(sessionmaker(engine), path)
-    finally:
-        await engine.dispose()
+    await on_catalog(settings, lambda sessions: apply_config_file(sessions, path), migrated=False)
     return [f"applied   playback-grant {g.application or g.tenant} {g.video or g.source}" for g in section.grants] + \
            [f"applied   playback-options {a.id}" for a in section.applications]
 

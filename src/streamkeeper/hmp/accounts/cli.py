@@ -16,19 +16,17 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 async def _run(settings: Settings, args: argparse.Namespace):
-    from ...database import create_engine, migrate, sessionmaker
+    from ...database import on_catalog
 
-    engine = create_engine(settings)
-    try:
-        await migrate(engine)
-        async with sessionmaker(engine)() as db:
+    async def run(sessions):
+        async with sessions() as db:
             generated = await service.ensure_defaults(db, time.time(), settings.admin_password)
             if generated:
                 print(f"streamkeeper: created administrator '{service.ADMIN_USERNAME}' with password "
                       f"'{generated}' (shown once)", file=sys.stderr)
             return await _dispatch(db, args)
-    finally:
-        await engine.dispose()
+
+    return await on_catalog(settings, run)
 
 
 async def _dispatch(db, args):
