@@ -6,6 +6,7 @@ next fetch is refused. The pages pass axe-core and fit a phone's width."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 
@@ -18,6 +19,7 @@ from .test_processes import import_video
 ADMIN_KEY = {"X-Admin-Key": "k" * 32}  # what _serve sets
 PASSWORD = "admin-password-1"
 AUTH = ("demo-app", "")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _sign_in(page) -> None:
@@ -47,7 +49,7 @@ def test_grants_options_and_the_dashboard_in_the_console(tmp_path, clip):
             _wait_up(c, proc)
             video = import_video(c, clip)
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_context(base_url=base, viewport={"width": 1280, "height": 860}).new_page()
+            page = browser.new_context(base_url=base, viewport={"width": 1440, "height": 900}).new_page()
             page.set_default_timeout(30_000)
             _sign_in(page)
 
@@ -61,6 +63,7 @@ def test_grants_options_and_the_dashboard_in_the_console(tmp_path, clip):
             page.click("#save")
             page.wait_for_selector(f"#objects >> text={video}")
             assert c.get("/admin/v1/playback-grants", headers=ADMIN_KEY).json()[0]["video"] == video
+            page.screenshot(path=str(SHOTS / "playback-grants-1440.png"), full_page=True)
 
             page.goto("/console/admin/playback-applications")
             page.wait_for_load_state("networkidle")
@@ -83,6 +86,7 @@ def test_grants_options_and_the_dashboard_in_the_console(tmp_path, clip):
             cell = page.locator("#subject-streams td.playback")
             cell.wait_for()
             assert cell.inner_text().startswith("enforced, last fetch"), cell.inner_text()
+            page.screenshot(path=str(SHOTS / "dashboard-playback-1440.png"), full_page=True)
             page.once("dialog", lambda d: d.accept())
             page.locator(f"button[data-end='{sid}']").click()
             page.wait_for_selector("text=No running streams for dana")
@@ -100,8 +104,12 @@ def test_grants_options_and_the_dashboard_in_the_console(tmp_path, clip):
                     overflow = p.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
                     if overflow > 0:
                         problems.append(f"{path}: {overflow} px of sideways scroll")
+            phone.goto("/console/admin/playback-grants")
+            phone.wait_for_load_state("networkidle")
+            phone.screenshot(path=str(SHOTS / "playback-grants-390.png"), full_page=True)
             phone.click("#new")
             phone.wait_for_selector("#object-form .field")
+            phone.screenshot(path=str(SHOTS / "playback-grant-editor-390.png"), full_page=True)
             problems += [f"grant editor: {v}" for v in _axe(phone)]
             assert not problems, "\n".join(problems)
             browser.close()
