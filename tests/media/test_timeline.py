@@ -256,17 +256,7 @@ def test_a_damaged_audio_frame_is_left_out_of_the_mp4_not_fatal(tmp_path):
     """Audio PES of two runs interleaved on one PID (a muxer glitch) across a clock wrap: what
     comes out of them is not all AAC frames; the MP4 is made without those, with every picture
     (the MP4 muxer refused the whole file: a 500 on download)."""
-    from streamkeeper.media.testsignal import _after_last_picture, encode_piece
-
-    def spread(data: bytes, late: bytes) -> bytes:
-        packets = [data[o:o + 188] for o in range(0, len(data), 188)]
-        extra = [late[o:o + 188] for o in range(0, len(late), 188)]
-        out = packets[:2]
-        for i, p in enumerate(packets[2:]):
-            out.append(p)
-            if extra and i % 3 == 0:
-                out.append(extra.pop(0))
-        return b"".join(out + extra)
+    from streamkeeper.media.testsignal import _after_last_picture, _interleave, encode_piece
 
     runs = [Piece(0.48, start=WRAP - 45_000, audio_lag=0.4), Piece(0.48, start=WRAP - 1800, audio_lag=0.4,
             split_pes=True), Piece(0.48, start=41_400)]
@@ -274,7 +264,7 @@ def test_a_damaged_audio_frame_is_left_out_of_the_mp4_not_fatal(tmp_path):
     for n, piece in enumerate(runs):
         data = encode_piece(piece, first_frame=12 * n)
         if late:
-            data = spread(data, late)
+            data = _interleave(data, late, whole_pes=False)
         data, late = _after_last_picture(data, 0x101, 0x100) if piece.audio_lag else (data, b"")
         out.append(data)
     path = tmp_path / "glitch.ts"

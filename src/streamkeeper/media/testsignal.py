@@ -395,13 +395,14 @@ def _after_last_picture(data: bytes, pid: int, video_pid: int) -> tuple[bytes, b
     return b"".join(rest), b"".join(late)
 
 
-def _interleave(data: bytes, late: bytes) -> bytes:
+def _interleave(data: bytes, late: bytes, *, whole_pes: bool = True) -> bytes:
     """``late`` packets spread among the first packets of ``data`` (after its PAT and PMT); in
-    one block there if ``data`` has packets on their PID (a PID carries one PES at a time)."""
+    one block there if ``data`` has packets on their PID (a PID carries one PES at a time),
+    unless ``whole_pes`` is False (a muxer glitch: two PES interleaved on one PID)."""
     packets = [data[off:off + 188] for off in range(0, len(data), 188)]
     extra = [late[off:off + 188] for off in range(0, len(late), 188)]
     pid = ((late[1] & 0x1F) << 8) | late[2] if late else None
-    if any(((p[1] & 0x1F) << 8) | p[2] == pid for p in packets):
+    if whole_pes and any(((p[1] & 0x1F) << 8) | p[2] == pid for p in packets):
         return b"".join(packets[:2] + extra + packets[2:])
     out = packets[:2]
     for i, p in enumerate(packets[2:]):

@@ -96,9 +96,8 @@ def request_id_for(headers: list[tuple[bytes, bytes]]) -> bytes:
 
 
 #: The header of a request another process of the deployment forwarded here (its value is
-#: ``Metrics.forward_token``); the ASGI path marks such a request with :data:`FORWARDED_SCOPE`.
+#: ``Metrics.forward_token``).
 FORWARDED_HEADER = b"x-streamkeeper-media"
-FORWARDED_SCOPE = "streamkeeper.forwarded"
 
 
 def _carries(headers: list[tuple[bytes, bytes]], token: bytes) -> bool:
@@ -117,11 +116,11 @@ class RequestRecorder:
         self.metrics = metrics
 
     def record(self, method: str, path: str, template: str, status: int, elapsed: float, rid: str,
-               headers: list[tuple[bytes, bytes]], forwarded: bool = False) -> None:
+               headers: list[tuple[bytes, bytes]]) -> None:
         if method not in METHODS:
             method = "OTHER"
         token = self.metrics.forward_token
-        if not forwarded and (token is None or not _carries(headers, token)):
+        if token is None or not _carries(headers, token):
             self.metrics.observe_request(method, template, status, elapsed)
             if status == 409 and template == INIT_ROUTE and method == "POST":
                 self.metrics.count("denials", _basic_user(headers) or "<unknown>")
@@ -161,7 +160,8 @@ class OpsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = request_id_for(scope["headers"])
+        headers = scope["headers"]  # as they came: the app below may rewrite them
+        rid = request_id_for(headers)
         rid_text = rid.decode("ascii")
         token = request_id.set(rid_text)
         started = time.perf_counter()
@@ -178,6 +178,5 @@ class OpsMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             self.recorder.record(scope["method"], scope["path"], self._template(scope), status,
-                                 time.perf_counter() - started, rid_text, scope["headers"],
-                                 scope.get(FORWARDED_SCOPE, False))
+                                 time.perf_counter() - started, rid_text, headers)
             request_id.reset(token)

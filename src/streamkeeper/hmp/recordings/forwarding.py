@@ -24,13 +24,14 @@ import httpx
 from starlette.routing import compile_path
 
 from ...feature import Problem
-from ...ops.middleware import FORWARDED_HEADER, FORWARDED_SCOPE
+from ...ops.middleware import FORWARDED_HEADER
 
 log = logging.getLogger(__name__)
 
 HEADER = FORWARDED_HEADER  # named in ops/middleware.py, which leaves such requests out of the metrics
 CLIENT = b"x-streamkeeper-client"  # the original client's address, believed with HEADER only
 RETRY_AFTER = "2"
+UNREACHABLE = "the media owner cannot be reached (it may be changing); try again"
 
 # (methods, path template): the routes answered by the media owner. Anything that needs the live
 # engine (sources received, recordings in progress, re-streams, live HLS) belongs here; finished
@@ -140,8 +141,6 @@ class MediaForwarding:
         ok = len(found) == 1 and hmac.compare_digest(found[0], token)
         client = next((v for k, v in headers if k == CLIENT), None)
         scope["headers"] = [(k, v) for k, v in headers if k not in (HEADER, CLIENT)]
-        if ok:
-            scope[FORWARDED_SCOPE] = True  # counted by the process that forwarded it
         if ok and client:
             host, _, port = client.decode("latin-1").rpartition(":")
             if host and port.isdigit():
@@ -167,27 +166,14 @@ class MediaForwarding:
         if rid:
             headers = [(k, v) for k, v in headers if k != b"x-request-id"] + [(b"x-request-id", rid.encode())]
         target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else "")
-        for attempt in range(2):
-            url = await plane.owner_url(refresh=attempt > 0)
-            if url is None:
-                break
-            request = plane.client.build_request(scope["method"], url + target, headers=headers, content=bytes(body))
-            try:
-                response = await plane.client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                continue  # the owner is gone: look again, once
-            except httpx.HTTPError as exc:
-                log.warning("media owner at %s did not answer %s %s: %s", url, scope["method"], scope["path"], exc)
-                break
-            if response.status_code == 503 and attempt == 0 and response.headers.get(MOVED):
-                await response.aclose()
-                continue
-            if scope["method"] != "GET":  # the owner wrote its status before answering: read it now
-                with contextlib.suppress(Exception):
-                    await plane.refresh()
-            await self._relay(response, send)
+        response = await _ask_owner(plane, scope["method"], target, headers, bytes(body), stream=True)
+        if response is None:
+            await self._unavailable(scope, send, UNREACHABLE)
             return
-        await self._unavailable(scope, send, "the media owner cannot be reached (it may be changing); try again")
+        if scope["method"] != "GET":  # the owner wrote its status before answering: read it now
+            with contextlib.suppress(Exception):
+                await plane.refresh()
+        await self._relay(response, send)
 
     @staticmethod
     async def _relay(response: httpx.Response, send) -> None:
@@ -226,39 +212,51 @@ async def forward_hot(state, request) -> tuple | None:
     to answer here. One line at the top of the hot handler:
     ``if (answer := await forward_hot(state, request)) is not None: return answer``."""
     plane = getattr(state, "media_plane", None)
-    if plane is None or not plane.shared:
+    if plane is None or not plane.shared or plane.owner:
         return None
     headers = [(k.lower(), v) for k, v in request.headers]
     marked = [v for k, v in headers if k == HEADER]
-    forwarded = len(marked) == 1 and hmac.compare_digest(marked[0], plane.token)
-    if plane.owner:
-        return None
-    if forwarded:
-        body = b"the media owner is changing; try again"
-        return 503, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Retry-After", RETRY_AFTER.encode()),
-                     (MOVED.encode(), b"1"), (b"Content-Length", b"%d" % len(body))], body
+    if len(marked) == 1 and hmac.compare_digest(marked[0], plane.token):
+        return _text(503, b"the media owner is changing; try again", moved=True)
     sent = [(k, v) for k, v in headers if k not in _HOP] + [(HEADER, plane.token)]
     target = request.path + ("?" + request.query.decode("latin-1") if request.query else "")
+    response = await _ask_owner(plane, request.method, target, sent, None, stream=False)
+    if response is None:
+        return _text(503, UNREACHABLE.encode())
+    back = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
+            if k.lower() not in _HOP_BACK and k.lower() not in ("content-length", "content-encoding")]
+    body = response.content
+    return response.status_code, [*back, (b"Content-Length", b"%d" % len(body))], body
+
+
+def _text(status: int, body: bytes, *, moved: bool = False) -> tuple:
+    headers = [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Retry-After", RETRY_AFTER.encode())]
+    if moved:
+        headers.append((MOVED.encode(), b"1"))
+    return status, [*headers, (b"Content-Length", b"%d" % len(body))], body
+
+
+async def _ask_owner(plane, method: str, target: str, headers: list, body: bytes | None, *,
+                     stream: bool) -> httpx.Response | None:
+    """The owner's answer to one forwarded request, None when no owner answers. An owner that is
+    gone (no connection), or that says it no longer is the owner, is looked up again, once."""
     for attempt in range(2):
         url = await plane.owner_url(refresh=attempt > 0)
         if url is None:
-            break
+            return None
+        request = plane.client.build_request(method, url + target, headers=headers, content=body)
         try:
-            response = await plane.client.request(request.method, url + target, headers=sent)
+            response = await plane.client.send(request, stream=stream)
         except (httpx.ConnectError, httpx.ConnectTimeout):
             continue
         except httpx.HTTPError as exc:
-            log.warning("media owner at %s did not answer %s %s: %s", url, request.method, request.path, exc)
-            break
+            log.warning("media owner at %s did not answer %s %s: %s", url, method, target, exc)
+            return None
         if response.status_code == 503 and attempt == 0 and response.headers.get(MOVED):
+            await response.aclose()
             continue
-        back = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.multi_items()
-                if k.lower() not in _HOP_BACK and k.lower() not in ("content-length", "content-encoding")]
-        body = response.content
-        return response.status_code, [*back, (b"Content-Length", b"%d" % len(body))], body
-    body = b"the media owner cannot be reached (it may be changing); try again"
-    return 503, [(b"Content-Type", b"text/plain; charset=utf-8"), (b"Retry-After", RETRY_AFTER.encode()),
-                 (b"Content-Length", b"%d" % len(body))], body
+        return response
+    return None
 
 
 def install(app) -> None:

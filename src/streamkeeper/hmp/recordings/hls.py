@@ -102,9 +102,11 @@ async def video_playlist_text(engine: MediaEngine, asset_id: str, track: int, ur
 async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, seq: int) -> bytes | None:
     """Segment `seq` of a video's track (None past the end); TrackNotFound."""
     segments = engine.track_segments(asset_id, track)
-    cut = segments.segments(not engine.being_recorded(asset_id))
-    if seq >= len(cut):
-        return None
+    cut = segments.segments(False)  # the segments that end at a keyframe: the same either way
+    if seq >= len(cut):  # the tail is a segment only once the video is no longer being recorded
+        cut = segments.segments(not engine.being_recorded(asset_id))
+        if seq >= len(cut):
+            return None
     _, first, end = cut[seq]
     data = segments.cached(first, end)
     return data if data is not None else await asyncio.to_thread(segments.read, first, end)
