@@ -128,6 +128,9 @@ ENDPOINTS = {
     "admin": ("POST", "/admin/v1/tenants", {**JSON, "X-Admin-Key": ADMIN_KEY}, False, admin_413),
     "v2-init": ("POST", "/v2/sessions/adobe/limits", {**CM_AUTH, "Content-Type": "application/x-www-form-urlencoded"},
                 False, v2_413),
+    "v2-playback": ("POST", "/v2/sessions/adobe/limits/no-session/playback",
+                    {**CM_AUTH, "Content-Type": "application/x-www-form-urlencoded"}, False, v2_413),
+    "admin-playback": ("POST", "/admin/v1/playback-grants", {**JSON, "X-Admin-Key": ADMIN_KEY}, False, admin_413),
 }
 
 
