@@ -669,9 +669,15 @@ def test_viewer_experience_page(admin_page, server):
     page = admin_page
     _oxm_viewer(server, "alice")
     page.click("nav >> text=Viewer experience")
+    page.wait_for_load_state("networkidle")
+    # the policy answers slowly: while it loads, its fields take no typing that the answer would overwrite
+    page.evaluate("""() => { const f = window.fetch; window.fetch = (u, i) =>
+        String(u).endsWith('/policy') && !(i && i.method === 'PUT')
+            ? new Promise(r => setTimeout(r, 1500)).then(() => f(u, i)) : f(u, i); }""")
     page.select_option("#tenant", "adobe")  # other tests add tenants
-    page.wait_for_function("document.getElementById('maxPerUser').value !== ''")
-    page.fill("#maxPerUser", "3")
+    assert page.is_disabled("#maxPerUser") and page.is_disabled("#policy button[type=submit]")
+    page.fill("#maxPerUser", "3")  # waits until the field is enabled again, with adobe's policy in it
+    assert page.input_value("#maxPerAsset") != ""
     page.fill("#maxPerAsset", "1")
     page.fill("#maxDevices", "2")
     page.click("#policy button[type=submit]")

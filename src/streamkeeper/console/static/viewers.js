@@ -8,12 +8,20 @@
   const policyTurn = SK.turns(), viewerTurn = SK.turns();
   // the API's timestamps (seconds, milliseconds or ISO text) in the console's one format
   const when = t => typeof t === "number" ? SK.dateTime(t > 1e11 ? t : t * 1000) : (Date.parse(t) ? SK.dateTime(Date.parse(t)) : t);
+  // While a tenant's policy is being loaded its fields are locked: a value typed meanwhile would
+  // be overwritten by the answer, and a save would then store the values just loaded instead.
+  const controls = () => [...fields.map(f => document.getElementById(f)), document.querySelector("#policy button[type=submit]")];
   async function loadPolicy() {
     const current = policyTurn();
-    const p = await SK.api("GET", url() + "/policy");
-    if (!current()) return;
-    fields.forEach(f => { document.getElementById(f).value = p[f]; });
-    status.textContent = "";
+    controls().forEach(c => { c.disabled = true; });
+    try {
+      const p = await SK.api("GET", url() + "/policy");
+      if (!current()) return;
+      fields.forEach(f => { document.getElementById(f).value = p[f]; });
+      status.textContent = "";
+    } finally {
+      if (current()) controls().forEach(c => { c.disabled = false; });
+    }
   }
   tenant.onchange = () => loadPolicy().catch(e => SK.toast(e.message));
   document.getElementById("policy").onsubmit = async ev => {
