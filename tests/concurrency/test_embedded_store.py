@@ -294,3 +294,25 @@ async def test_deferred_heartbeats_come_in_any_order_and_one_renewed_during_a_fl
     (first,) = reopened.records(("idp", "viewer-0")).values()
     assert first.expires == later_expiry
     await reopened.close()
+
+
+async def test_a_refused_start_writes_nothing_to_the_journal(tmp_path):
+    """Most starts of a busy service are refusals: they leave the journal file as it was (no
+    commit, not even an empty one)."""
+    import asyncio
+
+    from streamkeeper.concurrency.service import PolicyDenied
+
+    clock = FakeClock()
+    store, service = await opened(tmp_path / "sessions.db", clock)
+    for _ in range(2):
+        await service.start(APP, "idp", "full", {})
+    await asyncio.sleep(0.01)
+    wal = tmp_path / "sessions.db-wal"
+    before = wal.read_bytes()
+    for _ in range(5):
+        with pytest.raises(PolicyDenied):
+            await service.start(APP, "idp", "full", {})
+    await asyncio.sleep(0.01)
+    assert wal.read_bytes() == before
+    await store.close()
