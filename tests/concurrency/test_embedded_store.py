@@ -259,3 +259,60 @@ async def test_an_ending_is_appended_beside_its_row_and_read_back_after_a_kill(t
     await store.close()
     assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM endings").fetchone()[0] == 0
+
+
+async def test_deferred_heartbeats_come_in_any_order_and_one_renewed_during_a_flush_is_written_next(tmp_path):
+    """The flush writes in the order of the journal's rows, not of arrival: heartbeats that came
+    newest row first are all written, and a viewer renewed again after its slice was written
+    (between two slices) has that later expiry written by the next flush."""
+    import asyncio
+
+    from streamkeeper.concurrency import journal
+
+    clock = FakeClock()
+    store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
+    app = APP
+    count = journal.DEFERRED_SLICE * 2 + 7
+    started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
+    clock.advance(30)
+    for n in reversed(range(count)):
+        await service.heartbeat(app, "idp", f"viewer-{n}", started[n].session.id, {})
+    flush = asyncio.ensure_future(store.flush_deferred())
+    await asyncio.sleep(0)  # the first slice (the oldest rows) is written
+    assert not flush.done()
+    clock.advance(5)
+    await service.heartbeat(app, "idp", "viewer-0", started[0].session.id, {})
+    later_expiry = clock.now + app.heartbeat_interval
+    await flush
+    await store.flush_deferred()
+    await store.abandon()
+
+    reopened, _ = await opened(tmp_path / "sessions.db", clock)
+    for n in range(1, count):
+        (session,) = reopened.records(("idp", f"viewer-{n}")).values()
+        assert session.expires == later_expiry - 5
+    (first,) = reopened.records(("idp", "viewer-0")).values()
+    assert first.expires == later_expiry
+    await reopened.close()
+
+
+async def test_a_refused_start_writes_nothing_to_the_journal(tmp_path):
+    """Most starts of a busy service are refusals: they leave the journal file as it was (no
+    commit, not even an empty one)."""
+    import asyncio
+
+    from streamkeeper.concurrency.service import PolicyDenied
+
+    clock = FakeClock()
+    store, service = await opened(tmp_path / "sessions.db", clock)
+    for _ in range(2):
+        await service.start(APP, "idp", "full", {})
+    await asyncio.sleep(0.01)
+    wal = tmp_path / "sessions.db-wal"
+    before = wal.read_bytes()
+    for _ in range(5):
+        with pytest.raises(PolicyDenied):
+            await service.start(APP, "idp", "full", {})
+    await asyncio.sleep(0.01)
+    assert wal.read_bytes() == before
+    await store.close()

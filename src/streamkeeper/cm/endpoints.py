@@ -73,14 +73,20 @@ def _pairs_to_metadata(pairs: list[tuple[str, str]], into: dict[str, str]) -> No
 def _form_to_metadata(text: str, into: dict[str, str]) -> None:
     """``_pairs_to_metadata(form_pairs(text), into)`` in one pass, for the form of every init.
     Names are interned (a few dozen ever occur); values are not: most requests are refusals
-    whose metadata is dropped at once (the store shares the values of the sessions it keeps)."""
+    whose metadata is dropped at once (the store shares the values of the sessions it keeps).
+
+    What can be told of the whole text is asked once, not per field: a text without ``%`` or
+    ``+`` has nothing to decode, and one no longer than MAX_KEY holds no name or value too long
+    (decoding never lengthens a field). A player's form is both."""
+    encoded = "%" in text or "+" in text
+    long = len(text) > MAX_KEY
     for piece in text.split("&"):
         if not piece:
             continue
         key, _, value = piece.partition("=")
-        if "%" in piece or "+" in piece:
+        if encoded and ("%" in piece or "+" in piece):
             key, value = unquote_plus(key), unquote_plus(value)
-        if not key or len(key) > MAX_KEY or len(value) > MAX_VALUE:
+        if not key or long and (len(key) > MAX_KEY or len(value) > MAX_VALUE):
             raise _bad_attribute(key)
         into[intern(key)] = value
     if len(into) > MAX_METADATA:

@@ -38,18 +38,17 @@ def missing_metadata(catalog: PolicyCatalog, app: Application, metadata: Mapping
     return tuple([a for a in catalog.required_metadata(app.id) if not metadata.get(a)])
 
 
-def _oldest_first(live: Sequence[StreamSession]) -> list[StreamSession]:
+def _oldest_first(live: Sequence[StreamSession]) -> Sequence[StreamSession]:
     """`live` in the order the streams started (ties by id). Stores mostly keep a viewer's
-    records in that order already: checked in one pass, sorted only when it is not."""
-    standing = list(live)
+    records in that order already: checked in one pass, copied and sorted only when it is not
+    (the engine never changes the sequence it is given)."""
     last = None
-    for s in standing:
+    for s in live:
         started = s.started
         if last is not None and started <= last:  # out of order, or a tie the ids must break
-            standing.sort(key=started_order)
-            break
+            return sorted(live, key=started_order)
         last = started
-    return standing
+    return live
 
 
 def _in_scope(scope: tuple[str, ...], metadata: Mapping[str, str], theirs: Mapping[str, str]) -> bool:

@@ -269,11 +269,21 @@ class SqliteJournal:
                 log.exception("session journal: deferred heartbeats not written")
 
     async def flush_deferred(self) -> None:
-        """Write the deferred heartbeats recorded so far, a slice per turn of the loop."""
+        """Write the deferred heartbeats recorded so far, a slice per turn of the loop.
+
+        In the order of their rows, not the order they came in: a slice of renewals in arrival
+        order is spread over the whole table, a page (a 4 KiB WAL frame, copied again at the
+        checkpoint) per row, where neighbouring rows share pages (about a dozen to a page).
+        `python -m bench.deferred` (4000 of 8000 rows renewed in random order): 19-23 µs of CPU
+        per row written in arrival order, 8-9 µs in row order, less than half the WAL written."""
+        rows = self._rows
+        order = iter(sorted(self._deferred, key=lambda sid: rows.get(sid, 0)))
         left = len(self._deferred)
         while left > 0 and not self._closed:
             later = self._deferred
-            chunk = {sid: later.pop(sid) for sid in list(islice(later, min(left, DEFERRED_SLICE)))}
+            # (one recorded since the flush began waits for the next; one written durably since, is gone)
+            chunk = {sid: later.pop(sid) for sid in islice((sid for sid in order if sid in later),
+                                                           min(left, DEFERRED_SLICE))}
             if not chunk:
                 break
             left -= len(chunk)

@@ -72,12 +72,12 @@ class _RequestIds:
         self.reseed()
 
     def reseed(self) -> None:
-        self._prefix = os.urandom(6).hex()
+        self._prefix = os.urandom(6).hex().encode()
         self._next = 0
 
     def __call__(self) -> bytes:
         self._next += 1
-        return f"{self._prefix}{self._next:012x}".encode()
+        return b"%s%012x" % (self._prefix, self._next)
 
 
 new_request_id = _RequestIds()
