@@ -112,6 +112,8 @@ class PlaybackService:
         self._judged: dict[str, object] = {}
         # session id -> the last fetch seen by this process (the console's freshest answer)
         self.fetched: dict[str, float] = {}
+        # On Redis, a check of a session already judged takes one round trip (redis_check.py).
+        self._quick = _quick_check(store)
 
     # -- issuing -------------------------------------------------------------------------
 
@@ -213,7 +215,12 @@ class PlaybackService:
             make_room(self.fetched, JUDGED_MAX)
         self.fetched[sid] = now
         write = now - self._written.get(sid, 0.0) >= self.renew_every
-        why = await self.store.transact(claims.key, self._looker(sid, now, judge, write, beat))
+        look = self._looker(sid, now, judge, write, beat)
+        quick = self._quick
+        if quick is not None and (judge is None or self._judged.get(sid) is judge[0]):
+            why = await quick.check(claims.key, sid, now, look)
+        else:
+            why = await self.store.transact(claims.key, look)
         if why is not None:
             self._written.pop(sid, None)
             self.fetched.pop(sid, None)
@@ -268,3 +275,14 @@ class PlaybackService:
         local = self.fetched.get(session.id)
         last = max((t for t in (stored, local) if t is not None), default=None)
         return {"since": mark.get("since"), "lastFetch": last}
+
+
+def _quick_check(store: SessionStore):
+    """The one-round-trip check of a Redis store (redis_check.py), else None."""
+    from ..concurrency.redis_store import RedisStore
+
+    if type(store) is not RedisStore:  # (a wrapper or a subclass may not behave as it does)
+        return None
+    from .redis_check import RedisCheck
+
+    return RedisCheck(store)
