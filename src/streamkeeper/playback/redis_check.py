@@ -71,14 +71,18 @@ class RedisCheck:
         self.store = store
         # session id -> (the record last seen in Redis, its session)
         self._seen: dict[str, tuple[bytes, StreamSession]] = {}
+        self._keys: dict[SubjectKey, list[str]] = {}  # viewer -> its hash and its ended sessions' hash
 
     async def check(self, key: SubjectKey, sid: str, now: float, look: Look) -> str | None:
         """`look` (the service's decision on a view of the session alone: it must not need the
         viewer's other sessions) on the stored record of `sid`, and the change it makes written;
         None when the session may play, else why not."""
         store = self.store
-        hkey = store.viewer_key(key)
-        read = [hkey, hkey + ":ended"]
+        read = self._keys.get(key)
+        if read is None:
+            make_room(self._keys, SEEN_MAX)
+            hkey = store.viewer_key(key)
+            read = self._keys[key] = [hkey, hkey + ":ended"]
         seen = self._seen.get(sid)
         expected = b""
         put: StreamSession | None = None
