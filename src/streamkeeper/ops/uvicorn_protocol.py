@@ -370,7 +370,7 @@ def send_file(transport: Any, head: bytes, body: FileBody, head_only: bool = Fal
         # go of (not closed) at once.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd)
         try:
-            sent = sock.send(head, socket.MSG_MORE)
+            sent = sock.send(head, socket.MSG_MORE if body.size else 0)
         except BlockingIOError:
             sent = 0
         finally:
