@@ -351,6 +351,10 @@ async def delay_trials(origin: str, edge: str, viewers: list[Viewer], mode: str,
 
 # -- in process: segment cost and scale ----------------------------------------------------------
 
+def _read(body) -> bytes:
+    return body.read() if hasattr(body, "read") else body
+
+
 async def segment_ab(data: Path, video: str, file: str, n: int) -> tuple[float, float]:
     """Microseconds per call of the `/play` segment handler (check + media) and of its media read
     alone, on the same data dir (the server has stopped)."""
@@ -382,10 +386,12 @@ async def segment_ab(data: Path, video: str, file: str, n: int) -> tuple[float, 
             await play_bytes(engine, f"video:{video}", file)
         timings = {"enforced": [], "bare": []}
         for _ in range(n):  # interleaved, so that both see the same machine
+            # (a segment kept as a file comes as an open file, which the server sends with
+            # sendfile: read here, in both, as the media read the handler's answer stands for)
             t0 = time.perf_counter()
-            await play(service, state, request)
+            _read((await play(service, state, request))[2])
             t1 = time.perf_counter()
-            await play_bytes(engine, f"video:{video}", file)
+            _read((await play_bytes(engine, f"video:{video}", file))[2])
             t2 = time.perf_counter()
             timings["enforced"].append(t1 - t0)
             timings["bare"].append(t2 - t1)

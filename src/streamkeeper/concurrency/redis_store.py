@@ -401,6 +401,18 @@ class RedisStore(SessionStore):
         async with self._gate:
             return await self._registered[name](keys=keys, args=args)
 
+    async def run_script(self, script: Script, keys: list, args: list) -> Any:
+        """Run a Lua script of another module (the playback check) as the store's own run: on the
+        pipelined connection when there is one. Redis errors pass through as redis-py raises them."""
+        pipe = self._pipe
+        if pipe is not None:
+            return await pipe.run(script, keys, args)
+        registered = self._registered.get(script.sha)
+        if registered is None:
+            registered = self._registered[script.sha] = self.client.register_script(script.source)
+        async with self._gate:
+            return await registered(keys=keys, args=args)
+
     async def _hgetall(self, key: str) -> dict:
         if self._pipe is not None:
             return await self._pipe.hgetall(key)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .hls import CUT_SEGMENTS, FileSegments, LivePackager
+from .hls import CUT_SEGMENTS, SEGMENT_FILES_BUDGET, FileSegments, LivePackager, SegmentFiles
 from .ingest import Ingest, PortConflict, PortRegistry, SourceSpec, make_ingest
 from .recorder import (
     MIN_FREE_BYTES, Recording, TrackWriter, finalize_track, prepare_append, recover, save_json,
@@ -180,6 +180,8 @@ class MediaEngine:
         self.source_sinks: dict[str, list] = {}
         self.packagers: dict[str, LivePackager] = {}  # live HLS, by source id, made on first request
         self._file_segments: dict[Path, FileSegments] = {}
+        # Cut video segments kept as files too, for the servers that send files (sendfile).
+        self.segment_files = SegmentFiles(self.root / "cache" / "segments", SEGMENT_FILES_BUDGET)
 
     def may_reach(self, host: str | None) -> bool:
         if not host:
@@ -299,6 +301,7 @@ class MediaEngine:
         for path in [p for p in self._file_segments if p.parent == self.video_dir(asset_id)]:
             del self._file_segments[path]
             CUT_SEGMENTS.forget(path)
+            self.segment_files.forget(path)
         if directory.is_dir() and self.root in directory.resolve().parents:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -362,7 +365,7 @@ class MediaEngine:
         path = self.track(asset_id, track_id)
         segments = self._file_segments.get(path)
         if segments is None:
-            segments = self._file_segments[path] = FileSegments(path)
+            segments = self._file_segments[path] = FileSegments(path, self.segment_files)
         segments.refresh()
         return segments
 
@@ -659,6 +662,7 @@ class MediaEngine:
         self.source_sinks.clear()
 
     async def close(self) -> None:
+        self.segment_files.close()
         for task in list(self.background):
             task.cancel()
         for sid in list(self.streams):

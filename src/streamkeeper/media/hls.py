@@ -29,6 +29,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import socket
 import threading
 import time
 from collections import deque
@@ -78,10 +80,11 @@ def _pid(buf, off: int) -> int:
 class FileSegments:
     """A track file's cut points (see :class:`~.timeline.TrackIndex`); segments cut from them on request."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, files: "SegmentFiles | None" = None) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self.index = TrackIndex(self.path)
+        self.files = files  # where segments that cannot change any more are also kept as files
 
     def refresh(self) -> None:
         """Read what was appended to the file since the last call (whole packets only)."""
@@ -90,6 +93,8 @@ class FileSegments:
             self.index.refresh()
             if self.index.pos < before:  # cut back (a recording finalised): cut segments again
                 CUT_SEGMENTS.forget(self.path)
+                if self.files is not None:
+                    self.files.forget(self.path)
 
     @property
     def keyframes(self) -> list[CutPoint]:
@@ -134,6 +139,11 @@ class FileSegments:
         """The segment's bytes if they were cut already (no file read, no thread needed)."""
         return CUT_SEGMENTS.get(self._key(first, cut))
 
+    def open_cut(self, first: int, cut: int) -> tuple[int, int] | None:
+        """(an open descriptor, size) of the segment's file when it was cut and kept as one
+        (:class:`SegmentFiles`); the caller closes the descriptor. None otherwise."""
+        return self.files.open(self._key(first, cut)) if self.files is not None else None
+
     def read(self, first: int, cut: int) -> bytes:
         """The bytes of the segment from keyframe ``first`` to keyframe ``cut`` (-1: the end of
         what is indexed).
@@ -145,6 +155,8 @@ class FileSegments:
         key = self._key(first, cut)
         data = CUT_SEGMENTS.get(key)
         if data is not None:
+            if self.files is not None and not self.files.has(key):
+                self.files.put(key, data)
             return data
         kf = self.keyframes[first]
         end = self.keyframes[cut].offset if cut >= 0 else None
@@ -158,6 +170,8 @@ class FileSegments:
         out = psi + body
         if final or end is None:
             CUT_SEGMENTS.put(key, out)
+            if self.files is not None:
+                self.files.put(key, out)
         return out
 
 
@@ -199,6 +213,123 @@ class SegmentCache:
 
 #: Cut segments of every track file (about 30 segments of 2 s at 8 Mbit/s).
 CUT_SEGMENTS = SegmentCache(64 << 20)
+#: Disk space a media engine's cut segments kept as files may take (about 250 segments of 2 s at
+#: 8 Mbit/s).
+SEGMENT_FILES_BUDGET = 512 << 20
+
+
+class SegmentFiles:
+    """Segments already cut, also kept as files, so that a server can hand them to the kernel
+    (sendfile) instead of copying their bytes: the most recently used within a byte budget, under
+    a directory of this process (`<parent>/<host>-<pid>`, made at the first segment). Removed by
+    :meth:`close`; the directories of processes of this host that are gone are removed when the
+    first segment is kept. Safe from worker threads.
+
+    A file is written whole under another name and renamed: a descriptor from :meth:`open` always
+    reads a whole segment, even once the file is evicted (unlinked) meanwhile."""
+
+    def __init__(self, parent: Path, budget: int) -> None:
+        self.parent = Path(parent)
+        self.host = socket.gethostname().replace("-", "_")
+        self.directory = self.parent / f"{self.host}-{os.getpid()}"
+        self.budget = budget
+        self.size = 0
+        self._files: dict[tuple, tuple[str, int]] = {}  # key -> (path, size); order = use order
+        self._lock = threading.Lock()
+        self._made = False
+        self._serial = 0
+        self.broken = False  # the directory cannot be written: segments are no longer kept
+
+    def has(self, key: tuple) -> bool:
+        return key in self._files
+
+    def open(self, key: tuple) -> tuple[int, int] | None:
+        with self._lock:
+            found = self._files.pop(key, None)
+            if found is None:
+                return None
+            self._files[key] = found
+        try:
+            return os.open(found[0], os.O_RDONLY | os.O_CLOEXEC), found[1]
+        except OSError:  # removed behind our back: cut again next time
+            with self._lock:
+                if self._files.get(key) is found:
+                    del self._files[key]
+                    self.size -= found[1]
+            return None
+
+    def put(self, key: tuple, data: bytes) -> None:
+        if self.broken or len(data) > self.budget // 8 or key in self._files:
+            return
+        with self._lock:
+            self._serial += 1
+            name = str(self.directory / f"{self._serial}.ts")
+        try:
+            if not self._made:
+                self._prepare()
+            partial = name + ".part"
+            with open(partial, "wb") as f:
+                f.write(data)
+            os.replace(partial, name)
+        except OSError as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("cut segments are no longer kept as files in %s: %s",
+                                                self.directory, exc)
+            self.broken = True
+            return
+        drop: list[str] = []
+        with self._lock:
+            old = self._files.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+                drop.append(old[0])
+            self._files[key] = (name, len(data))
+            self.size += len(data)
+            while self.size > self.budget:
+                path, size = self._files.pop(next(iter(self._files)))
+                self.size -= size
+                drop.append(path)
+        for path in drop:
+            _unlink(path)
+
+    def forget(self, track: Path) -> None:
+        """Drop a track file's segments (the file was deleted or replaced)."""
+        with self._lock:
+            gone = [k for k in self._files if k[0] == track]
+            paths = [self._files.pop(k) for k in gone]
+            self.size -= sum(size for _, size in paths)
+        for path, _ in paths:
+            _unlink(path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._files.clear()
+            self.size = 0
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._made = False
+
+    def _prepare(self) -> None:
+        """Make this process's directory, and remove those of this host's processes that are gone."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._made = True
+        for other in self.parent.iterdir():
+            host, _, pid = other.name.rpartition("-")
+            if host != self.host or not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(other, ignore_errors=True)
+            except OSError:
+                pass  # alive, another user's
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def cut_at_pes(data: bytes, pes_pids: Iterable[int], end: int | None) -> bytes:

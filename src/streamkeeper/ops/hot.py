@@ -15,12 +15,51 @@ Nothing here knows HTTP framing, so two transports carry the same handlers:
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Awaitable, Callable, Literal, NamedTuple, Protocol, runtime_checkable
 
 from .asgi import BadLength, BodyTooLarge, ClientGone, Receive, read_body
 
 Headers = list[tuple[bytes, bytes]]
-Answer = tuple[int, Headers, bytes]
+Answer = tuple[int, Headers, "bytes | FileBody"]
+
+
+class FileBody:
+    """An answer's body that is a whole file, given as an open descriptor and its size: the uvicorn
+    lane hands it to the kernel (sendfile) where it can, every other transport reads it. Whoever
+    sends it closes it (:meth:`close`, or :meth:`read` which reads then closes); a body dropped
+    unsent is closed when it is collected."""
+
+    __slots__ = ("fd", "size")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, offset: int = 0) -> bytes:
+        """The bytes from `offset` to the end, then the descriptor closed."""
+        try:
+            parts = []
+            while offset < self.size:
+                chunk = os.pread(self.fd, self.size - offset, offset)
+                if not chunk:
+                    raise OSError(f"the file ended {self.size - offset} bytes early")
+                parts.append(chunk)
+                offset += len(chunk)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 class Template:
@@ -157,6 +196,8 @@ async def answer_over_asgi(claim: Claim, params: Any, scope: dict, receive: Rece
         return
     except claim.refused as exc:
         status, headers, body = claim.render(exc)  # type: ignore[misc]
+    if type(body) is FileBody:
+        body = body.read()
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -168,6 +209,6 @@ async def in_task() -> None:
         await asyncio.sleep(0)
 
 
-__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "Headers", "HotRequest", "HotRoutes", "StepsInline",
+__all__ = ["Answer", "BadLength", "BodyTooLarge", "Claim", "FileBody", "Headers", "HotRequest", "HotRoutes", "StepsInline",
            "Template",
            "answer_over_asgi", "in_task"]

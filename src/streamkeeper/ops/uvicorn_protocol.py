@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
+import socket
 import time
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
-from .hot import Answer, Claim, HotRequest, HotRoutes
+from .hot import Answer, Claim, FileBody, HotRequest, HotRoutes
 from .lane import INTERNAL_ERROR, batch_of, Resume
 from .logs import request_id
 from .middleware import RequestRecorder, request_id_for
@@ -319,11 +321,16 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         if not keep_alive and not has_connection:
             content.append(b"Connection: close\r\n")
         content.append(b"\r\n")
+        transport = self.transport
+        if type(body) is FileBody:  # a file: its bytes go from the page cache to the socket
+            self._writes.flush()  # (the answers before it first)
+            send_file(transport, b"".join(content), body, cycle.method == "HEAD")
+            body = b""
+            content = []
         large = len(body) > LARGE_BODY and cycle.method != "HEAD"
         if body and cycle.method != "HEAD" and not large:
             content.append(body)
-        transport = self.transport
-        if not transport.is_closing():
+        if content and not transport.is_closing():
             if keep_alive and not self.pipeline and not large:
                 self._writes.add(self.loop, transport, b"".join(content))
             else:  # goes out before a close or a queued answer: after the earlier ones, now
@@ -339,6 +346,71 @@ class LaneProtocol(CanonicalHttpToolsProtocol):
         self.on_response_complete()  # keep-alive timer, or the next pipelined request
 
 
+
+def send_file(transport: Any, head: bytes, body: FileBody, head_only: bool = False) -> None:
+    """Write an answer's `head`, then the file `body` (closed once sent): with sendfile(2) on the
+    transport's socket, so that its bytes go from the page cache to the socket without being
+    copied into this process, as long as the socket takes them; what it does not take at once
+    (its buffer is full) goes through the transport like any body. Through the transport alone
+    when the socket cannot be written directly: TLS, a transport that is no socket's, or bytes
+    of the transport still waiting to go out (they go first)."""
+    try:
+        if transport.is_closing():
+            return
+        if head_only:
+            transport.write(head)
+            return
+        fd = _socket_fd(transport)
+        if fd is None:
+            transport.write(head)
+            transport.write(body.read())
+            return
+        # The head with MSG_MORE: it leaves with the file's first bytes instead of in a packet of
+        # its own (a wake-up of the client less). A socket object over the same descriptor, let
+        # go of (not closed) at once.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd)
+        try:
+            sent = sock.send(head, socket.MSG_MORE if body.size else 0)
+        except BlockingIOError:
+            sent = 0
+        finally:
+            sock.detach()
+        if sent < len(head):
+            transport.write(head[sent:])
+            transport.write(body.read())
+            return
+        offset, size, source = 0, body.size, body.fd
+        while offset < size:
+            try:
+                n = os.sendfile(fd, source, offset, size - offset)
+            except BlockingIOError:
+                break
+            if n <= 0:  # the file is shorter than said: the connection cannot be answered right
+                raise OSError("the file ended early")
+            offset += n
+        if offset < size:
+            transport.write(body.read(offset))
+    except OSError as exc:  # the peer went away (the transport sees it too), or the file failed
+        log.debug("sending a file failed: %s", exc)
+        transport.abort()
+    finally:
+        body.close()
+
+
+def _socket_fd(transport: Any) -> int | None:
+    """The descriptor of the transport's socket when bytes may be written to it directly: a plain
+    socket (no TLS) with nothing of the transport still to go out."""
+    if transport.get_extra_info("sslcontext") is not None or transport.get_extra_info("ssl_object") is not None:
+        return None
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        if transport.get_write_buffer_size():
+            return None
+        return sock.fileno()
+    except (AttributeError, OSError, NotImplementedError):
+        return None
 
 
 def changes() -> list[str]:
@@ -399,4 +471,4 @@ class _Transport:
         return None
 
 
-__all__ = ["CanonicalHttpToolsProtocol", "LaneCycle", "LaneProtocol", "RELIED_ON", "changes"]
+__all__ = ["CanonicalHttpToolsProtocol", "LaneCycle", "LaneProtocol", "RELIED_ON", "changes", "send_file"]

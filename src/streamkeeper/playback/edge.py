@@ -85,6 +85,8 @@ class EdgeAnswer:
     asset_dir: str | None = None
 
 
+_ALLOW: dict[str, EdgeAnswer] = {}  # asset -> the answer that serves it, made once each
+
 NO_URI = "no X-Original-URI header: the edge must pass on the URI it was asked for"
 NOT_PLAYBACK = "not a playback URI (/play/<token>/<file>)"
 NOT_AT_EDGE = "this asset cannot be served by an edge"
@@ -102,10 +104,16 @@ async def verify(service, headers: list[tuple[bytes, bytes]], now: float) -> Edg
     verdict = await service.check(token, None, now)
     if not verdict.ok:
         return EdgeAnswer(403, verdict.reason)
+    allowed = _ALLOW.get(verdict.claims.asset)
+    if allowed is not None:
+        return allowed
     where = asset_dir(verdict.claims.asset)
     if where is None:
         return EdgeAnswer(403, NOT_AT_EDGE)
-    return EdgeAnswer(204, "", where)
+    if len(_ALLOW) >= _DIRS_MAX:
+        _ALLOW.clear()
+    allowed = _ALLOW[verdict.claims.asset] = EdgeAnswer(204, "", where)
+    return allowed
 
 
 # -- the signed mode's playlist ---------------------------------------------------------------

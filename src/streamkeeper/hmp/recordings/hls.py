@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...media.engine import MediaEngine, NotActive, TrackNotFound
-from ...media.hls import TARGET, DateRange, Segment, media_playlist
+from ...media.hls import TARGET, DateRange, FileSegments, Segment, media_playlist
 from ..assets import service as assets
 from ..deps import Db, User, end_transaction, json_only
 from ..errors import (
@@ -99,8 +99,9 @@ async def video_playlist_text(engine: MediaEngine, asset_id: str, track: int, ur
                           program_start=program_start, marks=marks or ())
 
 
-async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, seq: int) -> bytes | None:
-    """Segment `seq` of a video's track (None past the end); TrackNotFound."""
+def video_segment_cut(engine: MediaEngine, asset_id: str, track: int, seq: int) -> tuple[FileSegments, int, int] | None:
+    """Where segment `seq` of a video's track is cut: (the track's segments, first keyframe, next
+    cut keyframe or -1); None past the end; TrackNotFound."""
     segments = engine.track_segments(asset_id, track)
     cut = segments.segments(False)  # the segments that end at a keyframe: the same either way
     if seq >= len(cut):  # the tail is a segment only once the video is no longer being recorded
@@ -108,6 +109,15 @@ async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, se
         if seq >= len(cut):
             return None
     _, first, end = cut[seq]
+    return segments, first, end
+
+
+async def video_segment_bytes(engine: MediaEngine, asset_id: str, track: int, seq: int) -> bytes | None:
+    """Segment `seq` of a video's track (None past the end); TrackNotFound."""
+    found = video_segment_cut(engine, asset_id, track, seq)
+    if found is None:
+        return None
+    segments, first, end = found
     data = segments.cached(first, end)
     return data if data is not None else await asyncio.to_thread(segments.read, first, end)
 
