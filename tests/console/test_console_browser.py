@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.browser import CHROMIUM, need_browser
+from tests.certificates import self_signed
 from tests.process import Server
 
 pytestmark = pytest.mark.xdist_group("console-browser")  # one server and one browser per run (--dist loadgroup)
@@ -753,36 +754,10 @@ def test_sign_out(admin_page, server):
     assert page.request.get(f"{server.url}/admin/v1/tenants").status == 401
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    import ipaddress
-
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 def test_serve_over_tls_signs_in_with_a_secure_cookie(browser, tmp_path):
     from tests.process import free_port
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMKEEPER_")}
     env.update({"STREAMKEEPER_SECRET": "d" * 32, "STREAMKEEPER_ADMIN_KEY": "k",

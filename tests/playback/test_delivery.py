@@ -5,7 +5,6 @@ pipelined requests, TLS, where the socket cannot be written directly)."""
 
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import time
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from streamkeeper.media.hls import FileSegments
+from tests.certificates import self_signed
 from tests.playback.test_processes import KEY, _env, import_video, playback_url
 from tests.scale.servers import Server
 
@@ -117,27 +117,8 @@ def test_a_slow_reader_and_pipelined_requests_get_the_same_bytes(tmp_path, clip)
         server.stop()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def test_over_tls_segments_go_through_the_transport_and_are_the_same_bytes(tmp_path, clip):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server, url, video, path = start(tmp_path, clip, STREAMKEEPER_TLS_CERT=str(cert),
                                      STREAMKEEPER_TLS_KEY=str(key))
     try:
