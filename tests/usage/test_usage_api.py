@@ -189,3 +189,24 @@ async def test_times_with_an_offset_and_the_default_range(tmp_path, clock):
         assert default["to"] == "2027-01-15T08:05:00Z"
         assert default["step"] == 60 and len(default["total"]) == 24 * 60
         assert sum(t["admissions"] for t in default["total"]) == 2
+
+
+async def test_the_dashboard_counts_a_minute_written_after_its_request_began(usage_settings, clock):
+    """A request that began just before a minute ends, while the recorder writes what it counted
+    into the next minute before the request reads: the counts and the chart still hold it (they
+    ended at the request's start and missed it: 0 admissions, seen in a CI run)."""
+    from streamkeeper.console.dashboard import _counts
+    from streamkeeper.console.timeseries import Ranges, Sample
+
+    clock.now = T0 + 59.5
+    running = Running(usage_settings, clock)
+    async with running as client:
+        assert await some_traffic(client, "dana", 4) == [202, 202, 202, 409]
+        app = running.app
+        current = Sample(at=clock.now, counts={}, live=None)  # the request's start
+        clock.advance(1.0)  # the next minute: the recorder's write lands in it
+        await record(running)
+        counts, usage = await _counts(app, current)
+        assert (counts["admissions"]["demo-app"], counts["denials"]["demo-app"]) == (3, 1)
+        series = await Ranges(app.state.console_history, usage).read("1h", current.at, current, None)
+        assert (sum(n or 0 for n in series["admissions"]), sum(n or 0 for n in series["denials"])) == (3, 1)

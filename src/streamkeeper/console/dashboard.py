@@ -96,8 +96,9 @@ async def _counts(app, current: Sample) -> tuple[dict[str, dict[str, int]], Usag
     from ..usage.report import sums
 
     ctx = app.state.ctx
-    minute = int(current.at // 60) * 60
     async with recorder.steady:
+        # up to the minute of what was written last (a flush after `current` may be in the next)
+        minute = int(max(current.at, recorder.clock()) // 60) * 60
         counts = await sums(ctx.engine, minute + 60 - int(DAY), minute + 60)
         unflushed = recorder.unflushed()
     for outcome, per_app in unflushed.items():

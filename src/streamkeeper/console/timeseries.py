@@ -141,9 +141,12 @@ class Ranges:
         from ..usage.report import Query, first_minute, report
 
         step = max(int(r.step), 60)
-        end = -int(-now // step) * step
-        q = Query(end - int(r.span) // step * step, end, step, application)
         async with self.usage.recorder.steady:
+            # The range ends at the minute of what was written last: a flush after `now` (taken
+            # before this lock) writes into a minute that may already be the next one.
+            now = max(now, self.usage.recorder.clock())
+            end = (int(now) // step + 1) * step  # the step that holds `now` is the last
+            q = Query(end - int(r.span) // step * step, end, step, application)
             found = await report(self.usage.engine, q)
             mine = self.usage.recorder.unflushed()  # this process's last seconds, in the last step
         since = await first_minute(self.usage.engine)
