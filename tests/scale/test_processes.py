@@ -50,7 +50,10 @@ def fleet(redis_env):
 
 
 def client(server: Server) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections are dropped by the client before the server closes them (uvicorn: 5 s,
+    # httpx's default expiry: 5 s as well): otherwise a request sent on a connection the server
+    # is closing at that instant gets "Server disconnected" (seen after a long race on a busy machine).
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2.0)
     return httpx.AsyncClient(base_url=server.url, auth=AUTH, limits=limits, timeout=30)
 
 
