@@ -50,20 +50,26 @@ async def test_sweep_forgets_dead_viewers_in_memory_and_in_the_journal(tmp_path)
     await reopened.close()
 
 
+async def _more_viewers_than_two_slices(tmp_path):
+    """A store whose deferred writes wait for an explicit flush, with more viewers started than
+    two of its flush slices hold, 30 s ago."""
+    from streamkeeper.concurrency import journal
+
+    clock = FakeClock()
+    store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
+    count = journal.DEFERRED_SLICE * 2 + 7
+    started = [await service.start(APP, "idp", f"viewer-{n}", {}) for n in range(count)]
+    clock.advance(30)
+    return clock, store, service, APP, count, started
+
+
 async def test_deferred_heartbeats_are_written_in_slices_and_never_undo_a_later_stop(tmp_path):
     """More deferred heartbeats than one slice: every one is written; a stop decided while the
     flush is between slices stays stopped after a kill, though its older heartbeat is in a later
     slice."""
     import asyncio
 
-    from streamkeeper.concurrency import journal
-
-    clock = FakeClock()
-    store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
-    app = APP
-    count = journal.DEFERRED_SLICE * 2 + 7
-    started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
-    clock.advance(30)
+    clock, store, service, app, count, started = await _more_viewers_than_two_slices(tmp_path)
     for n, s in enumerate(started):
         await service.heartbeat(app, "idp", f"viewer-{n}", s.session.id, {})
     renewed_expiry = clock.now + app.heartbeat_interval
@@ -267,14 +273,7 @@ async def test_deferred_heartbeats_come_in_any_order_and_one_renewed_during_a_fl
     (between two slices) has that later expiry written by the next flush."""
     import asyncio
 
-    from streamkeeper.concurrency import journal
-
-    clock = FakeClock()
-    store, service = await opened(tmp_path / "sessions.db", clock, lazy_flush_seconds=1e6)
-    app = APP
-    count = journal.DEFERRED_SLICE * 2 + 7
-    started = [await service.start(app, "idp", f"viewer-{n}", {}) for n in range(count)]
-    clock.advance(30)
+    clock, store, service, app, count, started = await _more_viewers_than_two_slices(tmp_path)
     for n in reversed(range(count)):
         await service.heartbeat(app, "idp", f"viewer-{n}", started[n].session.id, {})
     flush = asyncio.ensure_future(store.flush_deferred())
